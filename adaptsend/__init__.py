@@ -1,0 +1,1 @@
+"""adaptsend: a sending agent for batch mail."""

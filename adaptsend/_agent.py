@@ -1,0 +1,100 @@
+"""The agent: one configuration, its plugins and its store, ready to queue and send.
+
+The CLI and the embedding API both go through this, so they behave alike.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+import trio
+
+from adaptsend._classifier import Classifier
+from adaptsend._config import Config
+from adaptsend._decide import Judge
+from adaptsend._dispatcher import Dispatcher
+from adaptsend._errors import ConfigError
+from adaptsend._models import Envelope, Reply
+from adaptsend._plugins import Plugins, load_plugins
+from adaptsend._report import RunReport
+from adaptsend._store_api import Store
+from adaptsend._store_thread import StoreThread
+from adaptsend._transport import Transport
+
+#: Threads for blocking transport calls beyond the connection cap: closes that
+#: overlap with new connections must not wait behind them.
+_SPARE_THREADS = 4
+
+
+class Agent:
+    """Owns the store for its lifetime; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, config: Config, *, plugins: Plugins | None = None) -> None:
+        self.config = config
+        self.plugins = plugins or load_plugins()
+        self.classifier = _classifier(config)
+        self.store: Store = self.plugins.store_factory(config.store.url)(config.store.url)
+        self._transport: Transport | None = None
+        self._threads = trio.CapacityLimiter(config.limiter.max_cap + _SPARE_THREADS)
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def transport(self) -> Transport:
+        """The configured transport, made on first use (inside trio)."""
+        if self._transport is None:
+            factory = self.plugins.transport_factory(self.config.run.transport)
+            self._transport = factory(self.config, self._threads)
+        return self._transport
+
+    @property
+    def sending_key(self) -> str:
+        return self.transport.sending_key
+
+    def enqueue(self, envelopes: Iterable[Envelope]) -> list[int]:
+        """Queue messages durably before any attempt; returns their ids."""
+        return self.store.enqueue(envelopes, sending_key=self.sending_key)
+
+    def dispatcher(self, *, follow: bool = False, rng: random.Random | None = None) -> Dispatcher:
+        """A dispatcher for one run over this agent's store and transport."""
+        judge = Judge(
+            classify=lambda reply: self.classify(reply),
+            retry=self.config.retry,
+            rng=rng or random.Random(),
+        )
+        return Dispatcher(
+            store=StoreThread(self.store),
+            transport=self.transport,
+            judge=judge,
+            config=self.config,
+            plugins=self.plugins,
+            follow=follow,
+        )
+
+    def classify(self, reply: Reply) -> object:
+        return self.classifier.classify(reply).outcome
+
+    async def run(self, *, follow: bool = False) -> RunReport:
+        """Send everything due, as ``adaptsend run`` does."""
+        return await self.dispatcher(follow=follow).run()
+
+
+def _classifier(config: Config) -> Classifier:
+    patterns = config.classifier
+    try:
+        return Classifier.from_patterns(
+            throttle=patterns.throttle,
+            transient=patterns.transient,
+            permanent=patterns.permanent,
+            fatal=patterns.fatal,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"[classifier]: {exc}") from None

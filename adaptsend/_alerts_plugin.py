@@ -1,0 +1,13 @@
+"""Registers the built-in ``log`` alert sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from adaptsend._alerts import LogSink
+from adaptsend.hookspecs import AlertSinkFactory, hookimpl
+
+
+@hookimpl
+def adaptsend_register_alert_sinks(register: Callable[[str, AlertSinkFactory], None]) -> None:
+    register("log", LogSink)

@@ -1,0 +1,57 @@
+"""``adaptsend run``: drain the queue."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import trio
+from rich.console import Console
+
+from adaptsend._agent import Agent
+from adaptsend._cli_common import exit_code, fail_cleanly, load
+from adaptsend._interactive import CapChangeLogger, run_with_signals
+from adaptsend._plugins import load_plugins
+from adaptsend._progress import report_json, write_summary
+from adaptsend._report import RunReport
+
+
+@click.command()
+@click.option(
+    "--source",
+    type=click.Choice(["queue"]),
+    default="queue",
+    show_default=True,
+    help="Where messages come from: 'queue' drains the store's own queue.",
+)
+@click.option("--follow", is_flag=True, help="Keep running and send new messages as they come.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+@fail_cleanly
+def run(ctx: click.Context, source: str, follow: bool, as_json: bool) -> None:
+    """Send every queued message, retrying temporary failures, until done.
+
+    Live progress on a terminal, log lines otherwise. Ctrl-C once stops after
+    the sends in progress; twice aborts.
+    """
+    config = load(ctx)
+    if not as_json:
+        logging.getLogger("adaptsend").setLevel(min(logging.INFO, logging.root.level))
+    console = Console(stderr=True)
+    with Agent(config, plugins=load_plugins(extra=[CapChangeLogger()])) as agent:
+
+        async def go() -> RunReport:
+            dispatcher = agent.dispatcher(follow=follow)
+            return await run_with_signals(
+                dispatcher,
+                console=None if as_json else console,
+                live=console.is_terminal,
+            )
+
+        report = trio.run(go)
+    if as_json:
+        click.echo(report_json(report))
+    else:
+        write_summary(report, sys.stderr)
+    sys.exit(exit_code(report))

@@ -1,0 +1,241 @@
+"""Configuration: ``adaptsend.toml`` plus ``ADAPTSEND_<SECTION>_<KEY>`` overrides.
+
+Loaded with one strict cattrs converter, so a misspelt key is an error that
+names the key rather than a setting that silently does nothing.
+"""
+
+
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import cattrs
+
+from adaptsend._config_env import apply_env_overrides
+from adaptsend._errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "adaptsend.toml"
+
+TlsMode = Literal["starttls", "ssl", "none"]
+
+
+def _positive(_inst: object, attribute: "attrs.Attribute[Any]", value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be greater than 0, not {value}")
+
+
+def _port(_inst: object, _attribute: "attrs.Attribute[Any]", value: int) -> None:
+    if not 0 < value < 65536:
+        raise ValueError(f"port must be between 1 and 65535, not {value}")
+
+
+@attrs.frozen(kw_only=True)
+class StoreConfig:
+    #: A SQLAlchemy URL. A relative SQLite path is relative to the working directory.
+    url: str = "sqlite:///adaptsend.db"
+
+
+@attrs.frozen(kw_only=True)
+class SMTPConfig:
+    host: str = "localhost"
+    port: int = attrs.field(default=25, validator=_port)
+    tls: TlsMode = "none"
+    username: str | None = None
+    #: Never shown: not in repr, not in logs, not in errors.
+    password: str | None = attrs.field(default=None, repr=False)
+    timeout_s: float = attrs.field(default=60.0, validator=_positive)
+    #: Verify the server's certificate for starttls and ssl. Turn off only for a test relay.
+    verify_tls: bool = True
+    #: A PEM file of CA certificates to trust instead of the system's (a private CA).
+    ca_file: str | None = None
+    #: The name given in EHLO; the machine's name when unset.
+    local_hostname: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LimiterConfig:
+    initial_cap: int = attrs.field(default=2, validator=_positive)
+    min_cap: int = attrs.field(default=1, validator=_positive)
+    max_cap: int = attrs.field(default=8, validator=_positive)
+    decrease_factor: float = 0.5
+    probe_interval_s: float = attrs.field(default=30.0, validator=_positive)
+    #: An open idle connection takes one of the provider's slots: close it soon.
+    idle_close_s: float = attrs.field(default=5.0, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.min_cap <= self.initial_cap <= self.max_cap:
+            raise ValueError(
+                "caps must satisfy min_cap <= initial_cap <= max_cap, not "
+                f"{self.min_cap} <= {self.initial_cap} <= {self.max_cap}"
+            )
+        if not 0 < self.decrease_factor < 1:
+            raise ValueError(
+                f"decrease_factor must be between 0 and 1, not {self.decrease_factor}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class RetryConfig:
+    #: Attempts before a message is dead. Throttled attempts do not count.
+    max_attempts: int = attrs.field(default=8, validator=_positive)
+    #: Throttled attempts before a message is dead: a safety net for a provider
+    #: that never lets this account in, far above what a busy day produces.
+    max_throttles: int = attrs.field(default=100, validator=_positive)
+    base_delay_s: float = attrs.field(default=2.0, validator=_positive)
+    max_delay_s: float = attrs.field(default=300.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class ClassifierConfig:
+    """Site patterns (regular expressions, case-insensitive) matched against a
+    reply such as ``"432 4.3.2 Concurrent connections limit exceeded"``. They are
+    tried before the built-in rules."""
+
+    throttle: tuple[str, ...] = ()
+    transient: tuple[str, ...] = ()
+    permanent: tuple[str, ...] = ()
+    fatal: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    transport: str = "smtp"
+    #: Messages leased per claim; a page, never the whole queue.
+    page_size: int = attrs.field(default=200, validator=_positive)
+    #: How long a claim is held before another agent may take the message.
+    lease_s: float = attrs.field(default=300.0, validator=_positive)
+    #: Outcomes written per transaction, at the latest after ``flush_interval_s``.
+    record_batch: int = attrs.field(default=200, validator=_positive)
+    flush_interval_s: float = attrs.field(default=0.2, validator=_positive)
+    #: With ``--follow``, how often to look for new messages when idle.
+    poll_interval_s: float = attrs.field(default=2.0, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    store: StoreConfig = StoreConfig()
+    smtp: SMTPConfig = SMTPConfig()
+    limiter: LimiterConfig = LimiterConfig()
+    retry: RetryConfig = RetryConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    run: RunConfig = RunConfig()
+    #: Settings of plugins, one table each: ``[plugin.NAME]``.
+    plugin: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+
+    def structure_strings(value: Any, _type: Any) -> tuple[str, ...]:
+        # A bare string would otherwise become a tuple of its characters.
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError("expected a list of strings")
+        return tuple(value)
+
+    def structure_bool(value: Any, _type: Any) -> bool:
+        # bool("no") is True: accept only a real boolean.
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+
+    converter.register_structure_hook_func(lambda t: t == tuple[str, ...], structure_strings)
+    converter.register_structure_hook(bool, structure_bool)
+    return converter
+
+
+_converter = _make_converter()
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read the configuration.
+
+    ``path`` None means ``adaptsend.toml`` in the working directory if it exists,
+    else the defaults. Environment variables override the file. Raises
+    :class:`ConfigError` with one sentence naming the bad key.
+    """
+    source, raw = _read_file(path)
+    env = os.environ if environ is None else environ
+    merged, variables = apply_env_overrides(raw, env, sections=_section_types())
+    if variables:
+        source = f"{source} with {', '.join(variables)}"
+    return config_from_dict(merged, source=source)
+
+
+def config_from_dict(raw: Mapping[str, Any], *, source: str = "configuration") -> Config:
+    """Build a :class:`Config` from plain data, as the TOML file would give it."""
+    try:
+        return _converter.structure(raw, Config)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{source}: {describe_config_error(exc)}") from None
+
+
+def describe_config_error(exc: BaseException) -> str:
+    """One sentence for the first thing wrong, naming the key by its TOML path."""
+    if not isinstance(exc, cattrs.BaseValidationError):
+        return str(exc)
+    messages = cattrs.transform_error(exc, path="", format_exception=_format_leaf)
+    first = messages[0] if messages else str(exc)
+    text, _, where = first.partition(" @ ")
+    key = where.lstrip(".").replace("[", ".").replace("]", "").replace("'", "")
+    if text.startswith("unknown key"):
+        return f"{text} in [{key}]" if key else f"{text} (not a section)"
+    if "." not in key:
+        # A whole-table check (a validator) names its own field in the sentence.
+        return f"in [{key}], {text}" if key else text
+    return f"{key} {text}"
+
+
+_TYPE_WORDS: dict[Any, str] = {
+    int: "must be a whole number",
+    float: "must be a number",
+    bool: "must be true or false",
+    str: "must be a string",
+    tuple[str, ...]: "must be a list of strings",
+}
+
+
+def _format_leaf(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return "unknown key " + ", ".join(repr(key) for key in sorted(exc.extra_fields))
+    if typing.get_origin(type_) is Literal:
+        return "must be one of " + ", ".join(repr(arg) for arg in typing.get_args(type_))
+    if type_ in _TYPE_WORDS:
+        return str(_TYPE_WORDS[type_])
+    if attrs.has(type_ or object):
+        return "must be a table"
+    if isinstance(exc, ValueError) and type_ is None:
+        # A validator's own sentence already names the key and the rule.
+        return str(exc)
+    return cattrs.v.format_exception(exc, type_)
+
+
+def _read_file(path: str | os.PathLike[str] | None) -> tuple[str, dict[str, Any]]:
+    if path is None:
+        default = Path(DEFAULT_CONFIG_FILE)
+        if not default.exists():
+            return "the built-in defaults", {}
+        path = default
+    file = Path(path)
+    try:
+        with file.open("rb") as handle:
+            return str(file), tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"the config file {file} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {file}: {exc.strerror}") from None
+
+
+def _section_types() -> dict[str, type]:
+    return {
+        field.name: field.type
+        for field in attrs.fields(Config)
+        if isinstance(field.type, type) and attrs.has(field.type)
+    }

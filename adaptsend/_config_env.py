@@ -1,0 +1,88 @@
+"""``ADAPTSEND_<SECTION>_<KEY>`` environment variables laid over the config file.
+
+A value is read by the type of the key it sets, so that a password of digits
+stays a string and ``false`` is a boolean.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from adaptsend._errors import ConfigError
+
+PREFIX = "ADAPTSEND_"
+#: Variables under the prefix that are not configuration keys.
+NOT_CONFIG = frozenset({"ADAPTSEND_DISABLE_PLUGINS", "ADAPTSEND_CONFIG"})
+
+
+def apply_env_overrides(
+    raw: Mapping[str, Any], environ: Mapping[str, str], *, sections: Mapping[str, type]
+) -> tuple[dict[str, Any], list[str]]:
+    """Return ``raw`` with every matching environment variable applied, and the
+    names of the variables that were applied (for error messages)."""
+    merged: dict[str, Any] = {key: _copy(value) for key, value in raw.items()}
+    applied: list[str] = []
+    for name in sorted(environ):
+        if not name.startswith(PREFIX) or name in NOT_CONFIG:
+            continue
+        section, _, key = name[len(PREFIX) :].lower().partition("_")
+        if section not in sections:
+            continue
+        annotation = _key_type(sections[section], key, name)
+        table = merged.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{section}] must be a table to be overridden by {name}")
+        table[key] = _parse(environ[name], annotation, name)
+        applied.append(name)
+    return merged, applied
+
+
+def _copy(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else value
+
+
+def _key_type(cls: type, key: str, variable: str) -> Any:
+    if key in attrs.fields_dict(cls):
+        return typing.get_type_hints(cls)[key]
+    raise ConfigError(f"the environment variable {variable} names no setting: unknown key '{key}'")
+
+
+def _parse(value: str, annotation: Any, variable: str) -> Any:
+    target = _strip_optional(annotation)
+    if target is str or typing.get_origin(target) is typing.Literal:
+        return value
+    if target is bool:
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{variable} must be true or false, not {value!r}")
+    if typing.get_origin(target) is tuple:
+        return _parse_list(value, variable)
+    return value.strip()
+
+
+def _parse_list(value: str, variable: str) -> list[Any]:
+    stripped = value.strip()
+    if stripped.startswith("["):
+        try:
+            parsed = tomllib.loads(f"v = {stripped}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ConfigError(f"{variable} is not a valid TOML list: {value!r}") from None
+        return list(parsed)
+    return [item.strip() for item in stripped.split(",") if item.strip()]
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation

@@ -1,0 +1,181 @@
+"""What one attempt means: the rows to write, the message's next state, and the
+signal for the limiter and the run. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from adaptsend._backoff import retry_delay
+from adaptsend._config import RetryConfig
+from adaptsend._models import AttemptRecord, ClaimedMessage, Decision, Outcome, Reply, Status
+from adaptsend._transport import SendResult
+
+Classify = Callable[[Reply], Outcome]
+
+_RETRYABLE = frozenset({Outcome.THROTTLED, Outcome.TRANSIENT})
+
+
+@attrs.frozen(kw_only=True)
+class AttemptContext:
+    """What the agent knew when the attempt started."""
+
+    started_at: dt.datetime
+    duration_s: float
+    cap: int
+    in_flight: int
+
+
+@attrs.frozen(kw_only=True)
+class Judgement:
+    """The result of judging one attempt.
+
+    ``signal`` is the transaction's outcome as the limiter and the run see it:
+    THROTTLED cuts the cap, SENT counts as a success, FATAL stops the run.
+    """
+
+    attempts: tuple[AttemptRecord, ...]
+    decision: Decision
+    signal: Outcome
+
+
+@attrs.frozen(kw_only=True)
+class Judge:
+    classify: Classify
+    retry: RetryConfig
+    rng: random.Random = attrs.field(factory=random.Random)
+
+    def judge(
+        self,
+        message: ClaimedMessage,
+        result: SendResult,
+        context: AttemptContext,
+        *,
+        outcome: Outcome | None = None,
+    ) -> Judgement:
+        """Judge one transaction (or failed connection) for one message.
+        ``outcome`` overrides the classification of the transaction's reply."""
+        signal = outcome or self.classify(result.reply)
+        refused = result.refused
+        all_refused = bool(refused) and len(refused) >= len(message.envelope.recipients)
+        per_recipient = refused and (
+            signal is Outcome.SENT or (all_refused and signal not in _STOPPING)
+        )
+        if per_recipient:
+            return self._judge_recipients(message, result, signal, context)
+        record = self._record(message, result.reply, signal, context)
+        return Judgement(
+            attempts=(record,),
+            decision=self._decision(message, signal, result.reply, context.started_at),
+            signal=signal,
+        )
+
+    def _judge_recipients(
+        self,
+        message: ClaimedMessage,
+        result: SendResult,
+        signal: Outcome,
+        context: AttemptContext,
+    ) -> Judgement:
+        verdicts = {rcpt: self.classify(reply) for rcpt, reply in result.refused.items()}
+        records = [
+            self._record(message, reply, verdicts[rcpt], context, recipient=rcpt)
+            for rcpt, reply in result.refused.items()
+        ]
+        if signal is Outcome.SENT:
+            records.insert(0, self._record(message, result.reply, signal, context))
+        retry = tuple(r for r, v in verdicts.items() if v in _RETRYABLE)
+        failed = tuple(r for r, v in verdicts.items() if v not in _RETRYABLE)
+        if retry:
+            outcome, left = Outcome.TRANSIENT, retry
+        elif failed:
+            outcome, left = Outcome.PERMANENT, failed
+        else:
+            outcome, left = Outcome.SENT, ()
+        last = result.refused[left[0]] if left else result.reply
+        decision = self._decision(message, outcome, last, context.started_at)
+        narrowed = attrs.evolve(decision, recipients=left or None)
+        return Judgement(attempts=tuple(records), decision=narrowed, signal=signal)
+
+    def _decision(
+        self, message: ClaimedMessage, outcome: Outcome, reply: Reply, now: dt.datetime
+    ) -> Decision:
+        attempts, throttles = message.attempts, message.throttles
+        if outcome is Outcome.FATAL:
+            # Not the message's fault: back to the queue untouched.
+            status = Status.RETRY if attempts or throttles else Status.QUEUED
+            return _decide(message, status, attempts, throttles, reply, next_at=now)
+        if outcome is Outcome.SENT:
+            return _decide(message, Status.SENT, attempts + 1, throttles, reply)
+        if outcome is Outcome.PERMANENT:
+            return _decide(message, Status.FAILED, attempts + 1, throttles, reply)
+        if outcome is Outcome.THROTTLED:
+            throttles += 1
+            if throttles >= self.retry.max_throttles:
+                return _decide(message, Status.DEAD, attempts, throttles, reply)
+            tries = throttles
+        else:
+            attempts += 1
+            if attempts >= self.retry.max_attempts:
+                return _decide(message, Status.DEAD, attempts, throttles, reply)
+            tries = attempts
+        delay = retry_delay(
+            outcome,
+            tries,
+            base_delay_s=self.retry.base_delay_s,
+            max_delay_s=self.retry.max_delay_s,
+            rng=self.rng,
+        )
+        next_at = now + dt.timedelta(seconds=delay)
+        return _decide(message, Status.RETRY, attempts, throttles, reply, next_at=next_at)
+
+    @staticmethod
+    def _record(
+        message: ClaimedMessage,
+        reply: Reply,
+        outcome: Outcome,
+        context: AttemptContext,
+        *,
+        recipient: str | None = None,
+    ) -> AttemptRecord:
+        return AttemptRecord(
+            message_pk=message.id,
+            started_at=context.started_at,
+            duration_s=context.duration_s,
+            outcome=outcome,
+            reply=reply,
+            cap=context.cap,
+            in_flight=context.in_flight,
+            recipient=recipient,
+        )
+
+
+_STOPPING = frozenset({Outcome.THROTTLED, Outcome.FATAL})
+
+
+def _decide(
+    message: ClaimedMessage,
+    status: Status,
+    attempts: int,
+    throttles: int,
+    reply: Reply,
+    *,
+    next_at: dt.datetime | None = None,
+) -> Decision:
+    return Decision(
+        message_pk=message.id,
+        status=status,
+        attempts=attempts,
+        throttles=throttles,
+        next_attempt_at=next_at,
+        last_reply=reply,
+    )
+
+
+def refused_summary(refused: Mapping[str, Reply]) -> str:
+    """``"2 recipients refused: 550 5.1.1 ..."`` for logs."""
+    first = next(iter(refused.values()))
+    return f"{len(refused)} recipient(s) refused: {first.describe()}"

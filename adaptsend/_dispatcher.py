@@ -1,0 +1,271 @@
+"""The dispatcher: drains the store's queue through the transport.
+
+One nursery holds a feeder that leases messages a page at a time, as many
+connection workers as the limiter's cap allows, and a recorder that writes
+outcomes in batches. The run ends when nothing is left to send (waiting for
+retries that are due within the run), when it is stopped, or on a fatal reply.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+
+import trio
+
+from adaptsend._config import Config
+from adaptsend._decide import Judge, Judgement
+from adaptsend._limiter import AIMDLimiter, CapChange
+from adaptsend._models import ClaimedMessage, Outcome, Reply, Status, utcnow
+from adaptsend._plugins import Plugins
+from adaptsend._recorder import Recorder
+from adaptsend._report import DispatcherStatistics, RunReport
+from adaptsend._store_thread import StoreThread
+from adaptsend._transport import Transport
+from adaptsend._worker import run_worker
+
+#: Seconds of sending the feeder keeps leased ahead of the workers: enough to
+#: keep them busy, few enough that no lease ages while it waits.
+_BUFFER_SECONDS = 2.0
+
+
+def new_owner() -> str:
+    """A lease owner name that tells a person which process holds a message."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    """Sends every due message of one sending key. Use :meth:`run` once."""
+
+    def __init__(
+        self,
+        *,
+        store: StoreThread,
+        transport: Transport,
+        judge: Judge,
+        config: Config,
+        plugins: Plugins | None = None,
+        follow: bool = False,
+        owner: str | None = None,
+    ) -> None:
+        self.transport = transport
+        self.judge = judge
+        self.idle_close_s = config.limiter.idle_close_s
+        self.limiter = AIMDLimiter(
+            initial_cap=config.limiter.initial_cap,
+            min_cap=config.limiter.min_cap,
+            max_cap=config.limiter.max_cap,
+            decrease_factor=config.limiter.decrease_factor,
+            probe_interval_s=config.limiter.probe_interval_s,
+            on_change=self._cap_changed,
+        )
+        self._store = store
+        self._run = config.run
+        self._plugins = plugins
+        self._follow = follow
+        self.owner = owner or new_owner()
+        self._stopping = False
+        self._interrupted = False
+        self._fatal: Reply | None = None
+        self._feeding_done = False
+        self._outstanding = 0
+        self._in_flight = 0
+        self._workers = 0
+        self._wake_feeder = trio.Event()
+        self._wake_staff = trio.Event()
+        self._counts = dict.fromkeys(Status, 0)
+        self._retrying: set[int] = set()
+        self._throttled = 0
+        self._attempts = 0
+        self._cap_changes = 0
+        self._rate = 0.0
+        self._started = 0.0
+        self._buffered = 0
+
+    # -- what workers and callers see -------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def sending(self, delta: int) -> None:
+        self._in_flight += delta
+
+    def stop(self, *, fatal: Reply | None = None) -> None:
+        """Stop claiming; sends in progress finish and are recorded; messages
+        not yet tried are handed back. Safe to call more than once."""
+        if fatal is None:
+            self._interrupted = True
+        elif self._fatal is None:
+            self._fatal = fatal
+        self._stopping = True
+        self._wake_feeder.set()
+        self._wake_staff.set()
+
+    def message_taken(self) -> None:
+        self._buffered -= 1
+        if self._buffered < self._target_buffer() // 2:
+            self._wake_feeder.set()
+
+    def statistics(self) -> DispatcherStatistics:
+        limiter = self.limiter.statistics()
+        return DispatcherStatistics(
+            cap=limiter.cap,
+            open_connections=limiter.open_connections,
+            in_flight=self._in_flight,
+            sent=self._counts[Status.SENT],
+            retrying=len(self._retrying),
+            failed=self._counts[Status.FAILED],
+            dead=self._counts[Status.DEAD],
+            throttled=self._throttled,
+            attempts=self._attempts,
+            elapsed_s=trio.current_time() - self._started if self._started else 0.0,
+        )
+
+    # -- the run -----------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> RunReport:
+        """Send until done, stopped, or stopped by a fatal reply."""
+        self._started = trio.current_time()
+        to_send, to_take = trio.open_memory_channel[ClaimedMessage](math.inf)
+        judged, to_record = trio.open_memory_channel[Judgement](self._run.record_batch * 4)
+        recorder = Recorder(
+            self._store,
+            owner=self.owner,
+            batch=self._run.record_batch,
+            on_recorded=self._recorded,
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(recorder.run, to_record)
+            async with judged:
+                async with trio.open_nursery() as workers, to_take:
+                    workers.start_soon(self._feed, to_send)
+                    task_status.started()
+                    await self._staff(workers, to_take, judged)
+        released = await self._store.call(self._store.store.release, owner=self.owner)
+        return self._report(released)
+
+    async def _staff(
+        self,
+        nursery: trio.Nursery,
+        to_take: trio.MemoryReceiveChannel[ClaimedMessage],
+        judged: trio.MemorySendChannel[Judgement],
+    ) -> None:
+        """Keep as many workers as the cap allows until feeding ends."""
+        while not self._feeding_done:
+            while self._workers < self.limiter.statistics().cap and not self._stopping:
+                self._workers += 1
+                nursery.start_soon(
+                    lambda: run_worker(self, to_take.clone(), judged.clone(), on_exit=self._retired)
+                )
+            await self._wake_staff.wait()
+            self._wake_staff = trio.Event()
+
+    def _retired(self) -> None:
+        self._workers -= 1
+        self._wake_staff.set()
+
+    async def _feed(self, to_send: trio.MemorySendChannel[ClaimedMessage]) -> None:
+        async with to_send:
+            while not self._stopping:
+                room = self._target_buffer() - self._buffered
+                claimed = await self._claim(room) if room > 0 else []
+                for message in claimed:
+                    to_send.send_nowait(message)
+                self._buffered += len(claimed)
+                self._outstanding += len(claimed)
+                if claimed:
+                    continue
+                timeout = await self._idle_timeout()
+                if timeout is None:
+                    break
+                with trio.move_on_after(timeout):
+                    await self._wake_feeder.wait()
+                self._wake_feeder = trio.Event()
+        self._feeding_done = True
+        self._wake_staff.set()
+
+    async def _claim(self, limit: int) -> list[ClaimedMessage]:
+        store = self._store.store
+        claimed = await self._store.call(
+            store.claim,
+            owner=self.owner,
+            sending_key=self.transport.sending_key,
+            limit=limit,
+            lease_s=self._run.lease_s,
+            now=utcnow(),
+        )
+        for message in claimed:
+            self._retrying.discard(message.id)
+        return claimed
+
+    async def _idle_timeout(self) -> float | None:
+        """How long to wait before claiming again; None when the run is done."""
+        if self._outstanding or self._buffered > 0:
+            return self._run.poll_interval_s
+        due = await self._store.call(
+            self._store.store.next_due, sending_key=self.transport.sending_key
+        )
+        if due is None:
+            return self._run.poll_interval_s if self._follow else None
+        wait = max(0.0, (due - utcnow()).total_seconds())
+        return min(wait, self._run.poll_interval_s) if self._follow else wait
+
+    def _target_buffer(self) -> int:
+        cap = self.limiter.statistics().cap
+        by_rate = int(self._rate * _BUFFER_SECONDS)
+        return max(2 * cap, min(self._run.page_size, by_rate))
+
+    def _recorded(self, batch: Sequence[Judgement]) -> None:
+        now = trio.current_time()
+        elapsed = max(now - self._started, 1e-3)
+        for judgement in batch:
+            decision = judgement.decision
+            self._attempts += 1
+            if judgement.signal is Outcome.THROTTLED:
+                self._throttled += 1
+            if decision.status is Status.RETRY and self._fatal is None:
+                self._retrying.add(decision.message_pk)
+            else:
+                self._retrying.discard(decision.message_pk)
+            if decision.status in (Status.SENT, Status.FAILED, Status.DEAD):
+                self._counts[decision.status] += 1
+            if self._plugins is not None:
+                for attempt in judgement.attempts:
+                    self._plugins.attempt_recorded(attempt)
+        self._outstanding -= len(batch)
+        self._rate = self._counts[Status.SENT] / elapsed
+        self._wake_feeder.set()
+
+    def _cap_changed(self, change: CapChange) -> None:
+        self._cap_changes += 1
+        self._wake_staff.set()
+        if self._plugins is not None:
+            self._plugins.cap_changed(self.transport.sending_key, change)
+
+    def aborted_report(self) -> RunReport:
+        """The report of a run that was cancelled before it could finish."""
+        self._interrupted = True
+        return self._report(0)
+
+    def _report(self, released: int) -> RunReport:
+        return RunReport(
+            sent=self._counts[Status.SENT],
+            failed=self._counts[Status.FAILED],
+            dead=self._counts[Status.DEAD],
+            throttled=self._throttled,
+            attempts=self._attempts,
+            released=released,
+            elapsed_s=trio.current_time() - self._started,
+            final_cap=self.limiter.statistics().cap,
+            cap_changes=self._cap_changes,
+            fatal=self._fatal,
+            interrupted=self._interrupted,
+        )

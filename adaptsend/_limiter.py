@@ -1,0 +1,346 @@
+"""An AIMD limit on the concurrent SMTP connections of one sending key.
+
+Providers cap the connections an account may hold open at once, do not say
+what the cap is, share it with every other program on the account and change
+it without notice. The excess connection is refused, often only at the end of
+DATA. This limiter learns the cap from those refusals:
+
+* Multiplicative decrease, once per window. A throttle cuts the cap only when
+  the throttled connection was opened after the previous cut: several
+  connections opened by one over-shoot are all refused, but that is one
+  signal, not several. Each cut starts a new *epoch*.
+* Ceiling memory. The number of connections open at a throttle is an upper
+  bound (the *ceiling*) that failed. The cap grows freely to ``ceiling - 1``;
+  reaching the ceiling again is a *probe*, tried only after a quiet interval
+  that doubles each time a probe fails, so a steady limit costs one refusal
+  per interval instead of a saw-tooth.
+* Additive increase. One window of successes (as many as the cap) while the
+  cap is binding grows it by one. The cap is binding when at least ``cap``
+  connections are open and each has delivered since it opened: a cap that
+  nobody is using proves nothing (growing it would only allow a burst later),
+  and a connection that has not delivered yet may be the one about to be
+  refused, so it is no evidence either.
+
+Only :meth:`AIMDLimiter.slot` waits; everything else is synchronous and must be
+called from inside a trio run (it reads ``trio.current_time()``).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import enum
+import math
+from collections.abc import AsyncIterator, Callable
+
+import attrs
+import trio
+
+#: How many recent cap changes a limiter keeps for reports.
+RECENT_CHANGES = 100
+
+
+class ChangeReason(enum.StrEnum):
+    """Why the cap (or the ceiling) changed."""
+
+    #: A throttle from a connection of the current epoch: a new, lower ceiling.
+    THROTTLE = "throttle"
+    #: A throttle at the known ceiling: the limit has not risen; back off and
+    #: wait longer before the next probe.
+    PROBE_FAILED = "probe-failed"
+    #: One window of successes at a binding cap below the ceiling.
+    GROWTH = "growth"
+    #: Growth to the known ceiling, to learn whether the limit has risen.
+    PROBE = "probe"
+    #: One window of successes at the ceiling: the limit rose, so the ceiling
+    #: is forgotten and the cap grows on.
+    PROBE_SUCCEEDED = "probe-succeeded"
+
+
+@attrs.frozen(kw_only=True)
+class CapChange:
+    """One decision of the limiter, for logs and reports.
+
+    A counted throttle is always recorded, even when the cap was already as
+    low as the decision asks (``old_cap == new_cap``): it still starts a new
+    epoch and restarts the probe timer.
+    """
+
+    old_cap: int
+    new_cap: int
+    reason: ChangeReason
+    #: ``trio.current_time()`` when the decision was made.
+    at: float
+    #: The ceiling after the decision (None when no ceiling is known).
+    ceiling: int | None
+    #: The epoch after the decision.
+    epoch: int
+    #: Open connections at the throttle, counting the throttled one; None for growth.
+    observed: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LimiterStatistics:
+    """A snapshot of a limiter, like trio's own ``statistics()`` results."""
+
+    cap: int
+    min_cap: int
+    max_cap: int
+    slots_in_use: int
+    open_connections: int
+    #: Open connections that have delivered at least once since they opened.
+    proven_connections: int
+    tasks_waiting: int
+    ceiling: int | None
+    probe_interval_s: float
+    epoch: int
+    throttles: int
+    ignored_throttles: int
+    successes: int
+    changes: int
+    last_change: CapChange | None
+
+
+@attrs.define(eq=False)
+class Slot:
+    """The right to hold one connection, handed out by :meth:`AIMDLimiter.slot`.
+
+    Identity matters (it is the limiter's token borrower), so slots never
+    compare equal to each other.
+    """
+
+    #: The epoch in which this slot's connection opened; until then, the epoch
+    #: in which the slot was taken (a refusal while connecting is judged by it).
+    epoch: int
+    #: Whether the slot's connection is counted as open.
+    connected: bool = False
+    #: Whether the open connection has delivered at least once.
+    delivered: bool = False
+
+
+class AIMDLimiter:
+    """Limits the connections of one sending key, learning the provider's cap.
+
+    A worker holds a :meth:`slot` for as long as it may hold a connection,
+    reports ``connection_opened``/``connection_closed`` around the actual
+    connection, and reports each delivery with ``record_success`` or
+    ``record_throttle``. When :meth:`over_cap` is true after a cut, the worker
+    should close its connection and give its slot back.
+    """
+
+    def __init__(
+        self,
+        *,
+        initial_cap: int,
+        min_cap: int,
+        max_cap: int,
+        decrease_factor: float = 0.5,
+        probe_interval_s: float = 30.0,
+        max_probe_interval_s: float = 600.0,
+        on_change: Callable[[CapChange], None] | None = None,
+    ) -> None:
+        _check_settings(
+            initial_cap=initial_cap,
+            min_cap=min_cap,
+            max_cap=max_cap,
+            decrease_factor=decrease_factor,
+            probe_interval_s=probe_interval_s,
+            max_probe_interval_s=max_probe_interval_s,
+        )
+        self._min_cap = min_cap
+        self._max_cap = max_cap
+        self._decrease_factor = decrease_factor
+        self._base_probe_interval = probe_interval_s
+        self._max_probe_interval = max_probe_interval_s
+        self._on_change = on_change
+        self._tokens = trio.CapacityLimiter(initial_cap)
+        self._cap = initial_cap
+        self._open = 0
+        self._proven = 0
+        self._epoch = 0
+        self._ceiling: int | None = None
+        self._probe_interval = probe_interval_s
+        # Time of the last counted throttle; probes are timed from it.
+        self._last_cut_at = -math.inf
+        # Successes seen while the cap was binding, since the last decision.
+        self._window = 0
+        self._throttles = 0
+        self._ignored_throttles = 0
+        self._successes = 0
+        self._change_count = 0
+        self._recent: collections.deque[CapChange] = collections.deque(maxlen=RECENT_CHANGES)
+
+    @property
+    def cap(self) -> int:
+        """How many slots may be held at once."""
+        return self._cap
+
+    @property
+    def open_connections(self) -> int:
+        """How many slots have a connection open now."""
+        return self._open
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[Slot]:
+        """Wait until fewer slots than the cap are in use, then hold one.
+
+        Cancelling a task that is still waiting takes no slot. Leaving the block
+        gives the slot back and, if its connection was never reported closed,
+        stops counting that connection as open.
+        """
+        slot = Slot(epoch=self._epoch)
+        await self._tokens.acquire_on_behalf_of(slot)
+        try:
+            slot.epoch = self._epoch
+            yield slot
+        finally:
+            self.connection_closed(slot)
+            self._tokens.release_on_behalf_of(slot)
+
+    def over_cap(self) -> bool:
+        """True while more slots are held than the cap allows (after a cut)."""
+        return self._tokens.borrowed_tokens > self._cap
+
+    def connection_opened(self, slot: Slot) -> None:
+        """Count ``slot``'s new connection as open, in the current epoch."""
+        if slot.connected:
+            raise RuntimeError("This slot already has an open connection.")
+        slot.connected = True
+        slot.delivered = False
+        slot.epoch = self._epoch
+        self._open += 1
+
+    def connection_closed(self, slot: Slot) -> None:
+        """Stop counting ``slot``'s connection; does nothing if none is open."""
+        if slot.connected:
+            slot.connected = False
+            self._open -= 1
+            if slot.delivered:
+                slot.delivered = False
+                self._proven -= 1
+
+    def record_throttle(self, slot: Slot) -> CapChange | None:
+        """Report that the provider refused ``slot``'s connection for load.
+
+        Returns the decision, or None when the throttle was ignored because the
+        connection dates from before the last cut (that over-shoot was already
+        paid for). A slot without an open connection (refused while
+        connecting) counts as one more open connection.
+        """
+        if slot.epoch != self._epoch:
+            self._ignored_throttles += 1
+            return None
+        self._throttles += 1
+        observed = self._open + (0 if slot.connected else 1)
+        target, reason = self._throttle_target(observed)
+        new_cap = max(self._min_cap, min(self._cap, target))
+        self._epoch += 1
+        self._last_cut_at = trio.current_time()
+        return self._change(new_cap, reason, observed=observed)
+
+    def _throttle_target(self, observed: int) -> tuple[int, ChangeReason]:
+        """The cap a counted throttle asks for; updates ceiling and probe interval."""
+        if self._ceiling is None or observed < self._ceiling:
+            # A new (or lower) limit: the old probe history no longer applies.
+            self._ceiling = observed
+            self._probe_interval = self._base_probe_interval
+            return math.floor(observed * self._decrease_factor), ChangeReason.THROTTLE
+        if self._cap >= self._ceiling:
+            self._probe_interval = min(self._max_probe_interval, 2 * self._probe_interval)
+            return self._ceiling - 1, ChangeReason.PROBE_FAILED
+        # More connections were open than the cap (workers that connected just
+        # after a cut) and they hit a level already known to fail: no news.
+        return self._cap, ChangeReason.THROTTLE
+
+    def record_success(self, slot: Slot) -> CapChange | None:
+        """Report a delivery on ``slot``'s connection; returns a growth decision, if any."""
+        self._successes += 1
+        if slot.connected and not slot.delivered:
+            slot.delivered = True
+            self._proven += 1
+        if self._proven < self._cap:
+            return None
+        self._window += 1
+        if self._window < self._cap:
+            return None
+        if self._ceiling is not None and self._cap >= self._ceiling:
+            self._ceiling = None
+            self._probe_interval = self._base_probe_interval
+            return self._change(min(self._cap + 1, self._max_cap), ChangeReason.PROBE_SUCCEEDED)
+        if self._cap >= self._max_cap:
+            return None
+        if self._ceiling is not None and self._cap + 1 >= self._ceiling:
+            if trio.current_time() - self._last_cut_at < self._probe_interval:
+                return None
+            return self._change(self._cap + 1, ChangeReason.PROBE)
+        return self._change(self._cap + 1, ChangeReason.GROWTH)
+
+    def _change(self, new_cap: int, reason: ChangeReason, *, observed: int | None = None) -> CapChange:
+        change = CapChange(
+            old_cap=self._cap,
+            new_cap=new_cap,
+            reason=reason,
+            at=trio.current_time(),
+            ceiling=self._ceiling,
+            epoch=self._epoch,
+            observed=observed,
+        )
+        self._cap = new_cap
+        # Raising total_tokens wakes waiting tasks; lowering it lets holders
+        # finish and keeps newcomers out until enough slots are given back.
+        self._tokens.total_tokens = new_cap
+        self._window = 0
+        self._change_count += 1
+        self._recent.append(change)
+        if self._on_change is not None:
+            self._on_change(change)
+        return change
+
+    def recent_changes(self) -> tuple[CapChange, ...]:
+        """The most recent decisions, oldest first (at most ``RECENT_CHANGES``)."""
+        return tuple(self._recent)
+
+    def statistics(self) -> LimiterStatistics:
+        """A snapshot of the limiter's state and counters."""
+        return LimiterStatistics(
+            cap=self._cap,
+            min_cap=self._min_cap,
+            max_cap=self._max_cap,
+            slots_in_use=self._tokens.borrowed_tokens,
+            open_connections=self._open,
+            proven_connections=self._proven,
+            tasks_waiting=self._tokens.statistics().tasks_waiting,
+            ceiling=self._ceiling,
+            probe_interval_s=self._probe_interval,
+            epoch=self._epoch,
+            throttles=self._throttles,
+            ignored_throttles=self._ignored_throttles,
+            successes=self._successes,
+            changes=self._change_count,
+            last_change=self._recent[-1] if self._recent else None,
+        )
+
+
+def _check_settings(
+    *,
+    initial_cap: int,
+    min_cap: int,
+    max_cap: int,
+    decrease_factor: float,
+    probe_interval_s: float,
+    max_probe_interval_s: float,
+) -> None:
+    if min_cap < 1:
+        raise ValueError(f"min_cap must be at least 1, not {min_cap}.")
+    if not min_cap <= initial_cap <= max_cap:
+        raise ValueError(
+            f"The caps must satisfy min_cap <= initial_cap <= max_cap, "
+            f"not {min_cap} <= {initial_cap} <= {max_cap}."
+        )
+    if not 0.0 < decrease_factor < 1.0:
+        raise ValueError(f"decrease_factor must be between 0 and 1, not {decrease_factor}.")
+    if not 0.0 < probe_interval_s <= max_probe_interval_s:
+        raise ValueError(
+            f"The probe intervals must satisfy 0 < probe_interval_s <= max_probe_interval_s, "
+            f"not {probe_interval_s} and {max_probe_interval_s}."
+        )

@@ -1,0 +1,162 @@
+"""The values that flow through adaptsend: messages, replies, attempts and outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+
+import attrs
+
+
+def utcnow() -> dt.datetime:
+    """The current time as a naive UTC datetime, the form every store column uses."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Status(enum.StrEnum):
+    """Where a message is in its life. It only moves forward, except that a
+    released or expired claim goes back to ``queued`` or ``retry``."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRY = "retry"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+FINAL_STATUSES = frozenset({Status.SENT, Status.FAILED, Status.DEAD})
+
+
+class Outcome(enum.StrEnum):
+    """What one reply (or error) means for the message and for the run."""
+
+    SENT = "sent"
+    #: The provider is over its concurrency or rate budget: cut the cap, retry soon.
+    THROTTLED = "throttled"
+    #: Try this message again later, with backoff.
+    TRANSIENT = "transient"
+    #: This message will never be accepted: stop retrying it.
+    PERMANENT = "permanent"
+    #: Authentication or configuration is wrong: stop the whole run.
+    FATAL = "fatal"
+
+
+class Stage(enum.StrEnum):
+    """The SMTP step at which a reply was given."""
+
+    CONNECT = "connect"
+    TLS = "tls"
+    AUTH = "auth"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """A server's answer, or a local error that stands for one (``code`` is None).
+
+    ``enhanced`` is the RFC 3463 status such as ``"4.3.2"`` when the server gave one.
+    """
+
+    code: int | None
+    text: str
+    enhanced: str | None = None
+    stage: Stage = Stage.DATA
+
+    def describe(self) -> str:
+        """One line for logs: ``432 4.3.2 Concurrent connections limit exceeded``."""
+        parts = [str(self.code) if self.code is not None else "no reply"]
+        if self.enhanced:
+            parts.append(self.enhanced)
+        parts.append(self.text)
+        return " ".join(p for p in parts if p)
+
+
+@attrs.frozen(kw_only=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
+
+
+@attrs.frozen(kw_only=True)
+class Message:
+    """A message as the application hands it over, before it is queued."""
+
+    sender: str
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    #: Kept across every retry so that a receiver can recognise a repeat. Made up
+    #: when the message is queued if the application did not give one.
+    message_id: str | None = None
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.to + self.cc + self.bcc
+
+
+@attrs.frozen(kw_only=True)
+class Envelope:
+    """A message as it is queued: fixed bytes, fixed Message-ID, SMTP envelope."""
+
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...]
+    content: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
+
+
+@attrs.frozen(kw_only=True)
+class ClaimedMessage:
+    """A queued message that this agent holds a lease on and may send now."""
+
+    id: int
+    envelope: Envelope
+    #: Attempts made before this claim (all outcomes but throttles count).
+    attempts: int
+    #: Throttled attempts before this claim; kept apart so that a provider's
+    #: congestion cannot use up a message's retry budget.
+    throttles: int
+
+
+@attrs.frozen(kw_only=True)
+class AttemptRecord:
+    """One try of one message: what happened and what the agent knew then.
+
+    A recipient refused inside an otherwise accepted transaction gets its own
+    record with ``recipient`` set.
+    """
+
+    message_pk: int
+    started_at: dt.datetime
+    duration_s: float
+    outcome: Outcome
+    reply: Reply
+    cap: int
+    in_flight: int
+    recipient: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """What the store must do with a claimed message after an attempt.
+
+    ``status`` is the new status; ``next_attempt_at`` is set for ``retry``;
+    ``recipients`` narrows the envelope when only some recipients are left to try.
+    """
+
+    message_pk: int
+    status: Status
+    attempts: int
+    throttles: int
+    next_attempt_at: dt.datetime | None = None
+    recipients: tuple[str, ...] | None = None
+    last_reply: Reply | None = None

@@ -1,0 +1,114 @@
+"""Showing a run to a person: a live panel on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TextIO
+
+import trio
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from adaptsend._limiter import CapChange
+from adaptsend._report import DispatcherStatistics, RunReport
+
+log = logging.getLogger("adaptsend.run")
+
+#: How often a plain (non-terminal) progress line is written.
+PLAIN_INTERVAL_S = 10.0
+
+
+def panel(stats: DispatcherStatistics) -> Table:
+    table = Table.grid(padding=(0, 2))
+    for _ in range(7):
+        table.add_column(justify="right")
+    table.add_row(
+        "cap", "open", "in flight", "sent", "retrying", "failed/dead", "rate"
+    )
+    table.add_row(
+        str(stats.cap),
+        str(stats.open_connections),
+        str(stats.in_flight),
+        str(stats.sent),
+        str(stats.retrying),
+        f"{stats.failed}/{stats.dead}",
+        f"{stats.rate:.1f}/s",
+    )
+    return table
+
+
+def line(stats: DispatcherStatistics) -> str:
+    return (
+        f"cap={stats.cap} open={stats.open_connections} in_flight={stats.in_flight} "
+        f"sent={stats.sent} retrying={stats.retrying} failed={stats.failed} "
+        f"dead={stats.dead} throttled={stats.throttled} rate={stats.rate:.1f}/s"
+    )
+
+
+async def show_progress(
+    read: object, console: Console, *, live: bool, interval_s: float = 0.25
+) -> None:
+    """Show ``read()`` (a callable returning statistics) until cancelled."""
+    assert callable(read)
+    if live:
+        with Live(panel(read()), console=console, transient=False, auto_refresh=False) as view:
+            while True:
+                await trio.sleep(interval_s)
+                view.update(panel(read()), refresh=True)
+    while True:
+        await trio.sleep(PLAIN_INTERVAL_S)
+        log.info("%s", line(read()))
+
+
+def describe_change(change: CapChange) -> str:
+    ceiling = f", ceiling {change.ceiling}" if change.ceiling is not None else ""
+    return f"cap {change.old_cap} -> {change.new_cap} ({change.reason.value}{ceiling})"
+
+
+def summary_lines(report: RunReport) -> list[str]:
+    lines = [
+        f"sent {report.sent}, failed {report.failed}, dead {report.dead}, "
+        f"throttled attempts {report.throttled}, attempts {report.attempts} "
+        f"in {report.elapsed_s:.1f}s; final cap {report.final_cap} "
+        f"after {report.cap_changes} cap change(s)"
+    ]
+    if report.released:
+        lines.append(f"{report.released} message(s) left queued for the next run")
+    if report.fatal is not None:
+        lines.append(f"stopped: {report.fatal.describe()} (at {report.fatal.stage.value})")
+    if report.interrupted:
+        lines.append("stopped on request")
+    return lines
+
+
+def report_json(report: RunReport) -> str:
+    fatal = None
+    if report.fatal is not None:
+        fatal = {
+            "code": report.fatal.code,
+            "enhanced": report.fatal.enhanced,
+            "text": report.fatal.text,
+            "stage": report.fatal.stage.value,
+        }
+    return json.dumps(
+        {
+            "sent": report.sent,
+            "failed": report.failed,
+            "dead": report.dead,
+            "throttled": report.throttled,
+            "attempts": report.attempts,
+            "released": report.released,
+            "elapsed_s": round(report.elapsed_s, 3),
+            "final_cap": report.final_cap,
+            "cap_changes": report.cap_changes,
+            "fatal": fatal,
+            "interrupted": report.interrupted,
+        }
+    )
+
+
+def write_summary(report: RunReport, out: TextIO) -> None:
+    for text in summary_lines(report):
+        print(text, file=out)

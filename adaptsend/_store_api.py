@@ -1,0 +1,95 @@
+"""What the core asks of a log store. Stores are plugins; this is their contract.
+
+Every method blocks (it talks to a database), so the core calls each one in a
+worker thread with ``trio.to_thread.run_sync``. A store must therefore be safe to
+call from any one thread at a time; the core never calls it from two at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+from adaptsend._models import AttemptRecord, ClaimedMessage, Decision, Envelope, Reply, Status
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message is one sentence fit for
+    the user, and never shows a password."""
+
+
+class SchemaOutOfDate(StoreError):
+    """The store's schema is older than this version of adaptsend expects."""
+
+
+@attrs.frozen(kw_only=True)
+class FailureGroup:
+    """Recent failed attempts that share one reply."""
+
+    reply: Reply
+    count: int
+    last_at: dt.datetime
+    sample_message_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class MessageState:
+    """A queued message as a report shows it."""
+
+    id: int
+    message_id: str
+    status: Status
+    attempts: int
+    throttles: int
+    last_reply: Reply | None
+
+
+class Store(Protocol):
+    def enqueue(self, envelopes: Iterable[Envelope], *, sending_key: str) -> list[int]:
+        """Queue messages for sending now, in one transaction; return their ids in order."""
+
+    def claim(
+        self, *, owner: str, sending_key: str, limit: int, lease_s: float, now: dt.datetime
+    ) -> list[ClaimedMessage]:
+        """Lease up to ``limit`` messages that are due (queued, retry with a next
+        attempt time that has come, or sending with an expired lease), oldest
+        first, marking them ``sending`` under ``owner`` until ``now + lease_s``."""
+
+    def record(
+        self, attempts: Sequence[AttemptRecord], decisions: Sequence[Decision], *, owner: str
+    ) -> None:
+        """Write attempt rows and apply decisions in one transaction.
+
+        Attempt rows are always written: the attempts happened. A decision
+        applies only while ``owner`` still holds the lease the message was
+        claimed under (another agent may have taken over an expired lease);
+        it clears the lease."""
+
+    def release(self, *, owner: str, message_pks: Iterable[int] | None = None) -> int:
+        """Hand back leased messages that were not tried (all of the owner's when
+        ``message_pks`` is None): back to ``queued``, or ``retry`` if tried
+        before. Returns how many."""
+
+    def next_due(self, *, sending_key: str) -> dt.datetime | None:
+        """When the earliest message that is not final becomes due (a lease
+        expiry counts for ``sending`` ones); None when nothing is left."""
+
+    def counts(self) -> Mapping[Status, int]:
+        """Messages per status, every status present (zero where none)."""
+
+    def recent_failures(self, *, since: dt.datetime, limit: int) -> list[FailureGroup]:
+        """Failed attempts (every outcome but sent) since ``since``, grouped by
+        reply code, enhanced code and text, largest group first."""
+
+    def requeue(self, *, statuses: Iterable[Status], since: dt.datetime | None) -> int:
+        """Put final messages with one of ``statuses`` (updated at or after
+        ``since``) back to ``queued`` with a fresh retry budget. Returns how many."""
+
+    def states(self, message_pks: Sequence[int]) -> list[MessageState]:
+        """The current state of the given messages, in the given order."""
+
+    def close(self) -> None:
+        """Release connections. The store is not used afterwards."""

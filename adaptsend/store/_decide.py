@@ -1,0 +1,67 @@
+"""Applying a batch of decisions with as few statements as the values allow."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Update, bindparam, update
+
+from adaptsend._models import Decision, Status
+from adaptsend.store import _rows
+from adaptsend.store._schema import messages as m
+
+#: A group of decisions this large is cheaper as one UPDATE ... WHERE id IN (...).
+MIN_SHARED = 4
+
+
+def apply(conn: Connection, decisions: Sequence[Decision], *, owner: str, now: dt.datetime) -> None:
+    """Apply ``owner``'s decisions in the caller's transaction; a message whose
+    lease ``owner`` no longer holds is left alone."""
+    # Most decisions in a batch are alike ("sent, first attempt, 250 OK"), so
+    # rows that get identical values share one statement.
+    alike: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+    for d in decisions:
+        values = _rows.decision_values(d, now=now)
+        alike.setdefault(tuple(values.items()), []).append(d.message_pk)
+    singles: list[tuple[dict[str, Any], int]] = []
+    for items, pks in alike.items():
+        if len(pks) >= MIN_SHARED:
+            _apply_shared(conn, dict(items), pks, owner=owner)
+        else:
+            singles.extend((dict(items), pk) for pk in pks)
+    _apply_singles(conn, singles, owner=owner)
+
+
+def _held_by(owner: ColumnElement[Any] | str) -> ColumnElement[bool]:
+    # The lease check turns a decision from an agent that lost its lease into a no-op.
+    return (m.c.lease_owner == owner) & (m.c.status == Status.SENDING.value)
+
+
+def _apply_shared(conn: Connection, values: dict[str, Any], pks: list[int], *, owner: str) -> None:
+    stmt = update(m).where(_held_by(owner)).values(values)
+    for batch in _rows.chunks(pks, _rows.IN_CHUNK):
+        conn.execute(stmt.where(m.c.id.in_(batch)))
+
+
+def _apply_singles(
+    conn: Connection, singles: list[tuple[dict[str, Any], int]], *, owner: str
+) -> None:
+    # Rows setting the same columns run as one executemany.
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values, pk in singles:
+        params = {f"p_{k}": v for k, v in values.items()}
+        params.update(p_id=pk, p_owner=owner)
+        by_columns.setdefault(tuple(values), []).append(params)
+    for columns, params_list in by_columns.items():
+        conn.execute(_single_statement(columns), params_list)
+
+
+def _single_statement(columns: tuple[str, ...]) -> Update:
+    # Parameter names differ from column names: SQLAlchemy reserves those for SET.
+    return (
+        update(m)
+        .where(m.c.id == bindparam("p_id"), _held_by(bindparam("p_owner")))
+        .values({c: bindparam(f"p_{c}") for c in columns})
+    )

@@ -1,0 +1,91 @@
+"""Turning a database URL into a ready engine, or into one clear error sentence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc, make_url, pool
+from sqlalchemy.engine import URL
+
+from adaptsend._store_api import StoreError
+
+#: How long a SQLite writer waits for another one before giving up.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def parse_url(url: str) -> URL:
+    """Parse ``url``, or raise StoreError saying why it is not a database URL."""
+    try:
+        return make_url(url)
+    except (exc.ArgumentError, ValueError):
+        # The text may hold a password, so it is not repeated back.
+        raise StoreError(
+            "The store URL is not a valid database URL "
+            "(expected something like sqlite:///path/to/adaptsend.db)."
+        ) from None
+
+
+def safe(url: URL) -> str:
+    """The URL as it may be shown to a user: any password masked."""
+    return url.render_as_string(hide_password=True)
+
+
+def build_engine(url: URL) -> Engine:
+    """An engine for ``url`` that worker threads may use one call at a time."""
+    try:
+        if url.get_backend_name() == "sqlite":
+            return _sqlite_engine(url)
+        return create_engine(url, pool_pre_ping=True)
+    except exc.NoSuchModuleError:
+        raise StoreError(
+            f"The store URL {safe(url)} names a database driver that is not installed or not known."
+        ) from None
+    except ImportError as e:
+        raise StoreError(
+            f"The database driver for {safe(url)} cannot be imported ({e.name or e})."
+        ) from None
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not in_memory and not database.startswith("file:"):
+        _check_sqlite_dir(Path(database))
+    connect_args: dict[str, Any] = {
+        # Calls arrive from whichever worker thread trio picks.
+        "check_same_thread": False,
+        "timeout": SQLITE_BUSY_TIMEOUT_S,
+    }
+    # An in-memory database lives in one connection, so every caller must share it.
+    pool_class: type[pool.Pool] = pool.StaticPool if in_memory else pool.QueuePool
+    engine = create_engine(url, connect_args=connect_args, poolclass=pool_class)
+    event.listen(engine, "connect", _sqlite_pragmas(wal=not in_memory))
+    return engine
+
+
+def _check_sqlite_dir(path: Path) -> None:
+    parent = path.expanduser().absolute().parent
+    if not parent.is_dir():
+        raise StoreError(
+            f"The directory {parent} for the SQLite store does not exist; create it "
+            "or choose another path."
+        )
+
+
+def _sqlite_pragmas(*, wal: bool) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if wal:
+                # Readers (reports) never block the sender, and commits are cheap.
+                cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL loses at most the last commits on power loss, never
+            # consistency; FULL would sync on every record() call.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    return on_connect

@@ -1,0 +1,132 @@
+"""The log store's tables, written once for SQLite, PostgreSQL and Oracle.
+
+Names avoid Oracle's reserved words and stay within its 30-character limit,
+every string has a length, and primary keys use ``Identity()`` so that each
+database makes them its own way.
+
+``messages.next_attempt_at`` is the moment a row may next be claimed: the
+retry time for ``queued``/``retry`` rows, the lease expiry for ``sending``
+rows, and NULL once a message is final. Keeping that one column up to date
+lets a claim be a single range scan of ``ix_messages_due`` in due order, however
+many rows are already final.
+
+The message bytes live in ``message_contents``, apart from the row that
+changes on every claim and decision: databases rewrite a whole row when it
+changes size, and rewriting the content twice per send would make large
+messages the bottleneck.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from adaptsend._models import Status
+
+#: Bump when the tables change in a way an older database would not match.
+SCHEMA_REVISION = 1
+
+#: Longest stored reply text; longer ones are cut rather than refused.
+REPLY_TEXT_LEN = 1000
+ADDRESS_LEN = 320
+MESSAGE_ID_LEN = 255
+SENDING_KEY_LEN = 255
+OWNER_LEN = 64
+CODE_LEN = 16
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+    }
+)
+
+# SQLite only makes an INTEGER PRIMARY KEY an auto-numbered rowid alias.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+_status_values = ", ".join(f"'{s.value}'" for s in Status)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", _Id, Identity(), primary_key=True),
+    Column("message_id", String(MESSAGE_ID_LEN), nullable=False),
+    Column("sending_key", String(SENDING_KEY_LEN), nullable=False),
+    Column("sender", String(ADDRESS_LEN), nullable=False),
+    # A JSON list: the recipients still to be tried.
+    Column("recipients", Text(), nullable=False),
+    Column("status", String(CODE_LEN), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("throttles", Integer(), nullable=False),
+    Column("next_attempt_at", DateTime(), nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+    Column("lease_owner", String(OWNER_LEN), nullable=True),
+    Column("lease_expires_at", DateTime(), nullable=True),
+    Column("last_code", Integer(), nullable=True),
+    Column("last_enhanced", String(CODE_LEN), nullable=True),
+    Column("last_text", String(REPLY_TEXT_LEN), nullable=True),
+    Column("last_stage", String(CODE_LEN), nullable=True),
+    CheckConstraint(f"status IN ({_status_values})", name="status"),
+)
+
+# The claim: equality on the key, then a range on the due time, in due order.
+Index("ix_messages_due", messages.c.sending_key, messages.c.next_attempt_at, messages.c.id)
+# Releasing all of one agent's leases.
+Index("ix_messages_lease_owner", messages.c.lease_owner)
+# Counts per status and requeueing final messages changed since a time.
+Index("ix_messages_status", messages.c.status, messages.c.updated_at)
+
+#: The RFC 5322 bytes of each message, fixed when it is queued.
+message_contents = Table(
+    "message_contents",
+    metadata,
+    # Not auto-numbered: it is the id of the message row.
+    Column("message_pk", _Id, ForeignKey("messages.id"), primary_key=True, autoincrement=False),
+    Column("content", LargeBinary(), nullable=False),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", _Id, Identity(), primary_key=True),
+    Column("message_pk", _Id, ForeignKey("messages.id"), nullable=False),
+    Column("started_at", DateTime(), nullable=False),
+    Column("duration_s", Float(), nullable=False),
+    Column("outcome", String(CODE_LEN), nullable=False),
+    Column("stage", String(CODE_LEN), nullable=False),
+    Column("reply_code", Integer(), nullable=True),
+    Column("enhanced_code", String(CODE_LEN), nullable=True),
+    Column("reply_text", String(REPLY_TEXT_LEN), nullable=True),
+    # Set when one recipient was refused inside an accepted transaction.
+    Column("recipient", String(ADDRESS_LEN), nullable=True),
+    Column("cap", Integer(), nullable=False),
+    Column("in_flight", Integer(), nullable=False),
+)
+
+Index("ix_attempts_message_pk", attempts.c.message_pk)
+Index("ix_attempts_started_at", attempts.c.started_at)
+
+#: One row: the revision of the tables in this database.
+schema_info = Table(
+    "adaptsend_schema",
+    metadata,
+    Column("revision", Integer(), nullable=False),
+)

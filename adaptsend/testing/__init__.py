@@ -1,0 +1,22 @@
+"""A real SMTP server for tests, demos and benchmarks that misbehaves on purpose.
+
+:class:`ThrottlingSMTPServer` listens on 127.0.0.1 and answers the connection
+over its concurrency limit the way Microsoft 365 does, with
+``432 4.3.2 Concurrent connections limit exceeded``; it can also refuse
+recipients, fail AUTH, stall, drop connections and offer STARTTLS. Run it in
+its own process with ``python -m adaptsend.testing --help``.
+"""
+
+from adaptsend.testing._ledger import ReceivedMessage
+from adaptsend.testing._options import DEFAULT_THROTTLE_REPLY, HOOK_STAGES, ServerOptions
+from adaptsend.testing._server import ThrottlingSMTPServer
+from adaptsend.testing._statistics import ServerStatistics
+
+__all__ = [
+    "DEFAULT_THROTTLE_REPLY",
+    "HOOK_STAGES",
+    "ReceivedMessage",
+    "ServerOptions",
+    "ServerStatistics",
+    "ThrottlingSMTPServer",
+]

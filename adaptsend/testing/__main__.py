@@ -1,0 +1,149 @@
+"""Run a ThrottlingSMTPServer in its own process, for demos and benchmarks.
+
+Prints ``host:port`` once accepting, then serves until SIGINT or SIGTERM and
+prints the statistics as one JSON line on the way out; SIGUSR1 prints them
+without stopping. POSIX only (it waits for signals with ``sigwait``).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import ssl
+import sys
+
+import click
+
+from adaptsend._models import Stage
+from adaptsend.testing._options import DEFAULT_THROTTLE_REPLY, HOOK_STAGES
+from adaptsend.testing._server import ThrottlingSMTPServer
+
+_STAGE_CHOICE = click.Choice(sorted(stage.value for stage in HOOK_STAGES))
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def parse_limit(text: str) -> int | None:
+    """``"3"`` -> 3; ``"none"`` or ``"-"`` -> None (unlimited)."""
+    if text.strip().lower() in {"none", "-", "inf", "unlimited"}:
+        return None
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"a limit cannot be negative: {text}")
+    return value
+
+
+def parse_schedule(text: str) -> tuple[tuple[float, int | None], ...]:
+    """``"0:6,2:2,4:none"`` -> ((0.0, 6), (2.0, 2), (4.0, None))."""
+    entries = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        at, sep, limit = item.partition(":")
+        if not sep:
+            raise ValueError(f"schedule entries are SECONDS:LIMIT, not {item!r}")
+        entries.append((float(at), parse_limit(limit)))
+    return tuple(entries)
+
+
+def _parse_pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, reply = value.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected ADDRESS=REPLY, not {value!r}", param_hint=what)
+        pairs[key.strip()] = reply.strip()
+    return pairs
+
+
+def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    if cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def _serve(server: ThrottlingSMTPServer) -> None:
+    watched = _STOP_SIGNALS | {signal.SIGUSR1}
+    # Blocked before the server thread starts so that it inherits the mask and
+    # every signal reaches sigwait below, never a handler in some other thread.
+    signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    with server:
+        click.echo(f"{server.host}:{server.port}")
+        sys.stdout.flush()
+        while signal.sigwait(watched) not in _STOP_SIGNALS:
+            click.echo(server.statistics().to_json())
+            sys.stdout.flush()
+    click.echo(server.statistics().to_json())
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+@click.option("--limit", default="none", show_default=True, help="Max concurrent connections.")
+@click.option("--schedule", default="", help='Limit changes, e.g. "0:6,2:2,4:4" (seconds:limit).')
+@click.option("--throttle-stage", type=_STAGE_CHOICE, default="data", show_default=True)
+@click.option("--throttle-reply", default=DEFAULT_THROTTLE_REPLY)
+@click.option("--keep-open", is_flag=True, help="Do not close a connection after throttling it.")
+@click.option("--latency-ms", type=float, default=0.0, help="Delay before answering DATA.")
+@click.option("--jitter-ms", type=float, default=0.0, help="Extra random delay, up to this.")
+@click.option("--rcpt-reply", multiple=True, help="ADDRESS=REPLY, repeatable.")
+@click.option("--data-reply", default=None, help="Reply to every end of DATA.")
+@click.option("--auth", default=None, help="USER:PASSWORD that AUTH must match.")
+@click.option("--auth-reply", default=None, help="Failure reply to every AUTH.")
+@click.option("--drop-every", type=int, default=None, help="Drop every N-th end of DATA.")
+@click.option("--stall-ms", type=float, default=0.0, help="Stall this long at --stall-stage.")
+@click.option("--stall-stage", type=_STAGE_CHOICE, default="data", show_default=True)
+@click.option("--tls-cert", default=None, help="PEM certificate (chain) to offer STARTTLS.")
+@click.option("--tls-key", default=None, help="PEM key, if not inside --tls-cert.")
+def main(
+    host: str,
+    port: int,
+    limit: str,
+    schedule: str,
+    throttle_stage: str,
+    throttle_reply: str,
+    keep_open: bool,
+    latency_ms: float,
+    jitter_ms: float,
+    rcpt_reply: tuple[str, ...],
+    data_reply: str | None,
+    auth: str | None,
+    auth_reply: str | None,
+    drop_every: int | None,
+    stall_ms: float,
+    stall_stage: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
+    """Run an SMTP server that throttles like Microsoft 365, until SIGINT/SIGTERM."""
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    credentials = None
+    if auth is not None:
+        user, _, password = auth.partition(":")
+        credentials = (user, password)
+    try:
+        server = ThrottlingSMTPServer(
+            host=host,
+            port=port,
+            limit=parse_limit(limit),
+            schedule=parse_schedule(schedule),
+            throttle_stage=Stage(throttle_stage),
+            throttle_reply=throttle_reply,
+            close_after_throttle=not keep_open,
+            latency_s=latency_ms / 1000,
+            latency_jitter_s=jitter_ms / 1000,
+            rcpt_replies=_parse_pairs(rcpt_reply, "--rcpt-reply"),
+            data_reply=data_reply,
+            auth=credentials,
+            auth_reply=auth_reply,
+            drop_after_data=drop_every,
+            stall_s=stall_ms / 1000,
+            stall_stage=Stage(stall_stage),
+            tls_context=_tls_context(tls_cert, tls_key),
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    _serve(server)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The misbehaviour itself: aiosmtpd handler hooks that decide each reply."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any, Protocol
+
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from adaptsend._models import Stage
+from adaptsend.testing._connections import ConnectionTable
+from adaptsend.testing._ledger import DeliveryLedger, ReceivedMessage, message_id_of
+from adaptsend.testing._limits import LimitClock
+from adaptsend.testing._options import ServerOptions
+
+ACCEPTED = "250 2.0.0 OK"
+AUTH_REQUIRED = "530 5.7.0 Authentication required"
+# Never reaches the wire: the connection is already gone when it is "sent".
+_UNSENT = "451 4.4.2 Connection dropped"
+
+
+class Connection(Protocol):
+    """What the hooks need from the SMTP protocol object of one connection."""
+
+    connection_id: int | None
+
+    def close_after_reply(self) -> None: ...
+
+    def drop(self) -> None: ...
+
+
+class MisbehavingHandler:
+    """aiosmtpd calls ``handle_*`` for each command; each returns the reply to send.
+
+    All hooks run in the server's loop thread, so per-run state such as the
+    count of ends of DATA needs no lock.
+    """
+
+    def __init__(
+        self,
+        options: ServerOptions,
+        limits: LimitClock,
+        connections: ConnectionTable,
+        ledger: DeliveryLedger,
+    ) -> None:
+        self._options = options
+        self._limits = limits
+        self._connections = connections
+        self._ledger = ledger
+        self._data_ends = 0
+
+    async def at_connect(self, server: Connection) -> str | None:
+        """The reply to give instead of the greeting, or None to greet."""
+        return await self._gate(Stage.CONNECT, server)
+
+    async def handle_MAIL(
+        self, server: Connection, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self._options.auth is not None and not session.authenticated:
+            return AUTH_REQUIRED
+        refusal = await self._gate(Stage.MAIL, server)
+        if refusal is not None:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 Sender OK"
+
+    async def handle_RCPT(
+        self, server: Connection, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        refusal = await self._gate(Stage.RCPT, server)
+        if refusal is not None:
+            return refusal
+        reply = self._options.rcpt_replies.get(address.lower())
+        if reply is not None and not reply.startswith("2"):
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return reply or "250 2.1.5 Recipient OK"
+
+    async def handle_DATA(self, server: Connection, session: Any, envelope: Any) -> str:
+        await self._answer_delay()
+        refusal = await self._gate(Stage.DATA, server)
+        if refusal is not None:
+            return refusal
+        if self._drop_turn():
+            self._ledger.record_drop()
+            server.drop()
+            return _UNSENT
+        reply = self._options.data_reply or ACCEPTED
+        if reply.startswith("2"):
+            self._record(envelope)
+        return reply
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        """aiosmtpd's ``authenticator``: checks LOGIN and PLAIN credentials."""
+        if self._options.auth_reply is not None:
+            return AuthResult(success=False, handled=False, message=self._options.auth_reply)
+        if self._options.auth is None or _matches(auth_data, self._options.auth):
+            return AuthResult(success=True, auth_data=auth_data)
+        return AuthResult(success=False, handled=False)
+
+    async def _gate(self, stage: Stage, server: Connection) -> str | None:
+        """Stall and throttle at ``stage`` as configured; the refusal, if any."""
+        if stage is self._options.stall_stage and self._options.stall_s > 0:
+            await asyncio.sleep(self._options.stall_s)
+        if stage is not self._options.throttle_stage or not self._over_limit(server):
+            return None
+        self._ledger.record_rejection()
+        # A refused greeting leaves nothing to talk about, so connect always closes.
+        if self._options.close_after_throttle or stage is Stage.CONNECT:
+            server.close_after_reply()
+        return self._options.throttle_reply
+
+    def _over_limit(self, server: Connection) -> bool:
+        limit = self._limits.current()
+        if limit is None or server.connection_id is None:
+            return False
+        return self._connections.position(server.connection_id) > limit
+
+    async def _answer_delay(self) -> None:
+        delay = self._options.latency_s
+        if self._options.latency_jitter_s:
+            delay += random.uniform(0, self._options.latency_jitter_s)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _drop_turn(self) -> bool:
+        every = self._options.drop_after_data
+        if every is None:
+            return False
+        self._data_ends += 1
+        return self._data_ends % every == 0
+
+    def _record(self, envelope: Any) -> None:
+        raw: bytes = envelope.original_content or b""
+        self._ledger.record_delivery(
+            ReceivedMessage(
+                message_id=message_id_of(raw),
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                raw=raw,
+            )
+        )
+
+
+def _matches(auth_data: Any, expected: tuple[str, str]) -> bool:
+    if not isinstance(auth_data, LoginPassword):
+        return False
+    login = auth_data.login.decode("utf-8", errors="replace")
+    password = auth_data.password.decode("utf-8", errors="replace")
+    return (login, password) == expected
