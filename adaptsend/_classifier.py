@@ -148,9 +148,7 @@ def _is_sent(reply: Reply) -> bool:
 
 def _is_tls_failure(reply: Reply) -> bool:
     return (
-        reply.stage is Stage.TLS
-        and reply.code is None
-        and not _NETWORK_TROUBLE.search(reply.text)
+        reply.stage is Stage.TLS and reply.code is None and not _NETWORK_TROUBLE.search(reply.text)
     )
 
 

@@ -125,7 +125,13 @@ class AIMDLimiter:
     reports ``connection_opened``/``connection_closed`` around the actual
     connection, and reports each delivery with ``record_success`` or
     ``record_throttle``. When :meth:`over_cap` is true after a cut, the worker
-    should close its connection and give its slot back.
+    should close its connection and give its slot back; it should also check
+    before connecting on a slot it has held for a while (a cut may have come
+    meanwhile).
+
+    ``on_change`` is called synchronously with each decision, after the
+    limiter's state has changed; an exception from it reaches the caller of
+    ``record_success`` or ``record_throttle``.
     """
 
     def __init__(
@@ -233,6 +239,7 @@ class AIMDLimiter:
         self._throttles += 1
         observed = self._open + (0 if slot.connected else 1)
         target, reason = self._throttle_target(observed)
+        # A throttle never raises the cap, whatever the arithmetic says.
         new_cap = max(self._min_cap, min(self._cap, target))
         self._epoch += 1
         self._last_cut_at = trio.current_time()
@@ -275,7 +282,9 @@ class AIMDLimiter:
             return self._change(self._cap + 1, ChangeReason.PROBE)
         return self._change(self._cap + 1, ChangeReason.GROWTH)
 
-    def _change(self, new_cap: int, reason: ChangeReason, *, observed: int | None = None) -> CapChange:
+    def _change(
+        self, new_cap: int, reason: ChangeReason, *, observed: int | None = None
+    ) -> CapChange:
         change = CapChange(
             old_cap=self._cap,
             new_cap=new_cap,

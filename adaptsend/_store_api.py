@@ -13,16 +13,15 @@ from typing import Protocol
 
 import attrs
 
+from adaptsend._errors import StoreError
 from adaptsend._models import AttemptRecord, ClaimedMessage, Decision, Envelope, Reply, Status
 
 
-class StoreError(Exception):
-    """The store cannot be opened or used; the message is one sentence fit for
-    the user, and never shows a password."""
-
-
 class SchemaOutOfDate(StoreError):
-    """The store's schema is older than this version of adaptsend expects."""
+    """The store's schema is older than this version of adaptsend expects.
+
+    Stores raise :class:`StoreError` (re-exported here) with one sentence that
+    never shows a password when they cannot be opened."""
 
 
 @attrs.frozen(kw_only=True)

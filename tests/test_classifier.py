@@ -35,8 +35,7 @@ CASES = [
     ),
     (
         535,
-        "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
-        "Tenant.",
+        "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
         AUTH,
         Outcome.FATAL,
         "auth-failed",
@@ -71,14 +70,29 @@ CASES = [
     (454, "4.7.0 TLS not available due to temporary reason", TLS, Outcome.TRANSIENT, "temporary"),
     (554, "5.7.1 Client host blocked using zen.example", CONNECT, Outcome.FATAL, "client-refused"),
     (None, "[Errno -2] Name or service not known", CONNECT, Outcome.FATAL, "host-unknown"),
-    (None, "[Errno 8] nodename nor servname provided, or not known", CONNECT, Outcome.FATAL,
-     "host-unknown"),
-    (None, "[Errno -3] Temporary failure in name resolution", CONNECT, Outcome.TRANSIENT,
-     "no-reply"),
+    (
+        None,
+        "[Errno 8] nodename nor servname provided, or not known",
+        CONNECT,
+        Outcome.FATAL,
+        "host-unknown",
+    ),
+    (
+        None,
+        "[Errno -3] Temporary failure in name resolution",
+        CONNECT,
+        Outcome.TRANSIENT,
+        "no-reply",
+    ),
     (None, "[Errno 111] Connection refused", CONNECT, Outcome.TRANSIENT, "no-reply"),
     # Throttled.
-    (432, "4.3.2 Concurrent connections limit exceeded", DATA, Outcome.THROTTLED,
-     "concurrency-status"),
+    (
+        432,
+        "4.3.2 Concurrent connections limit exceeded",
+        DATA,
+        Outcome.THROTTLED,
+        "concurrency-status",
+    ),
     (432, "Concurrent connections limit exceeded", DATA, Outcome.THROTTLED, "concurrency-status"),
     (
         421,
@@ -88,8 +102,13 @@ CASES = [
         Outcome.THROTTLED,
         "concurrency-status",
     ),
-    (451, "4.3.2 System not accepting network messages", DATA, Outcome.THROTTLED,
-     "concurrency-status"),
+    (
+        451,
+        "4.3.2 System not accepting network messages",
+        DATA,
+        Outcome.THROTTLED,
+        "concurrency-status",
+    ),
     (
         421,
         "4.7.0 Try again later, closing connection. (EHLO) x-y.z - gsmtp",
@@ -121,20 +140,35 @@ CASES = [
         Outcome.THROTTLED,
         "throttle-text",
     ),
-    (421, "TOO MANY CONCURRENT SMTP CONNECTIONS FROM THIS IP", CONNECT, Outcome.THROTTLED,
-     "throttle-text"),
+    (
+        421,
+        "TOO MANY CONCURRENT SMTP CONNECTIONS FROM THIS IP",
+        CONNECT,
+        Outcome.THROTTLED,
+        "throttle-text",
+    ),
     (450, "4.7.1 Client throttled, slow down", RCPT, Outcome.THROTTLED, "throttle-text"),
-    (451, "4.7.500 Server busy. Please try again later", DATA, Outcome.THROTTLED,
-     "throttle-text"),
+    (452, "Too many open connections from this host", MAIL, Outcome.THROTTLED, "throttle-text"),
+    (453, "Too many open connections from this host", MAIL, Outcome.TRANSIENT, "temporary"),
+    (451, "4.7.500 Server busy. Please try again later", DATA, Outcome.THROTTLED, "throttle-text"),
     # Transient: other 4xx and local errors.
-    (451, "4.7.1 Greylisting in action, please try again later", RCPT, Outcome.TRANSIENT,
-     "greylisting"),
-    (450, "4.2.0 Recipient address rejected: Greylisted, too many connections", RCPT,
-     Outcome.TRANSIENT, "greylisting"),
+    (
+        451,
+        "4.7.1 Greylisting in action, please try again later",
+        RCPT,
+        Outcome.TRANSIENT,
+        "greylisting",
+    ),
+    (
+        450,
+        "4.2.0 Recipient address rejected: Greylisted, too many connections",
+        RCPT,
+        Outcome.TRANSIENT,
+        "greylisting",
+    ),
     (451, "4.7.1 Please try again later", RCPT, Outcome.TRANSIENT, "temporary"),
     (452, "4.5.3 Too many recipients", RCPT, Outcome.TRANSIENT, "temporary"),
-    (452, "4.2.2 Recipient has exceeded their storage limit", RCPT, Outcome.TRANSIENT,
-     "temporary"),
+    (452, "4.2.2 Recipient has exceeded their storage limit", RCPT, Outcome.TRANSIENT, "temporary"),
     (421, "4.4.2 Connection dropped due to timeout", DATA, Outcome.TRANSIENT, "temporary"),
     (
         450,
@@ -196,14 +230,26 @@ def test_site_patterns_win_over_the_built_ins() -> None:
         fatal=[r"relay access denied"],
     )
     cases = [
-        (Reply(code=451, text="Please slow down", stage=DATA), Outcome.THROTTLED,
-         "site-throttle: slow down"),
-        (Reply(code=550, enhanced="5.7.1", text="Looks like spam"), Outcome.TRANSIENT,
-         r"site-transient: ^550 5\.7\.1 .*spam"),
-        (Reply(code=452, enhanced="4.2.2", text="Mailbox over quota"), Outcome.PERMANENT,
-         r"site-permanent: 4\.2\.2 .*over quota"),
-        (Reply(code=554, enhanced="5.7.1", text="Relay access denied"), Outcome.FATAL,
-         "site-fatal: relay access denied"),
+        (
+            Reply(code=451, text="Please slow down", stage=DATA),
+            Outcome.THROTTLED,
+            "site-throttle: slow down",
+        ),
+        (
+            Reply(code=550, enhanced="5.7.1", text="Looks like spam"),
+            Outcome.TRANSIENT,
+            r"site-transient: ^550 5\.7\.1 .*spam",
+        ),
+        (
+            Reply(code=452, enhanced="4.2.2", text="Mailbox over quota"),
+            Outcome.PERMANENT,
+            r"site-permanent: 4\.2\.2 .*over quota",
+        ),
+        (
+            Reply(code=554, enhanced="5.7.1", text="Relay access denied"),
+            Outcome.FATAL,
+            "site-fatal: relay access denied",
+        ),
     ]
     for reply, outcome, rule in cases:
         assert classifier.classify(reply) == Verdict(outcome=outcome, rule=rule)

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from adaptsend import _limiter
@@ -40,9 +41,7 @@ async def take(stack: contextlib.AsyncExitStack, limiter: AIMDLimiter, *, open_:
     return slot
 
 
-async def take_many(
-    stack: contextlib.AsyncExitStack, limiter: AIMDLimiter, n: int
-) -> list[Slot]:
+async def take_many(stack: contextlib.AsyncExitStack, limiter: AIMDLimiter, n: int) -> list[Slot]:
     return [await take(stack, limiter, open_=True) for _ in range(n)]
 
 
@@ -383,7 +382,7 @@ async def test_a_returned_slot_wakes_a_waiter() -> None:
     async def worker(name: str) -> None:
         async with limiter.slot():
             order.append(name)
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
 
     async with trio.open_nursery() as nursery:
         for name in "abc":
@@ -509,9 +508,11 @@ class FakeProvider:
     """Accepts a message unless the connection is beyond its hidden limit,
     counting connections oldest first (the newest excess ones are refused)."""
 
-    def __init__(self, schedule: list[tuple[int, int]]) -> None:
+    def __init__(self, schedule: list[tuple[int, int]], target: int) -> None:
         # (accepted count from which it applies, limit)
         self._schedule = schedule
+        self._target = target
+        self.done = trio.Event()
         self.limit = schedule[0][1]
         self._open: list[int] = []
         self._next_id = 0
@@ -534,6 +535,8 @@ class FakeProvider:
             self.refused += 1
             return False
         self.accepted += 1
+        if self.accepted == self._target:
+            self.done.set()
         return True
 
 
@@ -573,7 +576,7 @@ async def simulate(
     schedule: list[tuple[int, int]], sends: int, *, initial_cap: int = 3
 ) -> tuple[list[tuple[int, CapChange]], FakeProvider, AIMDLimiter]:
     """Deliver ``sends`` messages through 10 workers; returns (accepted, change) pairs."""
-    provider = FakeProvider(schedule)
+    provider = FakeProvider(schedule, sends)
     log: list[tuple[int, CapChange]] = []
     limiter = AIMDLimiter(
         initial_cap=initial_cap,
@@ -587,8 +590,7 @@ async def simulate(
     async with trio.open_nursery() as nursery:
         for _ in range(10):
             nursery.start_soon(worker, limiter, provider, receive, send)
-        while provider.accepted < sends:
-            await trio.sleep(0.5)
+        await provider.done.wait()
         nursery.cancel_scope.cancel()
     return log, provider, limiter
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Select, Update, select, update
 
 from adaptsend._models import ClaimedMessage, Status
 from adaptsend.store import _rows
+from adaptsend.store._schema import OWNER_LEN
 from adaptsend.store._schema import message_contents as c
 from adaptsend.store._schema import messages as m
 
@@ -71,6 +72,8 @@ def lease(
     if lease_s <= 0:
         # A zero lease would let another agent take the rows back at once.
         raise ValueError("A claim's lease must last longer than zero seconds.")
+    if len(owner) > OWNER_LEN:
+        raise ValueError(f"A lease owner name must be at most {OWNER_LEN} characters.")
     if limit <= 0:
         return []
     until = now + dt.timedelta(seconds=lease_s)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc, make_url, pool
 from sqlalchemy.engine import URL
 
-from adaptsend._store_api import StoreError
+from adaptsend._errors import StoreError
 
 #: How long a SQLite writer waits for another one before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -43,7 +43,7 @@ def build_engine(url: URL) -> Engine:
         ) from None
     except ImportError as e:
         raise StoreError(
-            f"The database driver for {safe(url)} cannot be imported ({e.name or e})."
+            f"The database driver for {safe(url)} is not installed (cannot import {e.name or e})."
         ) from None
 
 

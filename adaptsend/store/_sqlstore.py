@@ -5,16 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import (
-    Engine,
-    case,
-    exc,
-    func,
-    insert,
-    select,
-    update,
-)
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine, case, exc, func, insert, select, update
+
+from adaptsend._errors import StoreError
 from adaptsend._models import (
     FINAL_STATUSES,
     AttemptRecord,
@@ -24,7 +19,7 @@ from adaptsend._models import (
     Status,
     utcnow,
 )
-from adaptsend._store_api import FailureGroup, MessageState, SchemaOutOfDate, StoreError
+from adaptsend._store_api import FailureGroup, MessageState, SchemaOutOfDate
 from adaptsend.store import _claim, _decide, _engine, _reports, _rows
 from adaptsend.store import _schema as s
 
@@ -187,3 +182,10 @@ class SQLStore:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+if TYPE_CHECKING:
+    # Type checkers verify here that SQLStore still fulfils the Store protocol.
+    from adaptsend._store_api import Store
+
+    _conforms: type[Store] = SQLStore

@@ -58,7 +58,7 @@ class ThrottlingSMTP(SMTP):
         await super().push(status)
         if self._close_pending and self.transport is not None:
             self._close_pending = False
-            pass
+            self.transport.close()
 
     async def _handle_client(self) -> None:
         # aiosmtpd writes its greeting at the top of this coroutine and offers

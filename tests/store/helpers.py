@@ -43,7 +43,9 @@ def later(seconds: float, *, since: dt.datetime | None = None) -> dt.datetime:
     return (since or utcnow()) + dt.timedelta(seconds=seconds)
 
 
-def attempt(pk: int, reply: Reply = OK, outcome: Outcome = Outcome.SENT, **kw: Any) -> AttemptRecord:
+def attempt(
+    pk: int, reply: Reply = OK, outcome: Outcome = Outcome.SENT, **kw: Any
+) -> AttemptRecord:
     return AttemptRecord(
         message_pk=pk,
         started_at=kw.pop("started_at", utcnow()),

@@ -384,6 +384,8 @@ def test_start_and_stop_many_times_leaks_no_thread_or_port() -> None:
 def test_stop_aborts_open_connections(connect: Connect) -> None:
     with ThrottlingSMTPServer() as server:
         client = connect(server)
+        started = time.monotonic()
+    assert time.monotonic() - started < 1
     assert server.open_connections == 0
     with pytest.raises(smtplib.SMTPServerDisconnected):
         client.noop()

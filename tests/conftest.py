@@ -1,0 +1,50 @@
+"""Fixtures shared by the end-to-end tests: a real SQLite file per test and a
+configuration aimed at a real SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from adaptsend import Config, config_from_dict
+from adaptsend.testing import ThrottlingSMTPServer
+
+MakeConfig = Callable[..., Config]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'adaptsend.db'}"
+
+
+@pytest.fixture
+def make_config(db_url: str) -> MakeConfig:
+    """``make_config(server, limiter={...}, retry={...}, smtp={...})``: a config
+    for ``server`` with short retry delays, so that tests wait little."""
+
+    def make(server: ThrottlingSMTPServer, **sections: dict[str, Any]) -> Config:
+        raw: dict[str, Any] = {
+            "store": {"url": db_url},
+            "smtp": {"host": server.host, "port": server.port, "timeout_s": 10},
+            "limiter": {"initial_cap": 2, "min_cap": 1, "max_cap": 8},
+            "retry": {"base_delay_s": 0.05, "max_delay_s": 0.5},
+        }
+        for name, values in sections.items():
+            raw.setdefault(name, {}).update(values)
+        return config_from_dict(raw)
+
+    return make
+
+
+def rows(db_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Read the store's SQLite file directly, as an operator would."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()

@@ -1,0 +1,70 @@
+"""The schema must suit every database adaptsend supports, Oracle included."""
+
+from __future__ import annotations
+
+from sqlalchemy import Index, String
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from adaptsend.store import open_store
+from adaptsend.store._schema import metadata
+
+# Oracle's reserved words, from its SQL Language Reference.
+_ORACLE_WORDS = """
+    access add all alter and any as asc audit between by char check cluster column
+    column_value comment compress connect create current date decimal default delete desc
+    distinct drop else exclusive exists file float for from grant group having identified
+    immediate in increment index initial insert integer intersect into is level like lock
+    long maxextents minus mlslabel mode modify nested_table_id noaudit nocompress not nowait
+    null number of offline on online option or order pctfree prior public raw rename resource
+    revoke row rowid rownum rows select session set share size smallint start successful
+    synonym sysdate table then to trigger uid union unique update user validate values
+    varchar varchar2 view whenever where with
+"""
+ORACLE_RESERVED = frozenset(_ORACLE_WORDS.split())
+#: Oracle before 12.2 allows at most 30 bytes in an identifier.
+MAX_IDENTIFIER = 30
+
+
+def _names() -> list[str]:
+    names: list[str] = []
+    for table in metadata.tables.values():
+        names.append(table.name)
+        names.extend(c.name for c in table.columns)
+        names.extend(str(c.name) for c in table.constraints if c.name)
+        names.extend(str(i.name) for i in table.indexes)
+    return names
+
+
+def test_no_name_is_an_oracle_reserved_word() -> None:
+    store = open_store("sqlite://")  # applies the naming convention to constraints
+    store.close()
+    clashes = [n for n in _names() if n.lower() in ORACLE_RESERVED]
+    assert clashes == []
+
+
+def test_every_identifier_fits_oracle() -> None:
+    too_long = [n for n in _names() if len(n) > MAX_IDENTIFIER]
+    assert too_long == []
+
+
+def test_every_string_has_a_length() -> None:
+    unbounded = [
+        f"{t.name}.{c.name}"
+        for t in metadata.tables.values()
+        for c in t.columns
+        if isinstance(c.type, String)
+        and type(c.type).__name__ in {"String", "Unicode"}
+        and c.type.length is None
+    ]
+    assert unbounded == []
+
+
+def test_the_schema_compiles_for_each_target_database() -> None:
+    from sqlalchemy.dialects import oracle, postgresql, sqlite
+
+    for dialect in (sqlite.dialect(), postgresql.dialect(), oracle.dialect()):
+        for table in metadata.sorted_tables:
+            assert str(CreateTable(table).compile(dialect=dialect))
+            for index in table.indexes:
+                assert isinstance(index, Index)
+                assert str(CreateIndex(index).compile(dialect=dialect))
