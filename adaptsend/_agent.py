@@ -15,7 +15,7 @@ from adaptsend._config import Config
 from adaptsend._decide import Judge
 from adaptsend._dispatcher import Dispatcher
 from adaptsend._errors import ConfigError
-from adaptsend._models import Envelope, Reply
+from adaptsend._models import Envelope, Outcome, Reply
 from adaptsend._plugins import Plugins, load_plugins
 from adaptsend._report import RunReport
 from adaptsend._store_api import Store
@@ -66,7 +66,7 @@ class Agent:
     def dispatcher(self, *, follow: bool = False, rng: random.Random | None = None) -> Dispatcher:
         """A dispatcher for one run over this agent's store and transport."""
         judge = Judge(
-            classify=lambda reply: self.classify(reply),
+            classify=self.classify,
             retry=self.config.retry,
             rng=rng or random.Random(),
         )
@@ -79,7 +79,7 @@ class Agent:
             follow=follow,
         )
 
-    def classify(self, reply: Reply) -> object:
+    def classify(self, reply: Reply) -> Outcome:
         return self.classifier.classify(reply).outcome
 
     async def run(self, *, follow: bool = False) -> RunReport:

@@ -67,7 +67,9 @@ def _domain(sender: str) -> str:
 def _add_headers(mail: EmailMessage, message: Message) -> None:
     for name, value in message.headers.items():
         if name.lower() in _OWN_HEADERS:
-            raise MessageError(f"header {name!r} is set from the message's own field, not 'headers'")
+            raise MessageError(
+                f"header {name!r} is set from the message's own field, not 'headers'"
+            )
         if "\n" in value or "\r" in value:
             raise MessageError(f"header {name!r} contains a line break")
         mail[name] = value
@@ -91,4 +93,3 @@ def _add_body(mail: EmailMessage, message: Message) -> None:
         mail.add_attachment(
             attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
-

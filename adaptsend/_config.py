@@ -4,7 +4,6 @@ Loaded with one strict cattrs converter, so a misspelt key is an error that
 names the key rather than a setting that silently does nothing.
 """
 
-
 import os
 import tomllib
 import typing
@@ -73,9 +72,7 @@ class LimiterConfig:
                 f"{self.min_cap} <= {self.initial_cap} <= {self.max_cap}"
             )
         if not 0 < self.decrease_factor < 1:
-            raise ValueError(
-                f"decrease_factor must be between 0 and 1, not {self.decrease_factor}"
-            )
+            raise ValueError(f"decrease_factor must be between 0 and 1, not {self.decrease_factor}")
 
 
 @attrs.frozen(kw_only=True)
@@ -185,7 +182,7 @@ def describe_config_error(exc: BaseException) -> str:
     key = where.lstrip(".").replace("[", ".").replace("]", "").replace("'", "")
     if text.startswith("unknown key"):
         return f"{text} in [{key}]" if key else f"{text} (not a section)"
-    if "." not in key:
+    if "." not in key and not text.startswith("must"):
         # A whole-table check (a validator) names its own field in the sentence.
         return f"in [{key}], {text}" if key else text
     return f"{key} {text}"

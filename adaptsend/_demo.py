@@ -36,12 +36,8 @@ class _CapChangePrinter:
 
 @click.command()
 @click.option("--messages", default=100, show_default=True, help="How many messages to send.")
-@click.option(
-    "--limit", default=3, show_default=True, help="The server's hidden connection limit."
-)
-@click.option(
-    "--latency-ms", default=30, show_default=True, help="The server's delay per message."
-)
+@click.option("--limit", default=3, show_default=True, help="The server's hidden connection limit.")
+@click.option("--latency-ms", default=30, show_default=True, help="The server's delay per message.")
 @fail_cleanly
 def demo(messages: int, limit: int, latency_ms: int) -> None:
     """Send a batch through a local server that throttles like Microsoft 365.

@@ -131,7 +131,9 @@ class Dispatcher:
 
     # -- the run -----------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> RunReport:
+    async def run(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> RunReport:
         """Send until done, stopped, or stopped by a fatal reply."""
         self._started = trio.current_time()
         to_send, to_take = trio.open_memory_channel[ClaimedMessage](math.inf)
@@ -144,11 +146,10 @@ class Dispatcher:
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(recorder.run, to_record)
-            async with judged:
-                async with trio.open_nursery() as workers, to_take:
-                    workers.start_soon(self._feed, to_send)
-                    task_status.started()
-                    await self._staff(workers, to_take, judged)
+            async with judged, trio.open_nursery() as workers, to_take:
+                workers.start_soon(self._feed, to_send)
+                task_status.started()
+                await self._staff(workers, to_take, judged)
         released = await self._store.call(self._store.store.release, owner=self.owner)
         return self._report(released)
 

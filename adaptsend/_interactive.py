@@ -39,9 +39,7 @@ async def run_with_signals(
         abort = trio.CancelScope()
         nursery.start_soon(_watch_signals, dispatcher, abort)
         if console is not None:
-            nursery.start_soon(
-                lambda: show_progress(dispatcher.statistics, console, live=live)
-            )
+            nursery.start_soon(lambda: show_progress(dispatcher.statistics, console, live=live))
         with abort:
             report = await dispatcher.run()
         nursery.cancel_scope.cancel()

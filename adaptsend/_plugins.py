@@ -164,4 +164,3 @@ def _lookup(table: Mapping[str, F], name: str, kind: str, plugins: Plugins) -> F
     known = ", ".join(sorted(table)) or "none"
     hint = "".join(f"; plugin {f.name} failed to load ({f.reason})" for f in plugins.failures)
     raise PluginError(f"no {kind} {name!r} is registered (known: {known}){hint}")
-

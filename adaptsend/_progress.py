@@ -24,9 +24,7 @@ def panel(stats: DispatcherStatistics) -> Table:
     table = Table.grid(padding=(0, 2))
     for _ in range(7):
         table.add_column(justify="right")
-    table.add_row(
-        "cap", "open", "in flight", "sent", "retrying", "failed/dead", "rate"
-    )
+    table.add_row("cap", "open", "in flight", "sent", "retrying", "failed/dead", "rate")
     table.add_row(
         str(stats.cap),
         str(stats.open_connections),

@@ -47,7 +47,5 @@ class Recorder:
         with trio.CancelScope(shield=True):
             # An outcome already sent must reach the store even while the run
             # is being cancelled; otherwise the message would be sent again.
-            await self._store.call(
-                self._store.store.record, attempts, decisions, owner=self._owner
-            )
+            await self._store.call(self._store.store.record, attempts, decisions, owner=self._owner)
         self._on_recorded(batch)

@@ -7,6 +7,7 @@ of 40 threads never caps us and a cancelled send is never abandoned halfway.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 
@@ -141,9 +142,7 @@ class SMTPConnection:
                 refused[recipient] = parse_reply(code, text, Stage.RCPT)
             if code == _CLOSING:
                 # The server is hanging up: no later recipient can be tried.
-                refused.update(
-                    {r: refused[recipient] for r in recipients if r not in refused}
-                )
+                refused.update({r: refused[recipient] for r in recipients if r not in refused})
                 break
         return refused
 
@@ -168,10 +167,8 @@ class SMTPConnection:
 
 def _discard(client: smtplib.SMTP | None) -> None:
     if client is not None:
-        try:
+        with contextlib.suppress(OSError):
             client.close()
-        except OSError:
-            pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ def write_config(tmp_path: Path, server: ThrottlingSMTPServer, extra: str = "") 
     path.write_text(
         f"""
 [store]
-url = "sqlite:///{tmp_path / 'queue.db'}"
+url = "sqlite:///{tmp_path / "queue.db"}"
 [smtp]
 host = "{server.host}"
 port = {server.port}
@@ -62,7 +62,13 @@ def test_enqueue_reports_a_bad_line_by_number_and_queues_the_rest(tmp_path: Path
 def test_run_sends_everything_and_exits_0(tmp_path: Path) -> None:
     with ThrottlingSMTPServer(limit=2, latency_s=0.005) as server:
         config = write_config(tmp_path, server)
-        invoke(config, "enqueue", "--jsonl", "-", stdin=jsonl(*[f"u{n}@example.com" for n in range(30)]))
+        invoke(
+            config,
+            "enqueue",
+            "--jsonl",
+            "-",
+            stdin=jsonl(*[f"u{n}@example.com" for n in range(30)]),
+        )
         result = invoke(config, "run", "--source", "queue", "--json")
 
     assert result.exit_code == 0, result.output
@@ -86,7 +92,12 @@ def test_a_refused_recipient_makes_run_exit_1(tmp_path: Path) -> None:
     assert server.delivered == 2
     report = json.loads(status.stdout)
     assert report["counts"] == {
-        "queued": 0, "sending": 0, "retry": 0, "sent": 2, "failed": 1, "dead": 0
+        "queued": 0,
+        "sending": 0,
+        "retry": 0,
+        "sent": 2,
+        "failed": 1,
+        "dead": 0,
     }
     assert report["recent_failures"][0]["code"] == 550
     assert report["recent_failures"][0]["enhanced"] == "5.1.1"
@@ -98,7 +109,8 @@ def test_authentication_failure_exits_3_and_never_prints_the_password(tmp_path: 
         config = write_config(tmp_path, server)
         config.write_text(
             config.read_text().replace(
-                "timeout_s = 10", f'timeout_s = 10\nusername = "r@example.com"\npassword = "{PASSWORD}"'
+                "timeout_s = 10",
+                f'timeout_s = 10\nusername = "r@example.com"\npassword = "{PASSWORD}"',
             )
         )
         invoke(config, "enqueue", "--jsonl", "-", stdin=jsonl("a@example.com", "b@example.com"))
@@ -162,8 +174,18 @@ def test_enqueue_one_message_from_flags_with_an_attachment(tmp_path: Path) -> No
     with ThrottlingSMTPServer() as server:
         config = write_config(tmp_path, server)
         queued = invoke(
-            config, "enqueue", "--from", "r@example.com", "--to", "t@example.com",
-            "--subject", "Daily", "--text", "See attached.", "--attach", str(attachment),
+            config,
+            "enqueue",
+            "--from",
+            "r@example.com",
+            "--to",
+            "t@example.com",
+            "--subject",
+            "Daily",
+            "--text",
+            "See attached.",
+            "--attach",
+            str(attachment),
         )
         assert invoke(config, "run").exit_code == 0
 

@@ -3,10 +3,11 @@ dispatcher. Each test asserts what arrived at the server and what was recorded."
 
 from __future__ import annotations
 
-import trio
-
-from adaptsend import Agent, Message, Status, send_batch_async
+from adaptsend import Agent, Message, Outcome, Status, hookimpl, send_batch_async
 from adaptsend._compose import compose
+from adaptsend._dispatcher import Dispatcher
+from adaptsend._models import AttemptRecord
+from adaptsend._plugins import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, rows
 
@@ -41,9 +42,7 @@ async def test_200_messages_through_a_hidden_limit_of_3(
     assert outcomes["sent"] == 200
     assert outcomes.get("throttled", 0) == server.rejections
     assert report.run.attempts == 200 + server.rejections
-    assert rows(db_url, "SELECT status, count(*) FROM messages GROUP BY status") == [
-        ("sent", 200)
-    ]
+    assert rows(db_url, "SELECT status, count(*) FROM messages GROUP BY status") == [("sent", 200)]
     assert {r.status for r in report.results} == {Status.SENT}
 
 
@@ -184,23 +183,32 @@ async def test_retries_keep_the_message_id(make_config: MakeConfig) -> None:
     assert sorted(server.deliveries) == sorted(f"<report-{n}@example.com>" for n in range(12))
 
 
+class StopAfter:
+    """An observer plugin that stops the dispatcher after ``count`` sends."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.dispatcher: Dispatcher | None = None
+
+    @hookimpl
+    def adaptsend_attempt_recorded(self, attempt: AttemptRecord) -> None:
+        if attempt.outcome is Outcome.SENT:
+            self.count -= 1
+        if self.count <= 0 and self.dispatcher is not None:
+            self.dispatcher.stop()
+
+
 async def test_stop_finishes_sends_in_progress_and_releases_the_rest(
     make_config: MakeConfig, db_url: str
 ) -> None:
+    stopper = StopAfter(10)
     with ThrottlingSMTPServer(latency_s=0.02) as server:
         config = make_config(server, limiter={"initial_cap": 2, "max_cap": 2})
-        with Agent(config) as agent:
+        with Agent(config, plugins=load_plugins(entry_points=False, extra=[stopper])) as agent:
             agent.enqueue(compose(m) for m in batch(100))
-            dispatcher = agent.dispatcher()
-            async with trio.open_nursery() as nursery:
-
-                async def stop_soon() -> None:
-                    while dispatcher.statistics().sent < 10:
-                        await trio.sleep(0.005)
-                    dispatcher.stop()
-
-                nursery.start_soon(stop_soon)
-                first = await dispatcher.run()
+            stopper.dispatcher = agent.dispatcher()
+            first = await stopper.dispatcher.run()
+            stopper.dispatcher = None
             second = await agent.run()
 
     assert first.interrupted

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects import oracle
 
 from adaptsend._models import Status
 
@@ -60,6 +61,8 @@ metadata = MetaData(
 
 # SQLite only makes an INTEGER PRIMARY KEY an auto-numbered rowid alias.
 _Id = BigInteger().with_variant(Integer(), "sqlite")
+# Oracle's DATE, its default for DateTime, drops fractions of a second.
+_Time = DateTime().with_variant(oracle.TIMESTAMP(), "oracle")
 
 _status_values = ", ".join(f"'{s.value}'" for s in Status)
 
@@ -75,11 +78,11 @@ messages = Table(
     Column("status", String(CODE_LEN), nullable=False),
     Column("attempts", Integer(), nullable=False),
     Column("throttles", Integer(), nullable=False),
-    Column("next_attempt_at", DateTime(), nullable=True),
-    Column("created_at", DateTime(), nullable=False),
-    Column("updated_at", DateTime(), nullable=False),
+    Column("next_attempt_at", _Time, nullable=True),
+    Column("created_at", _Time, nullable=False),
+    Column("updated_at", _Time, nullable=False),
     Column("lease_owner", String(OWNER_LEN), nullable=True),
-    Column("lease_expires_at", DateTime(), nullable=True),
+    Column("lease_expires_at", _Time, nullable=True),
     Column("last_code", Integer(), nullable=True),
     Column("last_enhanced", String(CODE_LEN), nullable=True),
     Column("last_text", String(REPLY_TEXT_LEN), nullable=True),
@@ -108,7 +111,7 @@ attempts = Table(
     metadata,
     Column("id", _Id, Identity(), primary_key=True),
     Column("message_pk", _Id, ForeignKey("messages.id"), nullable=False),
-    Column("started_at", DateTime(), nullable=False),
+    Column("started_at", _Time, nullable=False),
     Column("duration_s", Float(), nullable=False),
     Column("outcome", String(CODE_LEN), nullable=False),
     Column("stage", String(CODE_LEN), nullable=False),

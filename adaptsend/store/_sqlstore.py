@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, case, exc, func, insert, select, update

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Index, String
+import pytest
+from sqlalchemy import Index, String, make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from adaptsend.store import open_store
@@ -59,12 +60,11 @@ def test_every_string_has_a_length() -> None:
     assert unbounded == []
 
 
-def test_the_schema_compiles_for_each_target_database() -> None:
-    from sqlalchemy.dialects import oracle, postgresql, sqlite
-
-    for dialect in (sqlite.dialect(), postgresql.dialect(), oracle.dialect()):
-        for table in metadata.sorted_tables:
-            assert str(CreateTable(table).compile(dialect=dialect))
-            for index in table.indexes:
-                assert isinstance(index, Index)
-                assert str(CreateIndex(index).compile(dialect=dialect))
+@pytest.mark.parametrize("name", ["sqlite", "postgresql", "oracle"])
+def test_the_schema_compiles_for_each_target_database(name: str) -> None:
+    dialect = make_url(f"{name}://").get_dialect()()
+    for table in metadata.sorted_tables:
+        assert str(CreateTable(table).compile(dialect=dialect))
+        for index in table.indexes:
+            assert isinstance(index, Index)
+            assert str(CreateIndex(index).compile(dialect=dialect))

@@ -60,26 +60,26 @@ def connect() -> Iterator[Connect]:
 # -- the throttle ----------------------------------------------------------------
 
 
-def _refused_connect(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, bytes]:
+def _refused_connect(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, bytes | str]:
     with pytest.raises(smtplib.SMTPConnectError) as info:
         connect(server)
     return info.value.smtp_code, info.value.smtp_error
 
 
-def _refused_mail(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, bytes]:
+def _refused_mail(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, bytes | str]:
     with pytest.raises(smtplib.SMTPSenderRefused) as info:
         connect(server).sendmail(SENDER, [RCPT], message())
     return info.value.smtp_code, info.value.smtp_error
 
 
-def _refused_rcpt(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, bytes]:
+def _refused_rcpt(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, bytes | str]:
     with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
         connect(server).sendmail(SENDER, [RCPT], message())
     ((code, text),) = info.value.recipients.values()
     return code, text
 
 
-def _refused_data(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, bytes]:
+def _refused_data(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, bytes | str]:
     with pytest.raises(smtplib.SMTPDataError) as info:
         connect(server).sendmail(SENDER, [RCPT], message())
     return info.value.smtp_code, info.value.smtp_error
@@ -97,7 +97,7 @@ def _refused_data(server: ThrottlingSMTPServer, connect: Connect) -> tuple[int, 
 def test_connection_over_the_limit_is_refused_at_the_stage(
     connect: Connect,
     stage: str,
-    refuse: Callable[[ThrottlingSMTPServer, Connect], tuple[int, bytes]],
+    refuse: Callable[[ThrottlingSMTPServer, Connect], tuple[int, bytes | str]],
 ) -> None:
     with ThrottlingSMTPServer(limit=1, throttle_stage=stage) as server:
         first = connect(server)
@@ -156,21 +156,23 @@ def test_schedule_changes_the_limit_and_set_limit_holds_until_the_next_change(
 ) -> None:
     now = [100.0]
     schedule = [(0, 2), (10, 1), (20, None), (30, 4)]
+    limits = []
     with ThrottlingSMTPServer(limit=0, schedule=schedule, clock=lambda: now[0]) as server:
-        assert server.limit == 2
+        limits.append(server.limit)
         first, second = connect(server), connect(server)
         assert second.sendmail(SENDER, [RCPT], message()) == {}
         now[0] = 110.0
-        assert server.limit == 1
+        limits.append(server.limit)
         with pytest.raises(smtplib.SMTPDataError):
             second.sendmail(SENDER, [RCPT], message())
         assert first.sendmail(SENDER, [RCPT], message()) == {}
         now[0] = 120.0
-        assert server.limit is None
+        limits.append(server.limit)
         server.set_limit(3)
-        assert server.limit == 3
+        limits.append(server.limit)
         now[0] = 130.0
-        assert server.limit == 4
+        limits.append(server.limit)
+    assert limits == [2, 1, None, 3, 4]
 
 
 async def test_limit_at_connect_under_a_burst_greets_exactly_the_oldest() -> None:
@@ -379,6 +381,18 @@ def test_start_and_stop_many_times_leaks_no_thread_or_port() -> None:
         with pytest.raises(ConnectionRefusedError):
             smtplib.SMTP(server.host, port, "client.test", timeout=5)
     assert server.connections == 20
+
+
+def test_a_taken_port_fails_start_and_leaves_no_thread() -> None:
+    threads_before = threading.active_count()
+    with ThrottlingSMTPServer() as server:
+        taken = ThrottlingSMTPServer(port=server.port)
+        with pytest.raises(OSError):
+            taken.start()
+        assert not taken.running
+        with pytest.raises(RuntimeError):
+            server.start()
+    assert threading.active_count() == threads_before
 
 
 def test_stop_aborts_open_connections(connect: Connect) -> None:
