@@ -54,8 +54,10 @@ class Store(Protocol):
         self, *, owner: str, sending_key: str, limit: int, lease_s: float, now: dt.datetime
     ) -> list[ClaimedMessage]:
         """Lease up to ``limit`` messages that are due (queued, retry with a next
-        attempt time that has come, or sending with an expired lease), oldest
-        first, marking them ``sending`` under ``owner`` until ``now + lease_s``."""
+        attempt time that has come, or sending with an expired lease), chosen
+        longest-due first, marking them ``sending`` under ``owner`` until
+        ``now + lease_s`` (which must be positive). The page comes back in id
+        (queueing) order. Two owners never get the same message."""
 
     def record(
         self, attempts: Sequence[AttemptRecord], decisions: Sequence[Decision], *, owner: str

@@ -7,6 +7,7 @@ recipients, fail AUTH, stall, drop connections and offer STARTTLS. Run it in
 its own process with ``python -m adaptsend.testing --help``.
 """
 
+from adaptsend.testing._instant import InstantTransport, InstantTransportPlugin
 from adaptsend.testing._ledger import ReceivedMessage
 from adaptsend.testing._options import DEFAULT_THROTTLE_REPLY, HOOK_STAGES, ServerOptions
 from adaptsend.testing._server import ThrottlingSMTPServer
@@ -15,6 +16,8 @@ from adaptsend.testing._statistics import ServerStatistics
 __all__ = [
     "DEFAULT_THROTTLE_REPLY",
     "HOOK_STAGES",
+    "InstantTransport",
+    "InstantTransportPlugin",
     "ReceivedMessage",
     "ServerOptions",
     "ServerStatistics",
