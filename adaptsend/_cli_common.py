@@ -18,7 +18,6 @@ import click
 from adaptsend._config import Config, load_config
 from adaptsend._errors import AdaptsendError
 from adaptsend._report import RunReport
-from adaptsend._store_api import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -37,7 +36,7 @@ def fail_cleanly(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (AdaptsendError, StoreError) as exc:
+        except AdaptsendError as exc:
             click.echo(f"adaptsend: {exc}", err=True)
             sys.exit(EXIT_USAGE)
 
