@@ -8,6 +8,7 @@ import sys
 import click
 import trio
 from rich.console import Console
+from rich.logging import RichHandler
 
 from adaptsend._agent import Agent
 from adaptsend._cli_common import exit_code, fail_cleanly, load
@@ -39,6 +40,10 @@ def run(ctx: click.Context, source: str, follow: bool, as_json: bool) -> None:
     if not as_json:
         logging.getLogger("adaptsend").setLevel(min(logging.INFO, logging.root.level))
     console = Console(stderr=True)
+    live = console.is_terminal and not as_json
+    if live:
+        # Log lines must go through the console, or they tear the live panel.
+        logging.root.handlers = [RichHandler(console=console, show_path=False)]
     with Agent(config, plugins=load_plugins(extra=[CapChangeLogger()])) as agent:
 
         async def go() -> RunReport:
@@ -46,7 +51,7 @@ def run(ctx: click.Context, source: str, follow: bool, as_json: bool) -> None:
             return await run_with_signals(
                 dispatcher,
                 console=None if as_json else console,
-                live=console.is_terminal,
+                live=live,
             )
 
         report = trio.run(go)

@@ -52,8 +52,12 @@ async def show_progress(
     assert callable(read)
     if live:
         with Live(panel(read()), console=console, transient=False, auto_refresh=False) as view:
-            while True:
-                await trio.sleep(interval_s)
+            try:
+                while True:
+                    await trio.sleep(interval_s)
+                    view.update(panel(read()), refresh=True)
+            finally:
+                # The run has ended: leave its final numbers on the screen.
                 view.update(panel(read()), refresh=True)
     while True:
         await trio.sleep(PLAIN_INTERVAL_S)
