@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import attrs
 
@@ -173,9 +173,3 @@ def _decide(
         next_attempt_at=next_at,
         last_reply=reply,
     )
-
-
-def refused_summary(refused: Mapping[str, Reply]) -> str:
-    """``"2 recipients refused: 550 5.1.1 ..."`` for logs."""
-    first = next(iter(refused.values()))
-    return f"{len(refused)} recipient(s) refused: {first.describe()}"
