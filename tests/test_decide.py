@@ -1,0 +1,140 @@
+"""Judging one attempt: the message's next state and the signal for the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from adaptsend._classifier import Classifier
+from adaptsend._config import RetryConfig
+from adaptsend._decide import AttemptContext, Judge
+from adaptsend._models import ClaimedMessage, Envelope, Outcome, Reply, Stage, Status
+from adaptsend._transport import SendResult
+
+NOW = dt.datetime(2026, 11, 29, 12, 0, 0)
+CONTEXT = AttemptContext(started_at=NOW, duration_s=0.5, cap=3, in_flight=2)
+OK = Reply(code=250, enhanced="2.0.0", text="Queued", stage=Stage.DATA)
+THROTTLE = Reply(code=432, enhanced="4.3.2", text="Concurrent connections limit exceeded")
+UNKNOWN_USER = Reply(code=550, enhanced="5.1.1", text="User unknown", stage=Stage.RCPT)
+MAILBOX_BUSY = Reply(code=450, enhanced="4.2.1", text="Mailbox busy", stage=Stage.RCPT)
+
+
+def judge(**retry: int) -> Judge:
+    classifier = Classifier()
+    return Judge(
+        classify=lambda reply: classifier.classify(reply).outcome,
+        retry=RetryConfig(base_delay_s=2, max_delay_s=60, **retry),
+        rng=random.Random(7),
+    )
+
+
+def claimed(*recipients: str, attempts: int = 0, throttles: int = 0) -> ClaimedMessage:
+    envelope = Envelope(
+        message_id="<m@example.com>",
+        sender="r@example.com",
+        recipients=recipients or ("a@example.com",),
+        content=b"x",
+    )
+    return ClaimedMessage(id=7, envelope=envelope, attempts=attempts, throttles=throttles)
+
+
+def test_sent_counts_an_attempt_and_is_final() -> None:
+    result = judge().judge(claimed(), SendResult(reply=OK), CONTEXT)
+    assert result.signal is Outcome.SENT
+    assert (result.decision.status, result.decision.attempts) == (Status.SENT, 1)
+    assert [a.outcome for a in result.attempts] == [Outcome.SENT]
+    assert (result.attempts[0].cap, result.attempts[0].in_flight) == (3, 2)
+
+
+def test_a_throttle_retries_soon_without_using_the_attempt_budget() -> None:
+    result = judge().judge(claimed(attempts=2), SendResult(reply=THROTTLE), CONTEXT)
+    decision = result.decision
+    assert result.signal is Outcome.THROTTLED
+    assert (decision.status, decision.attempts, decision.throttles) == (Status.RETRY, 2, 1)
+    assert decision.next_attempt_at is not None
+    assert NOW < decision.next_attempt_at <= NOW + dt.timedelta(seconds=3)
+
+
+def test_throttles_past_max_throttles_make_the_message_dead() -> None:
+    result = judge(max_throttles=5).judge(claimed(throttles=4), SendResult(reply=THROTTLE), CONTEXT)
+    assert (result.decision.status, result.decision.throttles) == (Status.DEAD, 5)
+
+
+def test_transient_failures_back_off_and_die_at_max_attempts() -> None:
+    busy = Reply(code=451, enhanced="4.3.0", text="Temporary failure")
+    first = judge(max_attempts=3).judge(claimed(), SendResult(reply=busy), CONTEXT)
+    last = judge(max_attempts=3).judge(claimed(attempts=2), SendResult(reply=busy), CONTEXT)
+    assert (first.decision.status, first.decision.attempts) == (Status.RETRY, 1)
+    assert (last.decision.status, last.decision.attempts) == (Status.DEAD, 3)
+    assert last.decision.next_attempt_at is None
+
+
+def test_a_fatal_reply_puts_the_message_back_untouched() -> None:
+    denied = Reply(
+        code=535, enhanced="5.7.139", text="Authentication unsuccessful", stage=Stage.AUTH
+    )
+    result = judge().judge(claimed(attempts=1), SendResult(reply=denied), CONTEXT)
+    assert result.signal is Outcome.FATAL
+    assert (result.decision.status, result.decision.attempts) == (Status.RETRY, 1)
+    fresh = judge().judge(claimed(), SendResult(reply=denied), CONTEXT)
+    assert (fresh.decision.status, fresh.decision.attempts) == (Status.QUEUED, 0)
+
+
+def test_partial_refusal_fails_only_the_refused_recipient() -> None:
+    result = judge().judge(
+        claimed("a@example.com", "nobody@example.com"),
+        SendResult(reply=OK, refused={"nobody@example.com": UNKNOWN_USER}),
+        CONTEXT,
+    )
+    assert result.signal is Outcome.SENT
+    assert result.decision.status is Status.FAILED
+    assert result.decision.recipients == ("nobody@example.com",)
+    assert [(a.outcome, a.recipient) for a in result.attempts] == [
+        (Outcome.SENT, None),
+        (Outcome.PERMANENT, "nobody@example.com"),
+    ]
+
+
+def test_a_temporary_recipient_refusal_is_retried_for_that_recipient_only() -> None:
+    result = judge().judge(
+        claimed("a@example.com", "busy@example.com", "nobody@example.com"),
+        SendResult(
+            reply=OK,
+            refused={"busy@example.com": MAILBOX_BUSY, "nobody@example.com": UNKNOWN_USER},
+        ),
+        CONTEXT,
+    )
+    assert result.decision.status is Status.RETRY
+    assert result.decision.recipients == ("busy@example.com",)
+
+
+def test_every_recipient_throttled_is_a_throttle_of_the_whole_message() -> None:
+    throttled = Reply(code=432, enhanced="4.3.2", text="Concurrent connections", stage=Stage.RCPT)
+    result = judge().judge(
+        claimed("a@example.com", "b@example.com"),
+        SendResult(
+            reply=throttled, refused={"a@example.com": throttled, "b@example.com": throttled}
+        ),
+        CONTEXT,
+    )
+    assert result.signal is Outcome.THROTTLED
+    assert (result.decision.status, result.decision.throttles) == (Status.RETRY, 1)
+    assert result.decision.recipients is None
+
+
+def test_every_recipient_unknown_fails_the_message() -> None:
+    result = judge().judge(
+        claimed("x@example.com"),
+        SendResult(reply=UNKNOWN_USER, refused={"x@example.com": UNKNOWN_USER}),
+        CONTEXT,
+    )
+    assert result.signal is Outcome.PERMANENT
+    assert result.decision.status is Status.FAILED
+    assert [a.recipient for a in result.attempts] == ["x@example.com"]
+
+
+def test_an_override_outcome_wins_over_the_classifier() -> None:
+    odd = Reply(code=None, text="server does not support STARTTLS", stage=Stage.TLS)
+    result = judge().judge(claimed(), SendResult(reply=odd), CONTEXT, outcome=Outcome.FATAL)
+    assert result.signal is Outcome.FATAL
+    assert result.decision.status is Status.QUEUED
