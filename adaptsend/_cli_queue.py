@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -85,7 +85,17 @@ def enqueue(
     elif eml_files:
         results = _read_eml_files(eml_files, sender)
     else:
-        results = [_one_message(sender, to, cc, bcc, subject, text, html, attach)]
+        record = {
+            "from": sender,
+            "to": list(to),
+            "cc": list(cc),
+            "bcc": list(bcc),
+            "subject": subject,
+            "text": text,
+            "html": html,
+            "attachments": [{"path": str(path.resolve())} for path in attach],
+        }
+        results = [_one_message(record)]
     with Agent(load(ctx)) as agent:
         queued, rejected = _enqueue_all(agent, results)
     click.echo(f"queued {queued} message(s)" + (f", rejected {rejected}" if rejected else ""))
@@ -101,26 +111,7 @@ def _read_eml_files(paths: Iterable[Path], sender: str | None) -> Iterator[Envel
             yield Rejected(where=str(path), reason=str(exc))
 
 
-def _one_message(
-    sender: str | None,
-    to: tuple[str, ...],
-    cc: tuple[str, ...],
-    bcc: tuple[str, ...],
-    subject: str,
-    text: str | None,
-    html: str | None,
-    attach: tuple[Path, ...],
-) -> Envelope | Rejected:
-    record = {
-        "from": sender,
-        "to": list(to),
-        "cc": list(cc),
-        "bcc": list(bcc),
-        "subject": subject,
-        "text": text,
-        "html": html,
-        "attachments": [{"path": str(path.resolve())} for path in attach],
-    }
+def _one_message(record: dict[str, Any]) -> Envelope | Rejected:
     try:
         return compose(message_from_mapping(record, base_dir=Path.cwd()))
     except MessageError as exc:

@@ -46,6 +46,13 @@ def jsonl(*recipients: str) -> str:
     )
 
 
+def enqueue_batch(config: Path, count: int) -> None:
+    result = invoke(
+        config, "enqueue", "--jsonl", "-", stdin=jsonl(*[f"u{n}@example.com" for n in range(count)])
+    )
+    assert result.exit_code == 0, result.output
+
+
 def test_enqueue_reports_a_bad_line_by_number_and_queues_the_rest(tmp_path: Path) -> None:
     with ThrottlingSMTPServer() as server:
         config = write_config(tmp_path, server)
@@ -62,13 +69,7 @@ def test_enqueue_reports_a_bad_line_by_number_and_queues_the_rest(tmp_path: Path
 def test_run_sends_everything_and_exits_0(tmp_path: Path) -> None:
     with ThrottlingSMTPServer(limit=2, latency_s=0.005) as server:
         config = write_config(tmp_path, server)
-        invoke(
-            config,
-            "enqueue",
-            "--jsonl",
-            "-",
-            stdin=jsonl(*[f"u{n}@example.com" for n in range(30)]),
-        )
+        enqueue_batch(config, 30)
         result = invoke(config, "run", "--source", "queue", "--json")
 
     assert result.exit_code == 0, result.output

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import rows
-from tests.test_cli import invoke, jsonl, write_config
+from tests.test_cli import enqueue_batch, invoke, jsonl, write_config
 
 
 def start_run(config: Path, *args: str) -> subprocess.Popen[str]:
@@ -41,13 +41,7 @@ def status_counts(config: Path) -> dict[str, int]:
 def test_sigterm_finishes_sends_in_progress_and_hands_back_the_rest(tmp_path: Path) -> None:
     with ThrottlingSMTPServer(latency_s=0.1) as server:
         config = write_config(tmp_path, server)
-        invoke(
-            config,
-            "enqueue",
-            "--jsonl",
-            "-",
-            stdin=jsonl(*[f"u{n}@example.com" for n in range(60)]),
-        )
+        enqueue_batch(config, 60)
         agent = start_run(config, "--json")
         wait_until(lambda: server.delivered >= 4)
         agent.send_signal(signal.SIGTERM)
