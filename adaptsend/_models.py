@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -75,6 +75,14 @@ class Reply:
         return " ".join(p for p in parts if p)
 
 
+def _addresses(value: str | Iterable[str]) -> tuple[str, ...]:
+    """One address or several, as a tuple: ``to="a@example.com"`` and
+    ``to=["a@example.com"]`` both mean what they say."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Attachment:
     filename: str
@@ -87,9 +95,9 @@ class Message:
     """A message as the application hands it over, before it is queued."""
 
     sender: str
-    to: tuple[str, ...] = ()
-    cc: tuple[str, ...] = ()
-    bcc: tuple[str, ...] = ()
+    to: tuple[str, ...] = attrs.field(default=(), converter=_addresses)
+    cc: tuple[str, ...] = attrs.field(default=(), converter=_addresses)
+    bcc: tuple[str, ...] = attrs.field(default=(), converter=_addresses)
     subject: str = ""
     text: str | None = None
     html: str | None = None

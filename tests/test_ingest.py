@@ -112,3 +112,9 @@ def test_eml_without_recipients_is_one_sentence(tmp_path: Path) -> None:
     path.write_bytes(b"From: reports@example.com\r\nSubject: x\r\n\r\nbody\r\n")
     with pytest.raises(MessageError, match="has no To, Cc or Bcc recipients"):
         read_eml(path)
+
+
+def test_message_takes_one_address_or_a_list() -> None:
+    message = Message(sender="a@example.com", to="b@example.com", cc=["c@example.com"])
+    assert message.to == ("b@example.com",)
+    assert message.recipients == ("b@example.com", "c@example.com")
