@@ -6,6 +6,7 @@ temporary failure, and records every attempt.
 """
 
 from adaptsend._agent import Agent
+from adaptsend._alerts import Alert, AlertSink, Severity, SinkContext, TopReply
 from adaptsend._config import (
     ClassifierConfig,
     Config,
@@ -16,7 +17,9 @@ from adaptsend._config import (
     StoreConfig,
     config_from_dict,
     load_config,
+    structure_settings,
 )
+from adaptsend._config_alerts import AlertRuleConfig, AlertsConfig, EmailAlertConfig
 from adaptsend._embed import (
     BatchReport,
     MessageResult,
@@ -31,19 +34,41 @@ from adaptsend._errors import (
     PluginError,
     StoreError,
 )
-from adaptsend._models import Attachment, Envelope, Message, Outcome, Reply, Stage, Status
+from adaptsend._limiter import CapChange
+from adaptsend._models import (
+    Attachment,
+    AttemptRecord,
+    Decision,
+    Envelope,
+    Message,
+    Outcome,
+    Reply,
+    Stage,
+    Status,
+)
+from adaptsend._plugins import Plugins, load_plugins
 from adaptsend._report import DispatcherStatistics, RunReport
+from adaptsend._transport import Connection, SendResult, Transport, TransportError
 from adaptsend.hookspecs import hookimpl
 
 __all__ = [
     "AdaptsendError",
     "Agent",
+    "Alert",
+    "AlertRuleConfig",
+    "AlertSink",
+    "AlertsConfig",
     "Attachment",
+    "AttemptRecord",
     "BatchReport",
+    "CapChange",
     "ClassifierConfig",
     "Config",
     "ConfigError",
+    "Connection",
+    "Decision",
     "DispatcherStatistics",
+    "EmailAlertConfig",
     "Envelope",
     "LimiterConfig",
     "Message",
@@ -51,19 +76,28 @@ __all__ = [
     "MessageResult",
     "Outcome",
     "PluginError",
+    "Plugins",
     "RejectedMessage",
     "Reply",
     "RetryConfig",
     "RunConfig",
     "RunReport",
     "SMTPConfig",
+    "SendResult",
+    "Severity",
+    "SinkContext",
     "Stage",
     "Status",
     "StoreConfig",
     "StoreError",
+    "TopReply",
+    "Transport",
+    "TransportError",
     "config_from_dict",
     "hookimpl",
     "load_config",
+    "load_plugins",
     "send_batch",
     "send_batch_async",
+    "structure_settings",
 ]

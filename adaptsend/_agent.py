@@ -5,11 +5,14 @@ The CLI and the embedding API both go through this, so they behave alike.
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 import trio
 
+from adaptsend._alert_engine import AlertEngine
+from adaptsend._alert_setup import build_sinks
 from adaptsend._classifier import Classifier
 from adaptsend._config import Config
 from adaptsend._decide import Judge
@@ -25,6 +28,8 @@ from adaptsend._transport import Transport
 #: Threads for blocking transport calls beyond the connection cap: closes that
 #: overlap with new connections must not wait behind them.
 _SPARE_THREADS = 4
+#: Threads for the transport that alert mail uses, apart from the queue's.
+_ALERT_THREADS = 2
 
 
 class Agent:
@@ -35,8 +40,12 @@ class Agent:
         self.plugins = plugins or load_plugins()
         self.classifier = _classifier(config)
         self.store: Store = self.plugins.store_factory(config.store.url)(config.store.url)
+        # One door to the store for the dispatcher and the alert engine: a
+        # store is used from one thread at a time.
+        self._store_thread = StoreThread(self.store)
         self._transport: Transport | None = None
         self._threads = trio.CapacityLimiter(config.limiter.max_cap + _SPARE_THREADS)
+        self._alerts: AlertEngine | None = None
 
     def __enter__(self) -> Agent:
         return self
@@ -55,27 +64,56 @@ class Agent:
             self._transport = factory(self.config, self._threads)
         return self._transport
 
+    def open_transport(self) -> Transport:
+        """Another transport of the configured kind, with threads of its own:
+        what alert mail goes through, outside the dispatcher's limiter."""
+        factory = self.plugins.transport_factory(self.config.run.transport)
+        return factory(self.config, trio.CapacityLimiter(_ALERT_THREADS))
+
     @property
     def sending_key(self) -> str:
         return self.transport.sending_key
+
+    @property
+    def alerts(self) -> AlertEngine:
+        """The alert rules and sinks, made on first use; raises ConfigError
+        when a sink cannot be made from its settings."""
+        if self._alerts is None:
+            sinks = build_sinks(self.config, self.plugins, self.open_transport)
+            self._alerts = AlertEngine(
+                self.config.alerts,
+                sinks=sinks,
+                store=self._store_thread,
+                on_alert=self.plugins.alert,
+            )
+        return self._alerts
+
+    @contextlib.asynccontextmanager
+    async def alerting(self) -> AsyncIterator[AlertEngine]:
+        """Watch the runs inside with the alert rules; on the way out, wait
+        (up to ``[alerts] drain_s``) for alerts still being delivered."""
+        engine = self.alerts
+        async with engine.running(self.sending_key):
+            yield engine
 
     def enqueue(self, envelopes: Iterable[Envelope]) -> list[int]:
         """Queue messages durably before any attempt; returns their ids."""
         return self.store.enqueue(envelopes, sending_key=self.sending_key)
 
     def dispatcher(self, *, follow: bool = False, rng: random.Random | None = None) -> Dispatcher:
-        """A dispatcher for one run over this agent's store and transport."""
+        """A dispatcher for one run over this agent's store and transport.
+        Its outcomes reach the alert rules while :meth:`alerting` is open."""
         judge = Judge(
             classify=self.classify,
             retry=self.config.retry,
             rng=rng or random.Random(),
         )
         return Dispatcher(
-            store=StoreThread(self.store),
+            store=self._store_thread,
             transport=self.transport,
             judge=judge,
             config=self.config,
-            plugins=self.plugins,
+            plugins=self.plugins.with_observer(self.alerts),
             follow=follow,
         )
 
@@ -83,8 +121,9 @@ class Agent:
         return self.classifier.classify(reply).outcome
 
     async def run(self, *, follow: bool = False) -> RunReport:
-        """Send everything due, as ``adaptsend run`` does."""
-        return await self.dispatcher(follow=follow).run()
+        """Send everything due, as ``adaptsend run`` does, with alerting."""
+        async with self.alerting():
+            return await self.dispatcher(follow=follow).run()
 
 
 def _classifier(config: Config) -> Classifier:

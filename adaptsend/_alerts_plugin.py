@@ -1,9 +1,10 @@
-"""Registers the built-in ``log`` alert sink."""
+"""Registers the built-in ``log`` and ``email`` alert sinks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from adaptsend._alert_email import EmailSink
 from adaptsend._alerts import LogSink
 from adaptsend.hookspecs import AlertSinkFactory, hookimpl
 
@@ -11,3 +12,4 @@ from adaptsend.hookspecs import AlertSinkFactory, hookimpl
 @hookimpl
 def adaptsend_register_alert_sinks(register: Callable[[str, AlertSinkFactory], None]) -> None:
     register("log", LogSink)
+    register("email", EmailSink)

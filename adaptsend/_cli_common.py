@@ -39,8 +39,21 @@ def fail_cleanly(fn: F) -> F:
         except AdaptsendError as exc:
             click.echo(f"adaptsend: {exc}", err=True)
             sys.exit(EXIT_USAGE)
+        except BaseExceptionGroup as group:
+            # trio wraps what a task in a nursery raised; a user's error is
+            # still one sentence when it is all the group holds.
+            errors, others = group.split(AdaptsendError)
+            if errors is None or others is not None:
+                raise
+            click.echo(f"adaptsend: {_first(errors)}", err=True)
+            sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def exit_code(report: RunReport) -> int:

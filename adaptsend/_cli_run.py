@@ -16,15 +16,17 @@ from adaptsend._interactive import CapChangeLogger, run_with_signals
 from adaptsend._plugins import load_plugins
 from adaptsend._progress import report_json, write_summary
 from adaptsend._report import RunReport
+from adaptsend._table_run import TableTotals, drain_source, table_exit_code, with_table
 
 
 @click.command()
 @click.option(
     "--source",
-    type=click.Choice(["queue"]),
+    type=click.Choice(["queue", "table"]),
     default="queue",
     show_default=True,
-    help="Where messages come from: 'queue' drains the store's own queue.",
+    help="Where messages come from: 'queue' drains the store's own queue; 'table' "
+    "first queues the rows [source.table] selects and writes their outcomes back.",
 )
 @click.option("--follow", is_flag=True, help="Keep running and send new messages as they come.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
@@ -46,17 +48,25 @@ def run(ctx: click.Context, source: str, follow: bool, as_json: bool) -> None:
         logging.root.handlers = [RichHandler(console=console, show_path=False)]
     with Agent(config, plugins=load_plugins(extra=[CapChangeLogger()])) as agent:
 
-        async def go() -> RunReport:
+        async def go() -> tuple[RunReport, TableTotals | None]:
             dispatcher = agent.dispatcher(follow=follow)
-            return await run_with_signals(
-                dispatcher,
-                console=None if as_json else console,
-                live=live,
-            )
+            async with agent.alerting():
+                return await drain_source(
+                    source,
+                    agent,
+                    lambda: run_with_signals(
+                        dispatcher,
+                        console=None if as_json else console,
+                        live=live,
+                    ),
+                    follow=follow,
+                )
 
-        report = trio.run(go)
+        report, table = trio.run(go)
     if as_json:
-        click.echo(report_json(report))
+        click.echo(with_table(report_json(report), table))
     else:
         write_summary(report, sys.stderr)
-    sys.exit(exit_code(report))
+        if table is not None:
+            click.echo(table.describe(), err=True)
+    sys.exit(table_exit_code(exit_code(report), table))

@@ -5,21 +5,25 @@ names the key rather than a setting that silently does nothing.
 """
 
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
 
+from adaptsend._config_alerts import AlertsConfig
 from adaptsend._config_env import apply_env_overrides
+from adaptsend._config_source import SourceConfig
 from adaptsend._errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "adaptsend.toml"
 
 TlsMode = Literal["starttls", "ssl", "none"]
+T = TypeVar("T")
 
 
 def _positive(_inst: object, attribute: "attrs.Attribute[Any]", value: float) -> None:
@@ -120,6 +124,8 @@ class Config:
     retry: RetryConfig = RetryConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     run: RunConfig = RunConfig()
+    alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
+    source: SourceConfig = attrs.field(factory=SourceConfig)
     #: Settings of plugins, one table each: ``[plugin.NAME]``.
     plugin: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
@@ -172,17 +178,30 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "configuration") -
         raise ConfigError(f"{source}: {describe_config_error(exc)}") from None
 
 
-def describe_config_error(exc: BaseException) -> str:
-    """One sentence for the first thing wrong, naming the key by its TOML path."""
+def structure_settings(raw: Mapping[str, Any], cls: type[T], *, table: str) -> T:
+    """A plugin's settings (its ``[plugin.NAME]`` table, ``table`` being
+    ``"plugin.NAME"``) as the attrs class ``cls``, read as strictly as
+    adaptsend's own configuration: an unknown or mistyped key raises
+    :class:`ConfigError` with one sentence that names it."""
+    try:
+        return _converter.structure(dict(raw), cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+        raise ConfigError(describe_config_error(exc, root=table)) from None
+
+
+def describe_config_error(exc: BaseException, *, root: str = "") -> str:
+    """One sentence for the first thing wrong, naming the key by its TOML path
+    (below the table ``root``, for a plugin's settings)."""
     if not isinstance(exc, cattrs.BaseValidationError):
-        return str(exc)
-    messages = cattrs.transform_error(exc, path="", format_exception=_format_leaf)
+        return f"in [{root}], {exc}" if root else str(exc)
+    messages = cattrs.transform_error(exc, path=root, format_exception=_format_leaf)
     first = messages[0] if messages else str(exc)
     text, _, where = first.partition(" @ ")
-    key = where.lstrip(".").replace("[", ".").replace("]", "").replace("'", "")
+    # Table keys come as ['name'] and list items as [0]: show a.b and a[0].
+    key = re.sub(r"\['([^']*)'\]", r".\1", where).lstrip(".")
     if text.startswith("unknown key"):
         return f"{text} in [{key}]" if key else f"{text} (not a section)"
-    if "." not in key and not text.startswith("must"):
+    if not text.startswith(("must", "is required")):
         # A whole-table check (a validator) names its own field in the sentence.
         return f"in [{key}], {text}" if key else text
     return f"{key} {text}"
@@ -194,17 +213,20 @@ _TYPE_WORDS: dict[Any, str] = {
     bool: "must be true or false",
     str: "must be a string",
     tuple[str, ...]: "must be a list of strings",
+    tuple[str, ...] | None: "must be a list of strings",
 }
 
 
 def _format_leaf(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "is required"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return "unknown key " + ", ".join(repr(key) for key in sorted(exc.extra_fields))
     if typing.get_origin(type_) is Literal:
         return "must be one of " + ", ".join(repr(arg) for arg in typing.get_args(type_))
     if type_ in _TYPE_WORDS:
         return str(_TYPE_WORDS[type_])
-    if attrs.has(type_ or object):
+    if attrs.has(type_ or object) or typing.get_origin(type_) in (Mapping, dict):
         return "must be a table"
     if isinstance(exc, ValueError) and type_ is None:
         # A validator's own sentence already names the key and the rule.

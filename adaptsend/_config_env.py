@@ -6,6 +6,7 @@ stays a string and ``false`` is a boolean.
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 import types
 import typing
@@ -34,22 +35,42 @@ def apply_env_overrides(
         section, _, key = name[len(PREFIX) :].lower().partition("_")
         if section not in sections:
             continue
-        annotation = _key_type(sections[section], key, name)
-        table = merged.setdefault(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"[{section}] must be a table to be overridden by {name}")
-        table[key] = _parse(environ[name], annotation, name)
+        path, annotation = _key_path(sections[section], key, name)
+        table = _table(merged, [section, *path[:-1]], name)
+        table[path[-1]] = _parse(environ[name], annotation, name)
         applied.append(name)
     return merged, applied
+
+
+def _table(merged: dict[str, Any], path: list[str], variable: str) -> dict[str, Any]:
+    table = merged
+    for depth, part in enumerate(path):
+        inner = table.get(part, {})
+        if not isinstance(inner, dict):
+            where = ".".join(path[: depth + 1])
+            raise ConfigError(f"[{where}] must be a table to be overridden by {variable}")
+        table[part] = inner = dict(inner)
+        table = inner
+    return table
 
 
 def _copy(value: Any) -> Any:
     return dict(value) if isinstance(value, dict) else value
 
 
-def _key_type(cls: type, key: str, variable: str) -> Any:
+def _key_path(cls: type, key: str, variable: str) -> tuple[list[str], Any]:
+    """The keys below the section that ``key`` names, and the type of the last.
+    ``email_to`` in ``[alerts]`` is ``to`` in the table ``[alerts.email]``."""
+    hints = typing.get_type_hints(cls)
     if key in attrs.fields_dict(cls):
-        return typing.get_type_hints(cls)[key]
+        return [key], hints[key]
+    for field in attrs.fields(cls):
+        inner = hints[field.name]
+        if key.startswith(field.name + "_") and isinstance(inner, type) and attrs.has(inner):
+            rest = key[len(field.name) + 1 :]
+            with contextlib.suppress(ConfigError):
+                path, annotation = _key_path(inner, rest, variable)
+                return [field.name, *path], annotation
     raise ConfigError(f"the environment variable {variable} names no setting: unknown key '{key}'")
 
 

@@ -239,8 +239,7 @@ class Dispatcher:
             if decision.status in (Status.SENT, Status.FAILED, Status.DEAD):
                 self._counts[decision.status] += 1
             if self._plugins is not None:
-                for attempt in judgement.attempts:
-                    self._plugins.attempt_recorded(attempt)
+                self._plugins.recorded(judgement.attempts, decision, self.transport.sending_key)
         self._outstanding -= len(batch)
         self._rate = self._counts[Status.SENT] / elapsed
         self._wake_feeder.set()

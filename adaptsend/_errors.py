@@ -21,3 +21,7 @@ class PluginError(AdaptsendError):
 
 class StoreError(AdaptsendError):
     """The log store cannot be opened or used."""
+
+
+class SourceError(AdaptsendError):
+    """A source of messages (such as a site's table) cannot be read or written back."""

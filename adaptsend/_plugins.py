@@ -1,23 +1,27 @@
 """The plugin manager, and a typed view of what plugins registered.
 
-Built-in plugins are registered by module name exactly as third-party ones are
-by entry point, so the path a plugin author takes is the one every run takes.
+Built-in plugins are loaded by the same function as entry points, from a
+:class:`Candidate` that only differs in how it is imported, so the path a
+plugin author takes is the one every run takes.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import pluggy
 
 from adaptsend import hookspecs
 from adaptsend._errors import PluginError
+from adaptsend._models import AttemptRecord, Decision
+from adaptsend._plugin_registry import Registry, collect
 
 log = logging.getLogger("adaptsend.plugins")
 
@@ -35,20 +39,52 @@ F = TypeVar("F")
 
 
 @attrs.frozen(kw_only=True)
+class Candidate:
+    """A plugin not yet loaded: its name, where it comes from, how to import it."""
+
+    name: str
+    load: Callable[[], object]
+    distribution: str | None
+    version: str | None
+    builtin: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class PluginFailure:
     """A plugin that could not be loaded, and the sentence that says why."""
 
     name: str
     reason: str
+    distribution: str | None = None
+    version: str | None = None
+
+    def sentence(self) -> str:
+        origin = f" ({self.distribution} {self.version})" if self.distribution else ""
+        return f"plugin {self.name!r}{origin} could not be loaded: {self.reason}"
 
 
 @attrs.frozen(kw_only=True)
-class Registry:
-    """Everything the plugins registered, by kind and name."""
+class PluginInfo:
+    """A loaded plugin as ``adaptsend plugins`` shows it."""
 
-    stores: Mapping[str, hookspecs.StoreFactory]
-    transports: Mapping[str, hookspecs.TransportFactory]
-    alert_sinks: Mapping[str, hookspecs.AlertSinkFactory]
+    name: str
+    #: The distribution that provides it; None for an object passed in by code.
+    distribution: str | None
+    version: str | None
+    builtin: bool
+    hooks: tuple[str, ...]
+    #: Names registered, by kind: stores, transports, alert_sinks.
+    registers: Mapping[str, tuple[str, ...]]
+
+
+class Observer(Protocol):
+    """A core component that watches what the dispatcher records, called
+    directly rather than through the plugin manager (so that agents sharing one
+    :class:`Plugins` never see each other's events)."""
+
+    def attempt_recorded(self, attempt: AttemptRecord, sending_key: str) -> None: ...
+
+    def decision_recorded(self, decision: Decision, sending_key: str) -> None: ...
 
 
 @attrs.define
@@ -59,6 +95,14 @@ class Plugins:
     manager: pluggy.PluginManager
     registry: Registry
     failures: list[PluginFailure]
+    infos: list[PluginInfo] = attrs.field(factory=list)
+    #: Entry points not loaded because ``ADAPTSEND_DISABLE_PLUGINS`` names them.
+    blocked: list[str] = attrs.field(factory=list)
+    observers: tuple[Observer, ...] = ()
+
+    def with_observer(self, observer: Observer) -> Plugins:
+        """The same plugins, with ``observer`` also told of every record."""
+        return attrs.evolve(self, observers=(*self.observers, observer))
 
     def store_factory(self, url: str) -> hookspecs.StoreFactory:
         scheme = url.partition(":")[0].partition("+")[0].lower()
@@ -70,8 +114,18 @@ class Plugins:
     def alert_sink_factory(self, name: str) -> hookspecs.AlertSinkFactory:
         return _lookup(self.registry.alert_sinks, name, "alert sink", self)
 
-    def attempt_recorded(self, attempt: Any) -> None:
-        self.manager.hook.adaptsend_attempt_recorded(attempt=attempt)
+    def recorded(
+        self, attempts: Sequence[AttemptRecord], decision: Decision, sending_key: str
+    ) -> None:
+        """One message's attempts and decision were committed to the store."""
+        hook = self.manager.hook
+        for attempt in attempts:
+            hook.adaptsend_attempt_recorded(attempt=attempt, sending_key=sending_key)
+        hook.adaptsend_decision_recorded(decision=decision, sending_key=sending_key)
+        for observer in self.observers:
+            for attempt in attempts:
+                observer.attempt_recorded(attempt, sending_key)
+            observer.decision_recorded(decision, sending_key)
 
     def cap_changed(self, sending_key: str, change: Any) -> None:
         self.manager.hook.adaptsend_cap_changed(sending_key=sending_key, change=change)
@@ -89,78 +143,161 @@ def load_plugins(
     """Build the plugin manager: built-ins, then entry points (unless
     ``entry_points`` is False, as tests and embedding code may ask), then
     ``extra`` plugin objects. Plugins named in ``ADAPTSEND_DISABLE_PLUGINS``
-    (comma-separated) are blocked. A plugin that fails to import is reported in
-    :attr:`Plugins.failures` and the others load."""
+    (comma-separated) are blocked. A third-party plugin that fails to import,
+    implements a hook that does not exist, or fails while registering is
+    reported in :attr:`Plugins.failures` (and logged in one sentence) and the
+    others load; a built-in or ``extra`` one that does raises PluginError."""
     env = os.environ if environ is None else environ
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     for name in _disabled(env):
         manager.set_blocked(name)
-    failures: list[PluginFailure] = []
-    for module_name in BUILTIN_PLUGINS:
-        _register(manager, importlib.import_module(module_name), module_name)
+    candidates = list(_builtins())
     if entry_points:
-        failures.extend(_load_entry_points(manager))
+        candidates.extend(_entry_points())
+    failures: list[PluginFailure] = []
+    loaded: dict[str, Candidate] = {}
+    blocked: list[str] = []
+    for candidate in candidates:
+        if manager.is_blocked(candidate.name):
+            blocked.append(candidate.name)
+            continue
+        failure = _load(manager, candidate)
+        if failure is None:
+            loaded[candidate.name] = candidate
+        else:
+            failures.append(failure)
     for plugin in extra:
-        _register(manager, plugin, None)
-    try:
-        manager.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"a plugin implements an unknown hook: {exc}") from None
-    plugins = Plugins(manager=manager, registry=_collect(manager), failures=failures)
+        _register_extra(manager, plugin)
+    registry, registered, broken = collect(manager, strict=_strict_names(manager, loaded))
+    failures.extend(_failure(loaded[name], reason) for name, reason in broken.items())
     for failure in failures:
-        log.warning("plugin %s was not loaded: %s", failure.name, failure.reason)
-    return plugins
+        log.warning("%s; going on without it", failure.sentence())
+    # In registration order: built-ins, entry points, then the program's own.
+    infos = [
+        _info(manager, p, loaded, registered)
+        for _, p in manager.list_name_plugin()
+        if p is not None  # a blocked name
+    ]
+    return Plugins(
+        manager=manager, registry=registry, failures=failures, infos=infos, blocked=blocked
+    )
 
 
 def _disabled(environ: Mapping[str, str]) -> list[str]:
     return [n.strip() for n in environ.get(DISABLE_VARIABLE, "").split(",") if n.strip()]
 
 
-def _register(manager: pluggy.PluginManager, plugin: object, name: str | None) -> None:
-    if name is not None and manager.is_blocked(name):
-        return
-    manager.register(plugin, name=name)
+def _version() -> str | None:
+    try:
+        return importlib.metadata.version("adaptsend")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
-def _load_entry_points(manager: pluggy.PluginManager) -> list[PluginFailure]:
-    failures = []
+def _builtins() -> Iterable[Candidate]:
+    version = _version()
+    for module in BUILTIN_PLUGINS:
+        yield Candidate(
+            name=module,
+            load=functools.partial(importlib.import_module, module),
+            distribution="adaptsend",
+            version=version,
+            builtin=True,
+        )
+
+
+def _entry_points() -> Iterable[Candidate]:
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if manager.is_blocked(entry_point.name) or manager.get_plugin(entry_point.name):
-            continue
-        try:
-            plugin = entry_point.load()
-            manager.register(plugin, name=entry_point.name)
-        except Exception as exc:  # any import-time error of a third party's code
-            reason = f"{type(exc).__name__}: {exc}"
-            failures.append(PluginFailure(name=entry_point.name, reason=reason))
-    return failures
+        dist = entry_point.dist
+        yield Candidate(
+            name=entry_point.name,
+            load=entry_point.load,
+            distribution=dist.name if dist is not None else None,
+            version=dist.version if dist is not None else None,
+        )
 
 
-def _collect(manager: pluggy.PluginManager) -> Registry:
-    return Registry(
-        stores=_gather(manager.hook.adaptsend_register_stores),
-        transports=_gather(manager.hook.adaptsend_register_transports),
-        alert_sinks=_gather(manager.hook.adaptsend_register_alert_sinks),
+def _load(manager: pluggy.PluginManager, candidate: Candidate) -> PluginFailure | None:
+    """Import and register one plugin. A built-in's failure is a bug and raises."""
+    taken = manager.get_plugin(candidate.name)
+    if taken is not None:
+        return _failure(candidate, "another plugin of that name is already loaded")
+    try:
+        plugin = candidate.load()
+        manager.register(plugin, name=candidate.name)
+        _check_hooks(manager)
+    except Exception as exc:  # any error of a third party's code at import
+        if candidate.builtin:
+            raise
+        if manager.get_plugin(candidate.name) is not None:
+            manager.unregister(name=candidate.name)
+        return _failure(candidate, _describe(exc))
+    return None
+
+
+def _check_hooks(manager: pluggy.PluginManager) -> None:
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"it implements a hook that does not exist ({exc})") from None
+
+
+def _register_extra(manager: pluggy.PluginManager, plugin: object) -> None:
+    manager.register(plugin)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"a plugin implements an unknown hook: {exc}") from None
+
+
+def _strict_names(manager: pluggy.PluginManager, loaded: Mapping[str, Candidate]) -> set[str]:
+    """Plugins whose errors while registering are raised, not reported."""
+    names = {manager.get_name(p) or "" for p in manager.get_plugins()}
+    return {n for n in names if n not in loaded or loaded[n].builtin}
+
+
+def _failure(candidate: Candidate, reason: str) -> PluginFailure:
+    return PluginFailure(
+        name=candidate.name,
+        reason=reason,
+        distribution=candidate.distribution,
+        version=candidate.version,
     )
 
 
-def _gather(hook: Callable[..., object]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PluginError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
-    def register(name: str, factory: Any) -> None:
-        # pluggy calls the last registered plugin first, so the first
-        # registration seen wins: an entry point or an explicit plugin can
-        # replace a built-in by registering the same name.
-        found.setdefault(name, factory)
 
-    hook(register=register)
-    return found
+def _info(
+    manager: pluggy.PluginManager,
+    plugin: object,
+    loaded: Mapping[str, Candidate],
+    registered: Mapping[str, Mapping[str, tuple[str, ...]]],
+) -> PluginInfo:
+    name = manager.get_name(plugin) or repr(plugin)
+    candidate = loaded.get(name)
+    hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or ())
+    return PluginInfo(
+        name=name,
+        distribution=candidate.distribution if candidate else None,
+        version=candidate.version if candidate else None,
+        builtin=bool(candidate and candidate.builtin),
+        hooks=tuple(hooks),
+        registers=dict(registered.get(name, {})),
+    )
 
 
 def _lookup(table: Mapping[str, F], name: str, kind: str, plugins: Plugins) -> F:
     if name in table:
         return table[name]
+    if plugins.failures:
+        # The likeliest reason is a plugin that did not load: say so first.
+        likely = [f for f in plugins.failures if f.name == name] or plugins.failures
+        reasons = "; ".join(f.sentence() for f in likely)
+        raise PluginError(f"no {kind} {name!r} is registered: {reasons}")
     known = ", ".join(sorted(table)) or "none"
-    hint = "".join(f"; plugin {f.name} failed to load ({f.reason})" for f in plugins.failures)
-    raise PluginError(f"no {kind} {name!r} is registered (known: {known}){hint}")
+    raise PluginError(f"no {kind} {name!r} is registered (known: {known})")

@@ -46,6 +46,15 @@ class MessageState:
     last_reply: Reply | None
 
 
+@attrs.frozen(kw_only=True)
+class OldestUnsent:
+    """The message that has waited longest to be sent, for queue-age alerts."""
+
+    message_id: str
+    queued_at: dt.datetime
+    status: Status
+
+
 class Store(Protocol):
     def enqueue(self, envelopes: Iterable[Envelope], *, sending_key: str) -> list[int]:
         """Queue messages for sending now, in one transaction; return their ids in order."""
@@ -91,6 +100,10 @@ class Store(Protocol):
 
     def states(self, message_pks: Sequence[int]) -> list[MessageState]:
         """The current state of the given messages, in the given order."""
+
+    def oldest_unsent(self, *, sending_key: str) -> OldestUnsent | None:
+        """The message of ``sending_key`` queued first among those not final
+        yet (queued, sending or retry); None when every message is final."""
 
     def close(self) -> None:
         """Release connections. The store is not used afterwards."""

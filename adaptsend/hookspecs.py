@@ -1,8 +1,16 @@
 """The hooks adaptsend calls, and what a plugin may do in each.
 
-This module is the reference for plugin authors. A plugin is a module or object
-with functions marked ``@adaptsend.hookimpl`` whose names match the hooks below;
-it is found through the ``adaptsend`` entry-point group.
+This module is the reference for plugin authors (``docs/plugins/hooks.md``
+repeats each signature, and a test keeps the two the same). A plugin is a
+module or object with functions marked ``@adaptsend.hookimpl`` whose names
+match the hooks below; a distribution makes it known through the
+``adaptsend`` entry-point group::
+
+    [project.entry-points.adaptsend]
+    webhook = "adaptsend_webhook"
+
+A hook implementation may accept any subset of a hook's arguments, by name, so
+hooks gain arguments without breaking plugins written for fewer.
 
 pluggy calls hooks synchronously. Registration hooks run once, in the main
 thread, when the plugin manager is built: they hand factories to ``register``
@@ -20,10 +28,10 @@ import pluggy
 if TYPE_CHECKING:
     import trio
 
-    from adaptsend._alerts import Alert, AlertSink
+    from adaptsend._alerts import Alert, AlertSink, SinkContext
     from adaptsend._config import Config
     from adaptsend._limiter import CapChange
-    from adaptsend._models import AttemptRecord
+    from adaptsend._models import AttemptRecord, Decision
     from adaptsend._store_api import Store
     from adaptsend._transport import Transport
 
@@ -36,8 +44,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 StoreFactory = Callable[[str], "Store"]
 #: ``factory(config, threads)`` makes a transport; blocking calls use ``threads``.
 TransportFactory = Callable[["Config", "trio.CapacityLimiter"], "Transport"]
-#: ``factory(config)`` makes an alert sink.
-AlertSinkFactory = Callable[["Config"], "AlertSink"]
+#: ``factory(context)`` makes an alert sink from its settings.
+AlertSinkFactory = Callable[["SinkContext"], "AlertSink"]
 
 
 # -- registration ------------------------------------------------------------
@@ -48,18 +56,21 @@ def adaptsend_register_stores(register: Callable[[str, StoreFactory], None]) -> 
     """Register log stores by URL scheme: ``register("sqlite", open_store)``.
 
     The scheme is the part of ``[store] url`` before ``://`` and before any
-    ``+driver`` (``postgresql+psycopg`` is looked up as ``postgresql``).
+    ``+driver`` (``postgresql+psycopg`` is looked up as ``postgresql``). The
+    factory is called once per agent, in the main thread, and may block; it
+    raises ``StoreError`` with one sentence when the store cannot be opened.
     Called once, in the main thread, when the plugin manager is built.
     """
 
 
 @hookspec
 def adaptsend_register_transports(register: Callable[[str, TransportFactory], None]) -> None:
-    """Register transports by name: ``register("smtp", SMTPTransport.from_config)``.
+    """Register transports by name: ``register("maildir", make_transport)``.
 
-    ``[run] transport`` picks one by name. The factory is called once per run,
-    in the trio thread; the transport's async methods are awaited in the
-    dispatcher's nursery and must run blocking work with
+    ``[run] transport`` picks one by name. The factory is called once per
+    agent, in the trio thread, and raises ``ConfigError`` for settings it
+    cannot use; the transport's async methods are awaited in the dispatcher's
+    nursery and must run blocking work with
     ``trio.to_thread.run_sync(..., limiter=threads)``.
     Called once, in the main thread, when the plugin manager is built.
     """
@@ -69,8 +80,11 @@ def adaptsend_register_transports(register: Callable[[str, TransportFactory], No
 def adaptsend_register_alert_sinks(register: Callable[[str, AlertSinkFactory], None]) -> None:
     """Register alert sinks by name: ``register("log", LogSink)``.
 
-    A sink's ``deliver`` is called in a worker thread and may block; a failing
-    sink is logged and never stops sending.
+    Rules name sinks in ``[[alerts.rules]] sinks``. The factory gets a
+    :class:`~adaptsend.SinkContext` with the sink's settings (the
+    ``[plugin.NAME]`` table) and raises ``ConfigError`` for settings it cannot
+    use. A sink's ``deliver`` is called in a worker thread and may block; a
+    failing sink is logged and never stops sending.
     Called once, in the main thread, when the plugin manager is built.
     """
 
@@ -79,11 +93,23 @@ def adaptsend_register_alert_sinks(register: Callable[[str, AlertSinkFactory], N
 
 
 @hookspec
-def adaptsend_attempt_recorded(attempt: AttemptRecord) -> None:
-    """An attempt was written to the store.
+def adaptsend_attempt_recorded(attempt: AttemptRecord, sending_key: str) -> None:
+    """An attempt of a message of ``sending_key`` was written to the store.
 
     Called in the dispatcher's trio thread after each batch is committed, once
-    per attempt. Must not block.
+    per attempt, before :func:`adaptsend_decision_recorded` for its message.
+    Must not block.
+    """
+
+
+@hookspec
+def adaptsend_decision_recorded(decision: Decision, sending_key: str) -> None:
+    """The store applied ``decision`` to a message of ``sending_key``: its new
+    status (``sent``, ``retry``, ``failed``, ``dead``, or ``queued``/``retry``
+    after a fatal reply that was not its fault) and the reply that decided it.
+
+    Called in the dispatcher's trio thread after each batch is committed, once
+    per attempted message. Must not block.
     """
 
 
@@ -98,4 +124,7 @@ def adaptsend_cap_changed(sending_key: str, change: CapChange) -> None:
 
 @hookspec
 def adaptsend_alert(alert: Alert) -> None:
-    """An alert was raised, before the sinks deliver it. Must not block."""
+    """An alert was raised (or resolved), before the sinks deliver it.
+
+    Called in the trio thread. Must not block.
+    """

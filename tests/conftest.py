@@ -3,7 +3,7 @@ configuration aimed at a real SMTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from adaptsend import Config, config_from_dict
 from adaptsend.testing import ThrottlingSMTPServer
+from tests import databases
 
 MakeConfig = Callable[..., Config]
 
@@ -48,3 +49,12 @@ def rows(db_url: str, sql: str) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in conn.execute(sa.text(sql))]
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=[databases.SQLITE, *databases.SERVER_URLS], ids=databases.name)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind the tests run against (see tests/databases.py);
+    a server database is emptied again afterwards."""
+    yield databases.empty_database(request.param, tmp_path)
+    if request.param != databases.SQLITE:
+        databases.wipe(request.param)

@@ -107,3 +107,120 @@ def test_a_mistake_in_the_file_is_one_sentence(tmp_path: Path, toml: str, messag
 def test_a_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", environ={})
+
+
+def test_the_alerts_section_reads_rules_sinks_and_the_email_sink(tmp_path: Path) -> None:
+    path = tmp_path / "adaptsend.toml"
+    path.write_text(
+        """
+[alerts]
+sinks = ["log", "webhook"]
+drain_s = 3
+
+[alerts.email]
+to = ["oncall@example.com"]
+sender = "adaptsend@example.com"
+
+[[alerts.rules]]
+name = "throttling"
+when = "throttled"
+threshold = 5
+window_s = 300
+cooldown_s = 900
+sinks = ["log", "email"]
+
+[[alerts.rules]]
+name = "stuck"
+when = "queue_age"
+threshold = 3600
+severity = "critical"
+"""
+    )
+    alerts = load_config(path, environ={}).alerts
+    assert (alerts.sinks, alerts.drain_s) == (("log", "webhook"), 3.0)
+    assert alerts.email.to == ("oncall@example.com",)
+    throttling, stuck = alerts.rules
+    assert (throttling.when, throttling.threshold, throttling.sinks) == (
+        "throttled",
+        5,
+        ("log", "email"),
+    )
+    assert (stuck.window_s, stuck.cooldown_s, stuck.sinks, stuck.severity) == (
+        300.0,
+        900.0,
+        None,
+        "critical",
+    )
+    assert [r.name for r in alerts.active_rules()] == [
+        "dead",
+        "fatal",
+        "failures",
+        "throttling",
+        "stuck",
+    ]
+    assert alerts.sink_names() == ("log", "webhook", "email")
+
+
+def test_alerts_default_to_the_log_sink_and_the_built_in_rules() -> None:
+    alerts = Config().alerts
+    assert alerts.sinks == ("log",)
+    assert alerts.rules == ()
+    assert alerts.defaults is True
+    assert {r.name for r in alerts.active_rules()} == {"dead", "fatal", "failures", "throttling"}
+
+
+def test_nested_alert_settings_come_from_the_environment() -> None:
+    config = load_config(
+        environ={
+            "ADAPTSEND_ALERTS_SINKS": "log,email",
+            "ADAPTSEND_ALERTS_EMAIL_TO": "a@example.com, b@example.com",
+            "ADAPTSEND_ALERTS_EMAIL_ATTEMPTS": "2",
+        }
+    )
+    assert config.alerts.sinks == ("log", "email")
+    assert config.alerts.email.to == ("a@example.com", "b@example.com")
+    assert config.alerts.email.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            "[[alerts.rules]]\nname = 'x'\nwhen = 'throttles'\nthreshold = 1\n",
+            "alerts.rules[0].when must be one of 'throttled', 'transient', 'failed', "
+            "'dead', 'fatal', 'queue_age'",
+        ),
+        ("[[alerts.rules]]\nname = 'x'\nwhen = 'dead'\n", "alerts.rules[0].threshold is required"),
+        (
+            "[[alerts.rules]]\nname = 'x'\nwhen = 'dead'\nthreshold = 1\nwindow = 5\n",
+            "unknown key 'window' in [alerts.rules[0]]",
+        ),
+        (
+            "[[alerts.rules]]\nname = 'x'\nwhen = 'dead'\nthreshold = 0\n",
+            "in [alerts.rules[0]], threshold must be greater than 0, not 0.0",
+        ),
+        (
+            "[[alerts.rules]]\nname = 'x'\nwhen = 'dead'\nthreshold = 1\nsinks = 'log'\n",
+            "alerts.rules[0].sinks must be a list of strings",
+        ),
+        (
+            "[[alerts.rules]]\nname = 'x'\nwhen = 'dead'\nthreshold = 1\n"
+            "[[alerts.rules]]\nname = 'x'\nwhen = 'fatal'\nthreshold = 1\n",
+            "in [alerts], rule names must be unique, and 'x' is used twice",
+        ),
+        (
+            "[alerts.email]\nto = 'oncall@example.com'\n",
+            "alerts.email.to must be a list of strings",
+        ),
+        ("[alerts]\ndrain_s = -1\n", "in [alerts], drain_s must not be negative, not -1.0"),
+        ("[alerts]\nsink = ['log']\n", "unknown key 'sink' in [alerts]"),
+    ],
+)
+def test_a_mistake_in_the_alerts_section_is_one_sentence(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    path = tmp_path / "adaptsend.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert str(caught.value) == f"{path}: {message}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptsend import Agent, PluginError, config_from_dict, hookimpl
+from adaptsend import Agent, Decision, PluginError, Status, config_from_dict, hookimpl
 from adaptsend._compose import compose
 from adaptsend._models import Message
 from adaptsend._plugins import BUILTIN_PLUGINS, load_plugins
@@ -19,7 +19,7 @@ def test_builtins_register_through_the_hooks() -> None:
     plugins = load_plugins(entry_points=False, environ={})
     assert set(plugins.registry.stores) == {"sqlite", "postgresql", "oracle"}
     assert set(plugins.registry.transports) == {"smtp"}
-    assert set(plugins.registry.alert_sinks) == {"log"}
+    assert set(plugins.registry.alert_sinks) == {"log", "email"}
     registered = {plugins.manager.get_name(p) for p in plugins.manager.get_plugins()}
     assert set(BUILTIN_PLUGINS) <= registered
 
@@ -79,3 +79,33 @@ def test_a_misspelt_hook_is_caught() -> None:
 
     with pytest.raises(PluginError, match="unknown hook"):
         load_plugins(entry_points=False, extra=[Misspelt()], environ={})
+
+
+def test_builtins_are_loaded_by_the_entry_point_path_and_say_where_from() -> None:
+    plugins = load_plugins(entry_points=False, environ={})
+    infos = {info.name: info for info in plugins.infos}
+    assert list(infos) == list(BUILTIN_PLUGINS)
+    smtp = infos["adaptsend._smtp_plugin"]
+    assert (smtp.distribution, smtp.builtin) == ("adaptsend", True)
+    assert smtp.hooks == ("adaptsend_register_transports",)
+    assert smtp.registers == {"transports": ("smtp",)}
+    assert infos["adaptsend._alerts_plugin"].registers == {"alert_sinks": ("log", "email")}
+
+
+def test_observers_see_every_record_and_agents_do_not_share_them() -> None:
+    seen: list[tuple[str, object]] = []
+
+    class Observer:
+        def attempt_recorded(self, attempt: object, sending_key: str) -> None:
+            seen.append(("attempt", attempt))
+
+        def decision_recorded(self, decision: object, sending_key: str) -> None:
+            seen.append(("decision", decision))
+
+    plugins = load_plugins(entry_points=False, environ={})
+    watched = plugins.with_observer(Observer())
+    decision = Decision(message_pk=1, status=Status.SENT, attempts=1, throttles=0)
+    plugins.recorded([], decision, "key")
+    assert seen == []
+    watched.recorded([], decision, "key")
+    assert [kind for kind, _ in seen] == ["decision"]

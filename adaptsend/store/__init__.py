@@ -2,6 +2,17 @@
 
 from adaptsend._errors import StoreError
 from adaptsend._store_api import SchemaOutOfDate
+from adaptsend.store._admin import schema_state, upgrade_sql, upgrade_store
+from adaptsend.store._migrate import SchemaState
 from adaptsend.store._sqlstore import SQLStore, open_store
 
-__all__ = ["SQLStore", "SchemaOutOfDate", "StoreError", "open_store"]
+__all__ = [
+    "SQLStore",
+    "SchemaOutOfDate",
+    "SchemaState",
+    "StoreError",
+    "open_store",
+    "schema_state",
+    "upgrade_sql",
+    "upgrade_store",
+]

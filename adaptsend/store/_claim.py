@@ -1,14 +1,26 @@
-"""Leasing due messages: one conditional UPDATE whose subquery picks the rows.
+"""Leasing due messages in one short transaction, so no lock outlives the claim.
 
-The only part that differs between databases is how the subquery keeps two
-agents from picking the same rows; it lives in :func:`pick_due`.
+A claim marks rows ``sending`` under an owner until a lease expiry, which it
+also writes to ``next_attempt_at``: a dead agent's rows come due again when
+their leases run out. How the rows are picked so that two agents never pick
+the same one depends on the database:
+
+- ``"update"`` (SQLite, PostgreSQL): one UPDATE whose subquery picks the rows.
+  SQLite runs it under its single write lock; PostgreSQL's subquery takes
+  ``FOR UPDATE SKIP LOCKED``, so concurrent agents skip each other's rows
+  instead of waiting for them.
+- ``"cursor"`` (Oracle): Oracle refuses ``FOR UPDATE`` in a subquery, and with
+  ``FETCH FIRST`` (ORA-02014). Its ``SKIP LOCKED`` locks a row when it is
+  fetched, so the query has no row limit, the claim fetches ``limit`` rows,
+  and a second UPDATE marks exactly those.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Select, Update, select, update
+from sqlalchemy import ColumnElement, Connection, Select, Update, select, update
 
 from adaptsend._models import ClaimedMessage, Status
 from adaptsend.store import _rows
@@ -17,56 +29,88 @@ from adaptsend.store._schema import message_contents as c
 from adaptsend.store._schema import messages as m
 
 CLAIMABLE = (Status.QUEUED.value, Status.RETRY.value, Status.SENDING.value)
+ClaimStyle = Literal["update", "cursor"]
+#: What a send needs of the message row; the content is read apart.
+_CLAIMED_COLUMNS = (m.c.id, m.c.message_id, m.c.sender, m.c.recipients, m.c.attempts, m.c.throttles)
 
 
-def pick_due(dialect: str, *, sending_key: str, limit: int, now: dt.datetime) -> Select[tuple[int]]:
-    """The ids of up to ``limit`` due messages, oldest due first.
+def style_for(dialect: str) -> ClaimStyle:
+    """The way of claiming that ``dialect`` supports."""
+    return "cursor" if dialect == "oracle" else "update"
 
-    ``next_attempt_at`` holds the lease expiry of ``sending`` rows, so expired
-    leases come back through the same index range as queued and retry rows.
-    """
-    query = (
+
+def _due(sending_key: str, now: dt.datetime) -> ColumnElement[bool]:
+    # ``next_attempt_at`` holds the lease expiry of ``sending`` rows, so expired
+    # leases come back through the same index range as queued and retry rows.
+    return (
+        (m.c.sending_key == sending_key) & (m.c.next_attempt_at <= now) & m.c.status.in_(CLAIMABLE)
+    )
+
+
+def _lease_values(owner: str, until: dt.datetime, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "status": Status.SENDING.value,
+        "lease_owner": owner,
+        "lease_expires_at": until,
+        "next_attempt_at": until,
+        "updated_at": now,
+    }
+
+
+def pick_due(*, sending_key: str, limit: int, now: dt.datetime) -> Select[tuple[int]]:
+    """The ids of up to ``limit`` due messages, oldest due first, locked and
+    skipping rows another transaction holds (SQLite has no such clause and
+    leaves it out)."""
+    return (
         select(m.c.id)
-        .where(m.c.sending_key == sending_key, m.c.next_attempt_at <= now)
-        .where(m.c.status.in_(CLAIMABLE))
+        .where(_due(sending_key, now))
         .order_by(m.c.next_attempt_at, m.c.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    if dialect != "sqlite":
-        # SQLite runs the whole UPDATE under its single write lock; servers with
-        # row locks let concurrent agents skip each other's rows instead of waiting.
-        query = query.with_for_update(skip_locked=True)
-    return query
 
 
 def lease_statement(
-    dialect: str, *, owner: str, sending_key: str, limit: int, until: dt.datetime, now: dt.datetime
+    *, owner: str, sending_key: str, limit: int, until: dt.datetime, now: dt.datetime
 ) -> Update:
-    """Mark the picked rows ``sending`` under ``owner``; return all a send needs but content."""
-    due = pick_due(dialect, sending_key=sending_key, limit=limit, now=now)
+    """The ``"update"`` claim: mark the picked rows and return them."""
+    due = pick_due(sending_key=sending_key, limit=limit, now=now)
     return (
         update(m)
         .where(m.c.id.in_(due.scalar_subquery()))
-        .values(
-            status=Status.SENDING.value,
-            lease_owner=owner,
-            lease_expires_at=until,
-            next_attempt_at=until,
-            updated_at=now,
-        )
-        .returning(
-            m.c.id,
-            m.c.message_id,
-            m.c.sender,
-            m.c.recipients,
-            m.c.attempts,
-            m.c.throttles,
-        )
+        .values(_lease_values(owner, until, now))
+        .returning(*_CLAIMED_COLUMNS)
     )
 
 
+def locking_query(*, sending_key: str, now: dt.datetime) -> Select[Any]:
+    """The ``"cursor"`` claim's query: every due row, locked as it is fetched.
+
+    The order matches ``ix_messages_due``, so the database reads the index in
+    order and stops when the claim stops fetching; nothing is sorted.
+    """
+    return (
+        select(*_CLAIMED_COLUMNS)
+        .where(_due(sending_key, now))
+        .order_by(m.c.next_attempt_at, m.c.id)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def mark_statement(ids: list[int], *, owner: str, until: dt.datetime, now: dt.datetime) -> Update:
+    """The ``"cursor"`` claim's second step: lease the rows it fetched."""
+    return update(m).where(m.c.id.in_(ids)).values(_lease_values(owner, until, now))
+
+
 def lease(
-    conn: Connection, *, owner: str, sending_key: str, limit: int, lease_s: float, now: dt.datetime
+    conn: Connection,
+    *,
+    style: ClaimStyle,
+    owner: str,
+    sending_key: str,
+    limit: int,
+    lease_s: float,
+    now: dt.datetime,
 ) -> list[ClaimedMessage]:
     """Lease due messages in the caller's transaction; returned in id order."""
     if lease_s <= 0:
@@ -77,13 +121,35 @@ def lease(
     if limit <= 0:
         return []
     until = now + dt.timedelta(seconds=lease_s)
-    stmt = lease_statement(
-        conn.dialect.name, owner=owner, sending_key=sending_key, limit=limit, until=until, now=now
-    )
+    if style == "update":
+        stmt = lease_statement(
+            owner=owner, sending_key=sending_key, limit=limit, until=until, now=now
+        )
+        rows = list(conn.execute(stmt))
+    else:
+        rows = _lease_by_cursor(conn, owner, sending_key, limit, until=until, now=now)
     # RETURNING gives no order; ids follow enqueue order, close to due order.
-    rows = sorted(conn.execute(stmt).all(), key=lambda r: r.id)
+    rows.sort(key=lambda r: r.id)
     contents = _contents(conn, [r.id for r in rows])
     return [_rows.claimed(r, contents[r.id]) for r in rows]
+
+
+def _lease_by_cursor(
+    conn: Connection,
+    owner: str,
+    sending_key: str,
+    limit: int,
+    *,
+    until: dt.datetime,
+    now: dt.datetime,
+) -> list[_rows.AnyRow]:
+    with conn.execute(locking_query(sending_key=sending_key, now=now)) as result:
+        # The driver may fetch (and so lock) a few rows beyond these; they are
+        # free again when the claim commits a moment later.
+        rows = list(result.fetchmany(limit))
+    for ids in _rows.chunks([r.id for r in rows], _rows.IN_CHUNK):
+        conn.execute(mark_statement(ids, owner=owner, until=until, now=now))
+    return rows
 
 
 def _contents(conn: Connection, ids: list[int]) -> dict[int, bytes]:

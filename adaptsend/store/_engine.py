@@ -31,6 +31,12 @@ def safe(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def reason(error: exc.SQLAlchemyError) -> str:
+    """The first line of what the database said, without SQLAlchemy's wrapping."""
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0].rstrip(".") if lines else type(error).__name__
+
+
 def build_engine(url: URL) -> Engine:
     """An engine for ``url`` that worker threads may use one call at a time."""
     try:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, desc, func, select
 
 from adaptsend._models import Outcome, Status
-from adaptsend._store_api import FailureGroup, MessageState
+from adaptsend._store_api import FailureGroup, MessageState, OldestUnsent
 from adaptsend.store import _rows
 from adaptsend.store._schema import attempts as a
 from adaptsend.store._schema import messages as m
@@ -88,3 +88,19 @@ def _group(conn: Connection, failed: ColumnElement[bool], g: _rows.AnyRow) -> Fa
 def _same(column: ColumnElement[Any], value: object) -> ColumnElement[bool]:
     # "= NULL" matches nothing, and not every database spells IS NOT DISTINCT FROM.
     return column.is_(None) if value is None else column == value
+
+
+def oldest_unsent(conn: Connection, *, sending_key: str) -> OldestUnsent | None:
+    """The first-queued message of ``sending_key`` that is not final yet."""
+    # Final rows have no due time, so this reads only the unfinished ones.
+    row = conn.execute(
+        select(m.c.message_id, m.c.created_at, m.c.status)
+        .where(m.c.sending_key == sending_key, m.c.next_attempt_at.is_not(None))
+        .order_by(m.c.created_at, m.c.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return OldestUnsent(
+        message_id=row.message_id, queued_at=row.created_at, status=Status(row.status)
+    )

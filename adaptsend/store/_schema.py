@@ -10,6 +10,11 @@ rows, and NULL once a message is final. Keeping that one column up to date
 lets a claim be a single range scan of ``ix_messages_due`` in due order, however
 many rows are already final.
 
+These definitions describe the newest revision; a database gets there through
+the Alembic revisions in ``adaptsend/store/migrations``, which spell out each
+change as it was made. A change here therefore needs a new revision too (a test
+compares the two).
+
 The message bytes live in ``message_contents``, apart from the row that
 changes on every claim and decision: databases rewrite a whole row when it
 changes size, and rewriting the content twice per send would make large
@@ -33,13 +38,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects import oracle
 
 from adaptsend._models import Status
-
-#: Bump when the tables change in a way an older database would not match.
-SCHEMA_REVISION = 1
+from adaptsend._source_api import MAX_KEY_LEN
 
 #: Longest stored reply text; longer ones are cut rather than refused.
 REPLY_TEXT_LEN = 1000
@@ -48,6 +52,8 @@ MESSAGE_ID_LEN = 255
 SENDING_KEY_LEN = 255
 OWNER_LEN = 64
 CODE_LEN = 16
+SOURCE_NAME_LEN = 64
+SOURCE_KEY_LEN = MAX_KEY_LEN
 
 metadata = MetaData(
     naming_convention={
@@ -127,9 +133,20 @@ attempts = Table(
 Index("ix_attempts_message_pk", attempts.c.message_pk)
 Index("ix_attempts_started_at", attempts.c.started_at)
 
-#: One row: the revision of the tables in this database.
-schema_info = Table(
-    "adaptsend_schema",
+#: Which row of a site's table each message came from, so that a row is queued
+#: once however often the site's query returns it, and whether its outcome has
+#: been written back to the site.
+source_rows = Table(
+    "source_rows",
     metadata,
-    Column("revision", Integer(), nullable=False),
+    Column("message_pk", _Id, ForeignKey("messages.id"), primary_key=True, autoincrement=False),
+    Column("source_name", String(SOURCE_NAME_LEN), nullable=False),
+    # The site's key as JSON, so that 7 and "7" stay different keys.
+    Column("source_key", String(SOURCE_KEY_LEN), nullable=False),
+    Column("queued_at", _Time, nullable=False),
+    Column("reported_at", _Time, nullable=True),
+    UniqueConstraint("source_name", "source_key"),
 )
+
+# Outcomes not yet written back, per source.
+Index("ix_source_rows_reported", source_rows.c.source_name, source_rows.c.reported_at)

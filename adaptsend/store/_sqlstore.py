@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, case, exc, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, case, exc, func, insert, select, update
 
 from adaptsend._errors import StoreError
 from adaptsend._models import (
@@ -18,74 +18,86 @@ from adaptsend._models import (
     Status,
     utcnow,
 )
-from adaptsend._store_api import FailureGroup, MessageState, SchemaOutOfDate
-from adaptsend.store import _claim, _decide, _engine, _reports, _rows
+from adaptsend._source_api import SourceOutcome
+from adaptsend._store_api import FailureGroup, MessageState, OldestUnsent, SchemaOutOfDate
+from adaptsend.store import _claim, _decide, _engine, _enqueue, _migrate, _reports, _rows, _sources
 from adaptsend.store import _schema as s
 
-#: Rows per executemany batch when queueing, so memory stays flat.
-ENQUEUE_CHUNK = 1000
 
-
-def open_store(url: str) -> SQLStore:
-    """Open (and for a new database, create) the store at ``url``.
+def open_store(url: str, *, upgrade: bool | None = None) -> SQLStore:
+    """Open the store at ``url``, bringing its tables to the newest revision
+    when ``upgrade`` is true. By default a SQLite database is created or
+    upgraded as needed, and a server database must have been upgraded by
+    ``adaptsend db upgrade`` (a DBA's step, with grants an agent lacks).
 
     Raises StoreError with one sentence, never showing a password, when the URL
-    is wrong, the driver is missing or the database cannot be reached.
+    is wrong, the driver is missing, the database cannot be reached, or its
+    tables are not at the revision this adaptsend needs (SchemaOutOfDate, which
+    names the command that fixes it).
     """
     parsed = _engine.parse_url(url)
     engine = _engine.build_engine(parsed)
+    if upgrade is None:
+        # A SQLite file belongs to adaptsend alone: no DBA to ask, no one to disturb.
+        upgrade = engine.dialect.name == "sqlite"
     try:
-        _prepare_schema(engine)
+        _ready_schema(engine, _engine.safe(parsed), upgrade=upgrade)
     except exc.SQLAlchemyError as e:
         engine.dispose()
-        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
-        raise StoreError(f"Cannot open the store at {_engine.safe(parsed)}: {reason}.") from None
+        raise StoreError(
+            f"Cannot open the store at {_engine.safe(parsed)}: {_engine.reason(e)}."
+        ) from None
     except StoreError:
         engine.dispose()
         raise
     return SQLStore(engine)
 
 
-def _prepare_schema(engine: Engine) -> None:
-    s.metadata.create_all(engine)
-    with engine.begin() as conn:
-        found = conn.execute(select(func.max(s.schema_info.c.revision))).scalar()
-        if found is None:
-            conn.execute(insert(s.schema_info).values(revision=s.SCHEMA_REVISION))
-        elif found < s.SCHEMA_REVISION:
-            raise SchemaOutOfDate(
-                f"The store's tables are at revision {found} but this adaptsend needs "
-                f"revision {s.SCHEMA_REVISION}; upgrade the database first."
-            )
-        elif found > s.SCHEMA_REVISION:
-            raise StoreError(
-                f"The store's tables are at revision {found}, newer than this adaptsend "
-                f"knows ({s.SCHEMA_REVISION}); upgrade adaptsend."
-            )
+def _ready_schema(engine: Engine, shown: str, *, upgrade: bool) -> None:
+    with engine.connect() as conn:
+        found = _migrate.state(conn)
+    if found.up_to_date:
+        return
+    if found.newer:
+        raise StoreError(
+            f"The store at {shown} is at schema revision {', '.join(found.current)}, newer "
+            f"than this adaptsend knows ({found.head}); upgrade adaptsend."
+        )
+    if found.has_tables and not found.current:
+        raise StoreError(
+            f"The store at {shown} has adaptsend tables but no recorded schema revision "
+            "(a development version made them); move them aside and start afresh."
+        )
+    if upgrade:
+        _migrate.upgrade(engine)
+        return
+    if not found.current:
+        raise SchemaOutOfDate(
+            f"The store at {shown} has no adaptsend tables yet; run "
+            f"`{_migrate.UPGRADE_COMMAND}` to create them."
+        )
+    raise SchemaOutOfDate(
+        f"The store at {shown} is at schema revision {found.current[0]} but this adaptsend "
+        f"needs {found.head}; run `{_migrate.UPGRADE_COMMAND}` to bring it up to date."
+    )
 
 
 class SQLStore:
-    """A Store on one SQLAlchemy engine. Safe to call from any thread, one call at a time."""
+    """A Store on one SQLAlchemy engine. Safe to call from any thread, one call at a time.
 
-    def __init__(self, engine: Engine) -> None:
+    ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
+    one the database supports. Tests choose the other to run Oracle's way on
+    the databases they have.
+    """
+
+    def __init__(self, engine: Engine, *, claim_style: _claim.ClaimStyle | None = None) -> None:
         self.engine = engine
+        self.claim_style = claim_style or _claim.style_for(engine.dialect.name)
 
     def enqueue(self, envelopes: Iterable[Envelope], *, sending_key: str) -> list[int]:
         """Queue messages for sending now, in one transaction; return their ids in order."""
-        now = utcnow()
-        stmt = insert(s.messages).returning(s.messages.c.id, sort_by_parameter_order=True)
-        ids: list[int] = []
         with self.engine.begin() as conn:
-            for batch in _rows.chunks(envelopes, ENQUEUE_CHUNK):
-                params = [_rows.envelope_params(e, sending_key=sending_key, now=now) for e in batch]
-                batch_ids = list(conn.execute(stmt, params).scalars())
-                contents = [
-                    {"message_pk": pk, "content": e.content}
-                    for pk, e in zip(batch_ids, batch, strict=True)
-                ]
-                conn.execute(insert(s.message_contents), contents)
-                ids.extend(batch_ids)
-        return ids
+            return _enqueue.insert_messages(conn, envelopes, sending_key=sending_key, now=utcnow())
 
     def claim(
         self, *, owner: str, sending_key: str, limit: int, lease_s: float, now: dt.datetime
@@ -93,7 +105,13 @@ class SQLStore:
         """Lease up to ``limit`` due messages for ``owner`` (see the Store protocol)."""
         with self.engine.begin() as conn:
             return _claim.lease(
-                conn, owner=owner, sending_key=sending_key, limit=limit, lease_s=lease_s, now=now
+                conn,
+                style=self.claim_style,
+                owner=owner,
+                sending_key=sending_key,
+                limit=limit,
+                lease_s=lease_s,
+                now=now,
             )
 
     def record(
@@ -155,9 +173,12 @@ class SQLStore:
         if not wanted:
             return 0
         now = utcnow()
+        which: ColumnElement[bool] = m.c.status.in_(wanted)
+        if since is not None:
+            which &= m.c.updated_at >= since
         stmt = (
             update(m)
-            .where(m.c.status.in_(wanted))
+            .where(which)
             .values(
                 status=Status.QUEUED.value,
                 attempts=0,
@@ -168,15 +189,52 @@ class SQLStore:
                 lease_expires_at=None,
             )
         )
-        if since is not None:
-            stmt = stmt.where(m.c.updated_at >= since)
         with self.engine.begin() as conn:
+            _sources.unreport(conn, which)
             return conn.execute(stmt).rowcount
 
     def states(self, message_pks: Sequence[int]) -> list[MessageState]:
         """The current state of the given messages (unknown ids left out), in order."""
         with self.engine.connect() as conn:
             return _reports.states(conn, message_pks)
+
+    def oldest_unsent(self, *, sending_key: str) -> OldestUnsent | None:
+        """The first-queued message of ``sending_key`` that is not final yet."""
+        with self.engine.connect() as conn:
+            return _reports.oldest_unsent(conn, sending_key=sending_key)
+
+    # -- the ledger of the table source (adaptsend._source_api.SourceLedger) --
+
+    def source_states(self, source: str, keys: Sequence[str]) -> dict[str, Status]:
+        """The status of the message queued for each of ``keys`` that was queued."""
+        with self.engine.connect() as conn:
+            return _sources.states(conn, source, keys)
+
+    def enqueue_from_source(
+        self, source: str, rows: Sequence[tuple[str, Envelope]], *, sending_key: str
+    ) -> dict[str, int]:
+        """Queue the rows whose key is new to ``source``; return the new ids by key."""
+        try:
+            return self._enqueue_from_source(source, rows, sending_key)
+        except exc.IntegrityError:
+            # Another agent queued some of these keys first; now they are known.
+            return self._enqueue_from_source(source, rows, sending_key)
+
+    def _enqueue_from_source(
+        self, source: str, rows: Sequence[tuple[str, Envelope]], sending_key: str
+    ) -> dict[str, int]:
+        with self.engine.begin() as conn:
+            return _sources.enqueue(conn, source, rows, sending_key=sending_key, now=utcnow())
+
+    def unreported(self, source: str, *, limit: int) -> list[SourceOutcome]:
+        """Final messages of ``source`` whose outcome is not written back yet."""
+        with self.engine.connect() as conn:
+            return _sources.unreported(conn, source, limit=limit)
+
+    def mark_reported(self, source: str, message_pks: Sequence[int]) -> int:
+        """Mark the outcomes of ``message_pks`` as written back."""
+        with self.engine.begin() as conn:
+            return _sources.mark_reported(conn, source, message_pks, now=utcnow())
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -185,6 +243,8 @@ class SQLStore:
 
 if TYPE_CHECKING:
     # Type checkers verify here that SQLStore still fulfils the Store protocol.
+    from adaptsend._source_api import SourceLedger
     from adaptsend._store_api import Store
 
     _conforms: type[Store] = SQLStore
+    _keeps_ledger: type[SourceLedger] = SQLStore

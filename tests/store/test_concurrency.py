@@ -1,50 +1,83 @@
-"""Two agents on one database never send the same message."""
+"""Agents on one database never send the same message, and a claim holds no
+lock longer than its own short transaction."""
 
 from __future__ import annotations
 
 import threading
+import time
+
+import sqlalchemy as sa
 
 from adaptsend._models import utcnow
-from adaptsend.store import open_store
+from adaptsend.store import SQLStore
+from adaptsend.store._schema import messages
 
-from .helpers import KEY, decision, enqueue
+from .conftest import OpenStore
+from .helpers import KEY, claim_ids, decision, enqueue
 
 
-def test_two_owners_claiming_at_once_get_disjoint_sets(store_url: str) -> None:
-    stores = [open_store(store_url), open_store(store_url)]
+def test_owners_claiming_at_once_get_disjoint_sets(store_url: str, make_store: OpenStore) -> None:
+    stores = [make_store(store_url) for _ in range(4)]
     ids = enqueue(stores[0], 600)
-    got: dict[str, list[int]] = {"a": [], "b": []}
-    start = threading.Barrier(2)
+    got: dict[str, list[int]] = {f"agent-{i}": [] for i in range(len(stores))}
+    start = threading.Barrier(len(stores))
 
-    def drain(owner: str, index: int) -> None:
-        store = stores[index]
+    def drain(owner: str, store: SQLStore) -> None:
         start.wait()
         while page := store.claim(owner=owner, sending_key=KEY, limit=13, lease_s=60, now=utcnow()):
             got[owner].extend(c.id for c in page)
             store.record([], [decision(c.id) for c in page], owner=owner)
 
-    threads = [threading.Thread(target=drain, args=(o, i)) for i, o in enumerate(got)]
+    threads = [
+        threading.Thread(target=drain, args=(owner, store))
+        for owner, store in zip(got, stores, strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    for s in stores:
-        s.close()
-    assert not set(got["a"]) & set(got["b"])
-    assert sorted(got["a"] + got["b"]) == ids
+    claimed = [pk for pks in got.values() for pk in pks]
+    assert len(claimed) == len(set(claimed))
+    assert sorted(claimed) == ids
 
 
-def test_one_store_may_be_called_from_different_threads(store_url: str) -> None:
-    store = open_store(store_url)
+def test_a_claim_never_takes_rows_another_transaction_holds(
+    store_url: str, make_store: OpenStore
+) -> None:
+    store = make_store(store_url)
+    ids = enqueue(store, 10)
+    held = ids[:4]
+    holder = sa.create_engine(store_url)
+    hold_s = 1.0
+    with holder.connect() as conn:
+        # Another agent in the middle of its claim: these rows are locked (a
+        # write lock on SQLite), not yet marked.
+        conn.execute(sa.update(messages).where(messages.c.id.in_(held)).values(updated_at=utcnow()))
+        result: list[int] = []
+        started = time.monotonic()
+        t = threading.Thread(target=lambda: result.extend(claim_ids(store, limit=100)))
+        t.start()
+        t.join(timeout=hold_s)
+        waited = t.is_alive()
+        conn.commit()
+        t.join(timeout=30)
+    holder.dispose()
+    elapsed = time.monotonic() - started
+    if store.engine.dialect.name == "sqlite":
+        # One writer at a time: the claim waits for the other, then takes all.
+        assert waited and result == ids and elapsed >= hold_s
+    else:
+        # Row locks: the claim skips the held rows at once instead of waiting.
+        assert not waited and result == ids[4:] and elapsed < hold_s
+
+
+def test_one_store_may_be_called_from_different_threads(
+    store_url: str, make_store: OpenStore
+) -> None:
+    store = make_store(store_url)
     ids = enqueue(store, 3)
     seen: list[int] = []
-    t = threading.Thread(
-        target=lambda: seen.extend(
-            c.id
-            for c in store.claim(owner="a", sending_key=KEY, limit=10, lease_s=60, now=utcnow())
-        )
-    )
+    t = threading.Thread(target=lambda: seen.extend(claim_ids(store, limit=10)))
     t.start()
     t.join(timeout=30)
-    store.close()
     assert seen == ids

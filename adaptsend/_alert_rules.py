@@ -1,0 +1,143 @@
+"""One alert rule's memory: the events in its sliding window, whether it is
+firing, and when it last said so.
+
+Pure and synchronous: the engine feeds events and the time, and acts on what
+:meth:`RuleState.evaluate` returns. Times are seconds on any monotonic clock.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import math
+from collections.abc import Iterable
+
+import attrs
+
+from adaptsend._alerts import Severity, TopReply
+from adaptsend._config_alerts import AlertRuleConfig
+from adaptsend._models import Reply
+
+#: How many Message-IDs an alert shows as examples, and how many replies.
+SAMPLE_SIZE = 5
+TOP_REPLIES = 3
+#: Events a window keeps at most; past this the count saturates rather than
+#: memory growing without bound in a pathological burst.
+MAX_EVENTS = 100_000
+
+
+class Change(enum.Enum):
+    #: The rule crossed its threshold.
+    FIRED = "fired"
+    #: Still over the threshold a cooldown after the last alert.
+    REPEATED = "repeated"
+    #: Back below the threshold after firing.
+    RESOLVED = "resolved"
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    at: float
+    message_pk: int | None
+    reply: Reply | None
+
+
+@attrs.frozen(kw_only=True)
+class Draft:
+    """What the engine needs to turn a change into an :class:`Alert`."""
+
+    rule: AlertRuleConfig
+    change: Change
+    severity: Severity
+    count: int
+    top_replies: tuple[TopReply, ...]
+    sample_pks: tuple[int, ...]
+    #: For queue_age: the Message-ID of the oldest unsent message.
+    sample_message_ids: tuple[str, ...] = ()
+
+
+class RuleState:
+    """Counts one rule's events over its window and decides when to speak."""
+
+    def __init__(self, rule: AlertRuleConfig) -> None:
+        self.rule = rule
+        self._events: collections.deque[Event] = collections.deque(maxlen=MAX_EVENTS)
+        self._firing = False
+        self._last_alert_at = -math.inf
+        self._age = 0.0
+        self._oldest_id: str | None = None
+
+    @property
+    def firing(self) -> bool:
+        return self._firing
+
+    def add(self, event: Event) -> None:
+        self._events.append(event)
+
+    def measure_age(self, age_s: float, message_id: str | None) -> None:
+        """For a queue_age rule: the oldest unsent message's age now."""
+        self._age = age_s
+        self._oldest_id = message_id
+
+    def level(self, now: float) -> float:
+        """Events in the window ending at ``now``, or the measured age."""
+        if self.rule.when == "queue_age":
+            return self._age
+        horizon = now - self.rule.window_s
+        while self._events and self._events[0].at <= horizon:
+            self._events.popleft()
+        return len(self._events)
+
+    def evaluate(self, now: float) -> Draft | None:
+        """Whether the rule must say something now, and what."""
+        level = self.level(now)
+        over = level >= self.rule.threshold
+        if over and not self._firing:
+            change = Change.FIRED
+        elif over and now - self._last_alert_at >= self.rule.cooldown_s:
+            change = Change.REPEATED
+        elif not over and self._firing:
+            change = Change.RESOLVED
+        else:
+            return None
+        self._firing = over
+        if over:
+            self._last_alert_at = now
+        return self._draft(change, level)
+
+    def _draft(self, change: Change, level: float) -> Draft:
+        severity = Severity.RESOLVED if change is Change.RESOLVED else self._severity()
+        samples = (self._oldest_id,) if self._oldest_id and change is not Change.RESOLVED else ()
+        return Draft(
+            rule=self.rule,
+            change=change,
+            severity=severity,
+            count=round(level),
+            top_replies=top_replies(e.reply for e in self._events if e.reply is not None),
+            sample_pks=self._sample_pks(),
+            sample_message_ids=samples,
+        )
+
+    def _severity(self) -> Severity:
+        if self.rule.severity is not None:
+            return Severity(self.rule.severity)
+        return Severity.CRITICAL if self.rule.when in ("dead", "fatal") else Severity.WARNING
+
+    def _sample_pks(self) -> tuple[int, ...]:
+        # The latest distinct messages: the ones a person can still look at.
+        found: dict[int, None] = {}
+        for event in reversed(self._events):
+            if event.message_pk is not None:
+                found.setdefault(event.message_pk)
+                if len(found) == SAMPLE_SIZE:
+                    break
+        return tuple(found)
+
+
+def top_replies(replies: Iterable[Reply]) -> tuple[TopReply, ...]:
+    """The most common replies, most common first."""
+    counted = collections.Counter((r.code, r.enhanced, r.text) for r in replies)
+    return tuple(
+        TopReply(code=code, enhanced=enhanced, text=text, count=n)
+        for (code, enhanced, text), n in counted.most_common(TOP_REPLIES)
+    )

@@ -1,0 +1,108 @@
+"""The ``[alerts]`` section: rules over recorded outcomes, and where alerts go.
+
+Part of :class:`adaptsend.Config`; kept apart because the rest of the
+configuration does not need to know what a rule is.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Literal
+
+import attrs
+
+#: What a rule can watch. Events: ``throttled`` and ``transient`` attempts,
+#: ``fatal`` replies, messages that ended ``failed`` or ``dead``. ``queue_age``
+#: measures how long the oldest unsent message has waited, in seconds.
+Trigger = Literal["throttled", "transient", "failed", "dead", "fatal", "queue_age"]
+RuleSeverity = Literal["warning", "critical"]
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be greater than 0, not {value}")
+
+
+def _not_negative(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must not be negative, not {value}")
+
+
+@attrs.frozen(kw_only=True)
+class AlertRuleConfig:
+    """One ``[[alerts.rules]]`` table."""
+
+    name: str
+    when: Trigger
+    #: Events in the window that raise the alert (seconds of age for queue_age).
+    threshold: float = attrs.field(validator=_positive)
+    window_s: float = attrs.field(default=300.0, validator=_positive)
+    #: While the rule stays over its threshold, it alerts again at most this often.
+    cooldown_s: float = attrs.field(default=900.0, validator=_positive)
+    #: Sinks to deliver to; ``[alerts] sinks`` when not given.
+    sinks: tuple[str, ...] | None = None
+    #: ``critical`` by default for dead and fatal, ``warning`` for the rest.
+    severity: RuleSeverity | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EmailAlertConfig:
+    """``[alerts.email]``: the built-in email sink."""
+
+    to: tuple[str, ...] = ()
+    #: The From address; ``[smtp] username`` when not given.
+    sender: str | None = None
+    subject_prefix: str = "[adaptsend]"
+    #: Tries per alert: the provider may refuse one more connection while the
+    #: queue is being throttled, so a refused try waits and tries again.
+    attempts: int = attrs.field(default=3, validator=_positive)
+    retry_delay_s: float = attrs.field(default=5.0, validator=_not_negative)
+
+
+#: The rules a default install runs, so that no loss is ever silent. A rule in
+#: the configuration with the same name replaces one of these.
+DEFAULT_RULES = (
+    AlertRuleConfig(name="dead", when="dead", threshold=1),
+    AlertRuleConfig(name="fatal", when="fatal", threshold=1),
+    AlertRuleConfig(name="failures", when="failed", threshold=10),
+    # The limiter costs a refusal now and then by design (one per probe);
+    # twenty in five minutes means the limit fell or someone else is sending.
+    AlertRuleConfig(name="throttling", when="throttled", threshold=20),
+)
+
+
+@attrs.frozen(kw_only=True)
+class AlertsConfig:
+    """``[alerts]``: rules, default sinks, and how long a run waits for them."""
+
+    #: Run the built-in rules (dead, fatal, failures, throttling) as well.
+    defaults: bool = True
+    #: Sinks for the rules that do not name their own.
+    sinks: tuple[str, ...] = ("log",)
+    rules: tuple[AlertRuleConfig, ...] = ()
+    #: At the end of a run, how long to wait for alerts still being delivered.
+    drain_s: float = attrs.field(default=10.0, validator=_not_negative)
+    email: EmailAlertConfig = EmailAlertConfig()
+
+    def __attrs_post_init__(self) -> None:
+        repeated = [n for n, c in collections.Counter(r.name for r in self.rules).items() if c > 1]
+        if repeated:
+            raise ValueError(f"rule names must be unique, and {repeated[0]!r} is used twice")
+
+    def active_rules(self) -> tuple[AlertRuleConfig, ...]:
+        """The rules in force: the defaults (unless turned off), replaced by
+        name by the configured ones, then the other configured ones."""
+        mine = {rule.name: rule for rule in self.rules}
+        defaults = DEFAULT_RULES if self.defaults else ()
+        kept = tuple(mine.pop(rule.name, rule) for rule in defaults)
+        return kept + tuple(mine.values())
+
+    def sinks_of(self, rule: AlertRuleConfig) -> tuple[str, ...]:
+        return rule.sinks if rule.sinks is not None else self.sinks
+
+    def sink_names(self) -> tuple[str, ...]:
+        """Every sink some rule in force delivers to, in first-use order."""
+        names = dict.fromkeys(self.sinks)
+        for rule in self.active_rules():
+            names.update(dict.fromkeys(self.sinks_of(rule)))
+        return tuple(names)

@@ -1,0 +1,102 @@
+-- enqueue
+INSERT INTO messages (message_id, sending_key, sender, recipients, status, attempts, throttles, next_attempt_at, created_at, updated_at) VALUES (:message_id, :sending_key, :sender, :recipients, :status, :attempts, :throttles, :next_attempt_at, :created_at, :updated_at) RETURNING messages.id INTO :ret_0;
+
+-- enqueue
+INSERT INTO message_contents (message_pk, content) VALUES (:message_pk, :content);
+
+-- claim
+SELECT messages.id, messages.message_id, messages.sender, messages.recipients, messages.attempts, messages.throttles 
+FROM messages 
+WHERE messages.sending_key = :sending_key_1 AND messages.next_attempt_at <= :next_attempt_at_1 AND messages.status IN (__[POSTCOMPILE_status_1]) ORDER BY messages.next_attempt_at, messages.id FOR UPDATE SKIP LOCKED;
+
+-- claim
+UPDATE messages SET status=:status, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.id IN (__[POSTCOMPILE_id_1]);
+
+-- claim
+SELECT message_contents.message_pk, message_contents.content 
+FROM message_contents 
+WHERE message_contents.message_pk IN (__[POSTCOMPILE_message_pk_1]);
+
+-- record
+INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight);
+
+-- record
+UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at, last_code=:last_code, last_enhanced=:last_enhanced, last_text=:last_text, last_stage=:last_stage WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1 AND messages.id IN (__[POSTCOMPILE_id_1]);
+
+-- record
+UPDATE messages SET status=:p_status, attempts=:p_attempts, throttles=:p_throttles, next_attempt_at=:p_next_attempt_at, updated_at=:p_updated_at, lease_owner=:p_lease_owner, lease_expires_at=:p_lease_expires_at WHERE messages.id = :p_id AND messages.lease_owner = :p_owner AND messages.status = :status_1;
+
+-- record
+UPDATE messages SET status=:p_status, attempts=:p_attempts, throttles=:p_throttles, next_attempt_at=:p_next_attempt_at, updated_at=:p_updated_at, lease_owner=:p_lease_owner, lease_expires_at=:p_lease_expires_at, last_code=:p_last_code, last_enhanced=:p_last_enhanced, last_text=:p_last_text, last_stage=:p_last_stage WHERE messages.id = :p_id AND messages.lease_owner = :p_owner AND messages.status = :status_1;
+
+-- record
+UPDATE messages SET recipients=:p_recipients, status=:p_status, attempts=:p_attempts, throttles=:p_throttles, next_attempt_at=:p_next_attempt_at, updated_at=:p_updated_at, lease_owner=:p_lease_owner, lease_expires_at=:p_lease_expires_at WHERE messages.id = :p_id AND messages.lease_owner = :p_owner AND messages.status = :status_1;
+
+-- record
+UPDATE messages SET recipients=:p_recipients, status=:p_status, attempts=:p_attempts, throttles=:p_throttles, next_attempt_at=:p_next_attempt_at, updated_at=:p_updated_at, lease_owner=:p_lease_owner, lease_expires_at=:p_lease_expires_at, last_code=:p_last_code, last_enhanced=:p_last_enhanced, last_text=:p_last_text, last_stage=:p_last_stage WHERE messages.id = :p_id AND messages.lease_owner = :p_owner AND messages.status = :status_1;
+
+-- release
+UPDATE messages SET status=CASE WHEN (messages.attempts > :attempts_1 OR messages.throttles > :throttles_1) THEN :param_1 ELSE :param_2 END, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1 AND messages.id IN (__[POSTCOMPILE_id_1]);
+
+-- release
+UPDATE messages SET status=CASE WHEN (messages.attempts > :attempts_1 OR messages.throttles > :throttles_1) THEN :param_1 ELSE :param_2 END, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1;
+
+-- next_due
+SELECT min(messages.next_attempt_at) AS min_1 
+FROM messages 
+WHERE messages.sending_key = :sending_key_1;
+
+-- counts
+SELECT messages.status, count(*) AS count_1 
+FROM messages GROUP BY messages.status;
+
+-- recent_failures
+SELECT attempts.reply_code, attempts.enhanced_code, attempts.reply_text, min(attempts.stage) AS stage, count(*) AS n, max(attempts.started_at) AS last_at 
+FROM attempts 
+WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 GROUP BY attempts.reply_code, attempts.enhanced_code, attempts.reply_text ORDER BY n DESC, last_at DESC
+ FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
+
+-- states
+SELECT messages.id, messages.message_id, messages.status, messages.attempts, messages.throttles, messages.last_code, messages.last_enhanced, messages.last_text, messages.last_stage 
+FROM messages 
+WHERE messages.id IN (__[POSTCOMPILE_id_1]);
+
+-- oldest_unsent
+SELECT messages.message_id, messages.created_at, messages.status 
+FROM messages 
+WHERE messages.sending_key = :sending_key_1 AND messages.next_attempt_at IS NOT NULL ORDER BY messages.created_at, messages.id
+ FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
+
+-- requeue
+UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.reported_at IS NOT NULL AND source_rows.message_pk IN (SELECT messages.id 
+FROM messages 
+WHERE messages.status IN (__[POSTCOMPILE_status_1]));
+
+-- requeue
+UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.status IN (__[POSTCOMPILE_status_1]);
+
+-- requeue
+UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.reported_at IS NOT NULL AND source_rows.message_pk IN (SELECT messages.id 
+FROM messages 
+WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at >= :updated_at_1);
+
+-- requeue
+UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at >= :updated_at_1;
+
+-- source_states
+SELECT source_rows.source_key, messages.status 
+FROM source_rows JOIN messages ON messages.id = source_rows.message_pk 
+WHERE source_rows.source_name = :source_name_1 AND source_rows.source_key IN (__[POSTCOMPILE_source_key_1]);
+
+-- enqueue_from_source
+INSERT INTO source_rows (message_pk, source_name, source_key, queued_at) VALUES (:message_pk, :source_name, :source_key, :queued_at);
+
+-- unreported
+SELECT source_rows.message_pk, source_rows.source_key, messages.status, messages.message_id, messages.attempts, messages.updated_at, messages.last_code, messages.last_enhanced, messages.last_text, messages.last_stage 
+FROM source_rows JOIN messages ON messages.id = source_rows.message_pk 
+WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NULL AND messages.status IN (__[POSTCOMPILE_status_1]) ORDER BY source_rows.message_pk
+ FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
+
+-- mark_reported
+UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NULL AND source_rows.message_pk IN (__[POSTCOMPILE_message_pk_1]);
+

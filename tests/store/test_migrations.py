@@ -1,0 +1,178 @@
+"""Schema revisions: a new store gets the newest, an old one is upgraded or
+refused with the command that fixes it, and the revisions build exactly the
+tables the code describes."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from adaptsend.store import (
+    SchemaOutOfDate,
+    StoreError,
+    _migrate,
+    open_store,
+    schema_state,
+    upgrade_store,
+)
+from adaptsend.store._migrate import VERSION_TABLE
+from adaptsend.store._schema import metadata
+
+from .helpers import enqueue
+
+FIRST = "0001"
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def test_the_revisions_build_the_tables_the_code_describes(empty_db_url: str) -> None:
+    upgrade_store(empty_db_url)
+    engine = sa.create_engine(empty_db_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    engine.dispose()
+    # The version table is Alembic's own, not part of the described tables.
+    assert [d for d in differences if VERSION_TABLE not in str(d)] == []
+
+
+def test_upgrade_reports_before_and_after(empty_db_url: str) -> None:
+    before, after = upgrade_store(empty_db_url, FIRST)
+    assert (before.current, before.has_tables) == ((), False)
+    assert after.current == (FIRST,) and not after.up_to_date
+    assert after.describe() == f"{FIRST} (behind: head is {after.head})"
+    before, after = upgrade_store(empty_db_url)
+    assert after.up_to_date and after.describe() == f"{after.head} (head)"
+    # Upgrading a database at the head changes nothing.
+    assert upgrade_store(empty_db_url)[1] == after
+
+
+def test_a_store_behind_is_refused_naming_the_command(empty_db_url: str) -> None:
+    upgrade_store(empty_db_url, FIRST)
+    with pytest.raises(SchemaOutOfDate) as info:
+        open_store(empty_db_url, upgrade=False)
+    message = str(info.value)
+    assert f"at schema revision {FIRST} but this adaptsend needs" in message
+    assert message.endswith("run `adaptsend db upgrade` to bring it up to date.")
+    assert "\n" not in message
+
+
+def test_a_store_without_tables_is_refused_naming_the_command(empty_db_url: str) -> None:
+    expected = r"no adaptsend tables yet; run `adaptsend db upgrade`"
+    with pytest.raises(SchemaOutOfDate, match=expected):
+        open_store(empty_db_url, upgrade=False)
+
+
+def test_only_sqlite_upgrades_itself_by_default(empty_db_url: str) -> None:
+    upgrade_store(empty_db_url, FIRST)
+    if _is_sqlite(empty_db_url):
+        open_store(empty_db_url).close()
+        assert schema_state(empty_db_url).up_to_date
+    else:
+        with pytest.raises(SchemaOutOfDate):
+            open_store(empty_db_url)
+        assert schema_state(empty_db_url).current == (FIRST,)
+
+
+def test_an_upgrade_keeps_what_is_queued(empty_db_url: str) -> None:
+    upgrade_store(empty_db_url, FIRST)
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO messages (message_id, sending_key, sender, recipients, status,"
+                " attempts, throttles, next_attempt_at, created_at, updated_at)"
+                " VALUES ('<old@x>', 'k', 'a@x.org', '[\"b@x.org\"]', 'queued', 0, 0,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    upgrade_store(empty_db_url)
+    store = open_store(empty_db_url)
+    assert [s.message_id for s in store.states([1])] == ["<old@x>"]
+    store.close()
+
+
+def test_a_newer_store_is_refused(empty_db_url: str) -> None:
+    upgrade_store(empty_db_url)
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
+    engine.dispose()
+    assert schema_state(empty_db_url).newer
+    expected = r"newer than this adaptsend knows .*; upgrade adaptsend\.$"
+    with pytest.raises(StoreError, match=expected):
+        open_store(empty_db_url)
+    with pytest.raises(StoreError, match="upgrade adaptsend"):
+        upgrade_store(empty_db_url)
+
+
+def test_tables_without_a_revision_are_named(empty_db_url: str) -> None:
+    engine = sa.create_engine(empty_db_url)
+    metadata.create_all(engine)
+    engine.dispose()
+    with pytest.raises(StoreError, match="no recorded schema revision"):
+        open_store(empty_db_url)
+
+
+def test_every_revision_downgrades(empty_db_url: str) -> None:
+    upgrade_store(empty_db_url)
+    engine = sa.create_engine(empty_db_url)
+    try:
+        assert _migrate.downgrade(engine, FIRST).current == (FIRST,)
+        assert not sa.inspect(engine).has_table("source_rows")
+        assert _migrate.downgrade(engine, "base").current == ()
+        assert not sa.inspect(engine).has_table("messages")
+    finally:
+        engine.dispose()
+    upgrade_store(empty_db_url)
+    assert schema_state(empty_db_url).up_to_date
+
+
+def test_an_unknown_revision_is_one_sentence(empty_db_url: str) -> None:
+    expected = r"Cannot upgrade the store .*: Can.t locate revision"
+    with pytest.raises(StoreError, match=expected) as info:
+        upgrade_store(empty_db_url, "nosuchrevision")
+    assert "\n" not in str(info.value)
+
+
+def test_agents_opening_a_new_sqlite_file_at_once_both_get_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            open_store(url).close()
+        except BaseException as e:  # reported below, with the others
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert schema_state(url).current == (schema_state(url).head,)
+    store = open_store(url)
+    assert enqueue(store, 1) == [1]
+    store.close()
+
+
+def test_the_revisions_ship_inside_the_package() -> None:
+    # setuptools packs only packages: each folder needs its __init__.py.
+    spec = importlib.util.find_spec("adaptsend.store.migrations.versions")
+    assert spec is not None and spec.submodule_search_locations
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    numbers = sorted(p.name.split("_")[0] for p in folder.glob("[0-9]*.py"))
+    revisions = sorted(script.revision for script in _migrate.scripts().walk_revisions())
+    assert numbers == revisions == [FIRST, _migrate.head()]
