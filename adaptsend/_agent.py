@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 
+import sqlalchemy
 import trio
 
 from adaptsend._alert_engine import AlertEngine
@@ -17,7 +19,7 @@ from adaptsend._classifier import Classifier
 from adaptsend._config import Config
 from adaptsend._decide import Judge
 from adaptsend._dispatcher import Dispatcher
-from adaptsend._errors import ConfigError
+from adaptsend._errors import ConfigError, StoreError
 from adaptsend._models import Envelope, Outcome, Reply
 from adaptsend._plugins import Plugins, load_plugins
 from adaptsend._report import RunReport
@@ -35,10 +37,17 @@ _ALERT_THREADS = 2
 class Agent:
     """Owns the store for its lifetime; use as a context manager or call :meth:`close`."""
 
-    def __init__(self, config: Config, *, plugins: Plugins | None = None) -> None:
+    def __init__(
+        self, config: Config, *, plugins: Plugins | None = None, existing_store: bool = False
+    ) -> None:
+        """``existing_store`` refuses to create a new SQLite file: a command that
+        only reads the queue, run in the wrong directory, should say so rather
+        than report an empty queue."""
         self.config = config
         self.plugins = plugins or load_plugins()
         self.classifier = _classifier(config)
+        if existing_store:
+            _check_sqlite_file_exists(config.store.url)
         self.store: Store = self.plugins.store_factory(config.store.url)(config.store.url)
         # One door to the store for the dispatcher and the alert engine: a
         # store is used from one thread at a time.
@@ -137,3 +146,18 @@ def _classifier(config: Config) -> Classifier:
         )
     except ValueError as exc:
         raise ConfigError(f"[classifier]: {exc}") from None
+
+
+def _check_sqlite_file_exists(url: str) -> None:
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        return  # the store itself reports a malformed URL
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return
+    if not Path(path).exists():
+        raise StoreError(
+            f"there is no store at {path} (nothing has been queued there yet); "
+            "check [store] url or the working directory"
+        )

@@ -17,6 +17,7 @@ import click
 
 from adaptsend._config import Config, load_config
 from adaptsend._errors import AdaptsendError
+from adaptsend._groups import plain_error
 from adaptsend._report import RunReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -40,20 +41,13 @@ def fail_cleanly(fn: F) -> F:
             click.echo(f"adaptsend: {exc}", err=True)
             sys.exit(EXIT_USAGE)
         except BaseExceptionGroup as group:
-            # trio wraps what a task in a nursery raised; a user's error is
-            # still one sentence when it is all the group holds.
-            errors, others = group.split(AdaptsendError)
-            if errors is None or others is not None:
+            error = plain_error(group)
+            if not isinstance(error, AdaptsendError):
                 raise
-            click.echo(f"adaptsend: {_first(errors)}", err=True)
+            click.echo(f"adaptsend: {error}", err=True)
             sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
-
-
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def exit_code(report: RunReport) -> int:

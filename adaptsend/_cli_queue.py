@@ -148,7 +148,7 @@ def _enqueue_all(agent: Agent, results: Iterable[Envelope | Rejected]) -> tuple[
 def status(ctx: click.Context, as_json: bool, since: str) -> None:
     """Messages by status, and recent failures grouped by reply."""
     start = parse_since(since) or utcnow()
-    with Agent(load(ctx)) as agent:
+    with Agent(load(ctx), existing_store=True) as agent:
         counts = agent.store.counts()
         failures = agent.store.recent_failures(since=start, limit=10)
     if as_json:
@@ -194,6 +194,6 @@ def _failure_json(group: FailureGroup) -> dict[str, object]:
 def retry(ctx: click.Context, statuses: tuple[str, ...], since: str | None) -> None:
     """Put failed or dead messages back in the queue with a fresh retry budget."""
     chosen = [Status(s) for s in statuses] or [Status.FAILED, Status.DEAD]
-    with Agent(load(ctx)) as agent:
+    with Agent(load(ctx), existing_store=True) as agent:
         count = agent.store.requeue(statuses=chosen, since=parse_since(since))
     click.echo(f"queued {count} message(s) again")

@@ -66,6 +66,8 @@ class LimiterConfig:
     max_cap: int = attrs.field(default=8, validator=_positive)
     decrease_factor: float = 0.5
     probe_interval_s: float = attrs.field(default=30.0, validator=_positive)
+    #: A probe that fails doubles the wait before the next one, up to this.
+    max_probe_interval_s: float = attrs.field(default=600.0, validator=_positive)
     #: An open idle connection takes one of the provider's slots: close it soon.
     idle_close_s: float = attrs.field(default=5.0, validator=_positive)
 
@@ -77,6 +79,11 @@ class LimiterConfig:
             )
         if not 0 < self.decrease_factor < 1:
             raise ValueError(f"decrease_factor must be between 0 and 1, not {self.decrease_factor}")
+        if self.probe_interval_s > self.max_probe_interval_s:
+            raise ValueError(
+                f"probe_interval_s ({self.probe_interval_s}) must not exceed "
+                f"max_probe_interval_s ({self.max_probe_interval_s})"
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +96,23 @@ class RetryConfig:
     base_delay_s: float = attrs.field(default=2.0, validator=_positive)
     max_delay_s: float = attrs.field(default=300.0, validator=_positive)
 
+    def __attrs_post_init__(self) -> None:
+        if self.base_delay_s > self.max_delay_s:
+            raise ValueError(
+                f"base_delay_s ({self.base_delay_s}) must not exceed "
+                f"max_delay_s ({self.max_delay_s})"
+            )
+
+
+def _patterns(_inst: object, attribute: "attrs.Attribute[Any]", value: tuple[str, ...]) -> None:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"{attribute.name} pattern {pattern!r} is not a valid regular expression ({exc})"
+            ) from None
+
 
 @attrs.frozen(kw_only=True)
 class ClassifierConfig:
@@ -96,10 +120,10 @@ class ClassifierConfig:
     reply such as ``"432 4.3.2 Concurrent connections limit exceeded"``. They are
     tried before the built-in rules."""
 
-    throttle: tuple[str, ...] = ()
-    transient: tuple[str, ...] = ()
-    permanent: tuple[str, ...] = ()
-    fatal: tuple[str, ...] = ()
+    throttle: tuple[str, ...] = attrs.field(default=(), validator=_patterns)
+    transient: tuple[str, ...] = attrs.field(default=(), validator=_patterns)
+    permanent: tuple[str, ...] = attrs.field(default=(), validator=_patterns)
+    fatal: tuple[str, ...] = attrs.field(default=(), validator=_patterns)
 
 
 @attrs.frozen(kw_only=True)
@@ -109,9 +133,9 @@ class RunConfig:
     page_size: int = attrs.field(default=200, validator=_positive)
     #: How long a claim is held before another agent may take the message.
     lease_s: float = attrs.field(default=300.0, validator=_positive)
-    #: Outcomes written per transaction, at the latest after ``flush_interval_s``.
+    #: Most outcomes written per transaction. Outcomes are written as soon as
+    #: the previous write is done, so a busy run writes big batches by itself.
     record_batch: int = attrs.field(default=200, validator=_positive)
-    flush_interval_s: float = attrs.field(default=0.2, validator=_positive)
     #: With ``--follow``, how often to look for new messages when idle.
     poll_interval_s: float = attrs.field(default=2.0, validator=_positive)
 
@@ -145,8 +169,21 @@ def _make_converter() -> cattrs.Converter:
             raise ValueError("expected true or false")
         return value
 
+    def structure_int(value: Any, _type: Any) -> int:
+        # int(2.5) and int("7") would pass silently: a whole number must be one.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("expected a whole number")
+        return value
+
+    def structure_float(value: Any, _type: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("expected a number")
+        return float(value)
+
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], structure_strings)
     converter.register_structure_hook(bool, structure_bool)
+    converter.register_structure_hook(int, structure_int)
+    converter.register_structure_hook(float, structure_float)
     return converter
 
 

@@ -87,7 +87,17 @@ def _parse(value: str, annotation: Any, variable: str) -> Any:
         raise ConfigError(f"{variable} must be true or false, not {value!r}")
     if typing.get_origin(target) is tuple:
         return _parse_list(value, variable)
+    if target in (int, float):
+        return _parse_number(value, target, variable)
     return value.strip()
+
+
+def _parse_number(value: str, target: type, variable: str) -> int | float:
+    try:
+        return int(value.strip()) if target is int else float(value.strip())
+    except ValueError:
+        kind = "a whole number" if target is int else "a number"
+        raise ConfigError(f"{variable} must be {kind}, not {value!r}") from None
 
 
 def _parse_list(value: str, variable: str) -> list[Any]:

@@ -19,6 +19,7 @@ from adaptsend._agent import Agent
 from adaptsend._compose import compose
 from adaptsend._config import Config, config_from_dict, load_config
 from adaptsend._errors import MessageError
+from adaptsend._groups import plain_error
 from adaptsend._models import Envelope, Message, Reply, Status
 from adaptsend._plugins import Plugins
 from adaptsend._report import RunReport
@@ -75,7 +76,13 @@ def send_batch(
     A fatal reply (bad credentials) stops the run: the report's ``run.fatal``
     says why and the messages stay queued for the next run.
     """
-    return trio.run(lambda: send_batch_async(messages, config=config, plugins=plugins))
+    try:
+        return trio.run(lambda: send_batch_async(messages, config=config, plugins=plugins))
+    except BaseExceptionGroup as group:
+        error = plain_error(group)
+        if error is None:
+            raise
+        raise error from None
 
 
 async def send_batch_async(

@@ -153,8 +153,7 @@ def test_an_environment_override_with_a_bad_value_names_the_variable(tmp_path: P
         cli, ["status"], env={"ADAPTSEND_SMTP_PORT": "many", "ADAPTSEND_CONFIG": ""}
     )
     assert result.exit_code == 2
-    assert "ADAPTSEND_SMTP_PORT" in result.output
-    assert "smtp.port must be a whole number" in result.output
+    assert result.output == "adaptsend: ADAPTSEND_SMTP_PORT must be a whole number, not 'many'\n"
 
 
 def test_retry_requeues_failed_messages(tmp_path: Path) -> None:
@@ -200,3 +199,16 @@ def test_demo_finds_the_limit_and_delivers_everything() -> None:
     result = CliRunner().invoke(cli, ["demo", "--messages", "40", "--latency-ms", "5"])
     assert result.exit_code == 0, result.output
     assert "40 distinct message(s) delivered, 0 duplicate(s)" in result.output
+
+
+def test_status_in_the_wrong_directory_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "adaptsend.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "missing.db"}"\n')
+    result = invoke(config, "status")
+
+    assert result.exit_code == 2
+    assert result.output == (
+        f"adaptsend: there is no store at {tmp_path / 'missing.db'} (nothing has been queued "
+        "there yet); check [store] url or the working directory\n"
+    )
+    assert not (tmp_path / "missing.db").exists()

@@ -72,9 +72,10 @@ def test_the_password_is_not_in_the_repr() -> None:
         ({"ADAPTSEND_SMTP_PROT": "1"}, "ADAPTSEND_SMTP_PROT names no setting: unknown key 'prot'"),
         ({"ADAPTSEND_SMTP_VERIFY_TLS": "maybe"}, "ADAPTSEND_SMTP_VERIFY_TLS must be true or false"),
         (
-            {"ADAPTSEND_LIMITER_MAX_CAP": "lots"},
-            "with ADAPTSEND_LIMITER_MAX_CAP: limiter.max_cap must be a whole number",
+            {"ADAPTSEND_RETRY_MAX_ATTEMPTS": "2.5"},
+            "ADAPTSEND_RETRY_MAX_ATTEMPTS must be a whole number",
         ),
+        ({"ADAPTSEND_LIMITER_MAX_CAP": "lots"}, "ADAPTSEND_LIMITER_MAX_CAP must be a whole number"),
     ],
 )
 def test_a_bad_environment_variable_is_named(environ: dict[str, str], message: str) -> None:
@@ -94,6 +95,22 @@ def test_a_bad_environment_variable_is_named(environ: dict[str, str], message: s
         ("[retry]\nbase_delay_s = 0\n", "in [retry], base_delay_s must be greater than 0, not 0.0"),
         ("[classifier]\nthrottle = 'busy'\n", "classifier.throttle must be a list of strings"),
         ("smtp = 5\n", "smtp must be a table"),
+        ("[retry]\nmax_attempts = 2.5\n", "retry.max_attempts must be a whole number"),
+        ("[smtp]\nport = '587'\n", "smtp.port must be a whole number"),
+        ("[smtp]\ntimeout_s = '60'\n", "smtp.timeout_s must be a number"),
+        (
+            "[retry]\nbase_delay_s = 10\nmax_delay_s = 5\n",
+            "in [retry], base_delay_s (10.0) must not exceed max_delay_s (5.0)",
+        ),
+        (
+            "[limiter]\nprobe_interval_s = 900\n",
+            "in [limiter], probe_interval_s (900.0) must not exceed max_probe_interval_s (600.0)",
+        ),
+        (
+            "[classifier]\nthrottle = ['(busy']\n",
+            "in [classifier], throttle pattern '(busy' is not a valid regular expression "
+            "(missing ), unterminated subpattern at position 0)",
+        ),
     ],
 )
 def test_a_mistake_in_the_file_is_one_sentence(tmp_path: Path, toml: str, message: str) -> None:
