@@ -105,6 +105,11 @@ class Agent:
         async with engine.running(self.sending_key):
             yield engine
 
+    def stranded(self) -> dict[str, int]:
+        """Unsent messages per sending key other than this agent's own."""
+        own = self.sending_key
+        return {k: n for k, n in self.store.unsent_by_key().items() if k != own}
+
     def enqueue(self, envelopes: Iterable[Envelope]) -> list[int]:
         """Queue messages durably before any attempt; returns their ids."""
         return self.store.enqueue(envelopes, sending_key=self.sending_key)

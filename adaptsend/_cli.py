@@ -11,7 +11,7 @@ import click
 from adaptsend._cli_alerts import alerts
 from adaptsend._cli_db import db
 from adaptsend._cli_plugins import plugins
-from adaptsend._cli_queue import enqueue, retry, status
+from adaptsend._cli_queue import adopt, enqueue, retry, status
 from adaptsend._cli_run import run
 from adaptsend._demo import demo
 
@@ -43,6 +43,6 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.obj = config_path
 
 
-for command in (enqueue, run, status, retry, plugins, alerts, demo):
+for command in (enqueue, run, status, retry, adopt, plugins, alerts, demo):
     cli.add_command(command)
 cli.add_command(db)

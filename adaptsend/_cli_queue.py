@@ -150,6 +150,7 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
     start = parse_since(since) or utcnow()
     with Agent(load(ctx), existing_store=True) as agent:
         counts = agent.store.counts()
+        stranded = agent.stranded()
         failures = agent.store.recent_failures(since=start, limit=10)
     if as_json:
         click.echo(
@@ -157,11 +158,14 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
                 {
                     "counts": {s.value: counts.get(s, 0) for s in Status},
                     "recent_failures": [_failure_json(f) for f in failures],
+                    "unsent_under_other_keys": stranded,
                 }
             )
         )
         return
     click.echo("  ".join(f"{s.value} {counts.get(s, 0)}" for s in Status))
+    for key, count in stranded.items():
+        click.echo(f"{count} unsent message(s) under another sending key: {key}")
     if failures:
         click.echo(f"failures since {start:%Y-%m-%d %H:%M} UTC:")
     for group in failures:
@@ -197,3 +201,22 @@ def retry(ctx: click.Context, statuses: tuple[str, ...], since: str | None) -> N
     with Agent(load(ctx), existing_store=True) as agent:
         count = agent.store.requeue(statuses=chosen, since=parse_since(since))
     click.echo(f"queued {count} message(s) again")
+
+
+@click.command()
+@click.argument("sending_key")
+@click.pass_context
+@fail_cleanly
+def adopt(ctx: click.Context, sending_key: str) -> None:
+    """Send the messages queued under another SENDING_KEY as this configuration.
+
+    A message keeps the sending key (account@host:port) it was queued under;
+    after the [smtp] account or host changes, `adaptsend run` warns about
+    messages left under the old key, and this command hands them over.
+    """
+    with Agent(load(ctx), existing_store=True) as agent:
+        own = agent.sending_key
+        if sending_key == own:
+            raise click.UsageError(f"{sending_key} is already this configuration's sending key")
+        count = agent.store.adopt(from_key=sending_key, to_key=own)
+    click.echo(f"{count} message(s) moved from {sending_key} to {own}")

@@ -63,6 +63,7 @@ def run(ctx: click.Context, source: str, follow: bool, as_json: bool) -> None:
                 )
 
         report, table = trio.run(go)
+        _warn_stranded(agent)
     if as_json:
         click.echo(with_table(report_json(report), table))
     else:
@@ -70,3 +71,14 @@ def run(ctx: click.Context, source: str, follow: bool, as_json: bool) -> None:
         if table is not None:
             click.echo(table.describe(), err=True)
     sys.exit(table_exit_code(exit_code(report), table))
+
+
+def _warn_stranded(agent: Agent) -> None:
+    """Messages queued under another sending key (the [smtp] account or host
+    changed since they were queued) are never sent by this agent: say so."""
+    for key, count in agent.stranded().items():
+        click.echo(
+            f"warning: {count} message(s) are queued under the sending key {key}, not this "
+            f"agent's {agent.sending_key}; `adaptsend adopt {key}` hands them to this agent",
+            err=True,
+        )

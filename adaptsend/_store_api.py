@@ -105,5 +105,14 @@ class Store(Protocol):
         """The message of ``sending_key`` queued first among those not final
         yet (queued, sending or retry); None when every message is final."""
 
+    def unsent_by_key(self) -> Mapping[str, int]:
+        """How many messages are not final yet (queued, sending or retry), per
+        sending key. A key no agent sends as any more strands its messages."""
+
+    def adopt(self, *, from_key: str, to_key: str) -> int:
+        """Move the queued and retrying messages of ``from_key`` to ``to_key``,
+        so that the agent sending as ``to_key`` sends them. Messages being sent
+        now are left alone. Returns how many moved."""
+
     def close(self) -> None:
         """Release connections. The store is not used afterwards."""

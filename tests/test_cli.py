@@ -212,3 +212,24 @@ def test_status_in_the_wrong_directory_says_so_and_creates_nothing(tmp_path: Pat
         "there yet); check [store] url or the working directory\n"
     )
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_messages_left_under_an_old_sending_key_are_reported_and_adopted(tmp_path: Path) -> None:
+    with ThrottlingSMTPServer() as old_relay:
+        old_config = write_config(tmp_path, old_relay)
+        enqueue_batch(old_config, 3)
+    old_key = f"anonymous@{old_relay.host}:{old_relay.port}"
+    with ThrottlingSMTPServer() as server:
+        config = write_config(tmp_path, server)
+        first = invoke(config, "run")
+        status = json.loads(invoke(config, "status", "--json").stdout)
+        adopted = invoke(config, "adopt", old_key)
+        second = invoke(config, "run", "--json")
+
+    assert first.exit_code == 0
+    assert f"3 message(s) are queued under the sending key {old_key}" in first.output
+    assert f"`adaptsend adopt {old_key}`" in first.output
+    assert status["unsent_under_other_keys"] == {old_key: 3}
+    assert adopted.output.startswith(f"3 message(s) moved from {old_key}")
+    assert json.loads(second.stdout.strip().splitlines()[-1])["sent"] == 3
+    assert server.delivered == 3

@@ -104,3 +104,14 @@ def oldest_unsent(conn: Connection, *, sending_key: str) -> OldestUnsent | None:
     return OldestUnsent(
         message_id=row.message_id, queued_at=row.created_at, status=Status(row.status)
     )
+
+
+def unsent_by_key(conn: Connection) -> dict[str, int]:
+    """Messages not final yet, per sending key."""
+    # Final rows have no due time; the due index covers (sending_key, due).
+    rows = conn.execute(
+        select(m.c.sending_key, func.count())
+        .where(m.c.next_attempt_at.is_not(None))
+        .group_by(m.c.sending_key)
+    )
+    return {key: count for key, count in rows}

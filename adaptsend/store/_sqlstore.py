@@ -203,6 +203,23 @@ class SQLStore:
         with self.engine.connect() as conn:
             return _reports.oldest_unsent(conn, sending_key=sending_key)
 
+    def adopt(self, *, from_key: str, to_key: str) -> int:
+        """Move queued and retrying messages from one sending key to another."""
+        m = s.messages
+        waiting = [Status.QUEUED.value, Status.RETRY.value]
+        stmt = (
+            update(m)
+            .where(m.c.sending_key == from_key, m.c.status.in_(waiting))
+            .values(sending_key=to_key, updated_at=utcnow())
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount
+
+    def unsent_by_key(self) -> dict[str, int]:
+        """Messages not final yet, per sending key."""
+        with self.engine.connect() as conn:
+            return _reports.unsent_by_key(conn)
+
     # -- the ledger of the table source (adaptsend._source_api.SourceLedger) --
 
     def source_states(self, source: str, keys: Sequence[str]) -> dict[str, Status]:

@@ -114,6 +114,8 @@ def _workload(store: Any) -> None:
     store.recent_failures(since=later(-60), limit=5)
     store.states(ids)
     store.oldest_unsent(sending_key=KEY)
+    store.unsent_by_key()
+    store.adopt(from_key="old@relay.example.org:25", to_key=KEY)
     store.requeue(statuses=[Status.FAILED], since=None)
     store.requeue(statuses=[Status.DEAD], since=later(-60))
     _ledger_workload(store)

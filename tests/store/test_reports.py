@@ -7,6 +7,7 @@ from adaptsend.store import SQLStore
 from adaptsend.store._schema import REPLY_TEXT_LEN
 
 from .helpers import (
+    KEY,
     LATER,
     NO_USER,
     attempt,
@@ -96,3 +97,22 @@ def test_long_reply_texts_are_cut_to_fit(store: SQLStore) -> None:
     assert len(message_row(store, pk).last_text) == REPLY_TEXT_LEN
     [state] = store.states([pk])
     assert state.last_reply is not None and len(state.last_reply.text) == REPLY_TEXT_LEN
+
+
+def test_unsent_by_key_counts_only_messages_not_final(store: SQLStore) -> None:
+    assert store.unsent_by_key() == {}
+    ids = enqueue(store, 3)
+    enqueue(store, 2, key="old@relay.example.org:25")
+    claim_ids(store, limit=2)
+    store.record([], [decision(ids[0]), decision(ids[1], Status.FAILED)], owner="a")
+    assert store.unsent_by_key() == {KEY: 1, "old@relay.example.org:25": 2}
+
+
+def test_adopt_moves_only_waiting_messages_of_the_old_key(store: SQLStore) -> None:
+    old = "old@relay.example.org:25"
+    mine = enqueue(store, 1)
+    moved = enqueue(store, 3, key=old)
+    store.claim(owner="b", sending_key=old, limit=1, lease_s=60, now=later(1))
+    assert store.adopt(from_key=old, to_key=KEY) == 2
+    assert store.unsent_by_key() == {KEY: 3, old: 1}
+    assert {message_row(store, pk).sending_key for pk in [*mine, *moved[1:]]} == {KEY}

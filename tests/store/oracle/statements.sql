@@ -67,6 +67,14 @@ FROM messages
 WHERE messages.sending_key = :sending_key_1 AND messages.next_attempt_at IS NOT NULL ORDER BY messages.created_at, messages.id
  FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
 
+-- unsent_by_key
+SELECT messages.sending_key, count(*) AS count_1 
+FROM messages 
+WHERE messages.next_attempt_at IS NOT NULL GROUP BY messages.sending_key;
+
+-- adopt
+UPDATE messages SET sending_key=:sending_key, updated_at=:updated_at WHERE messages.sending_key = :sending_key_1 AND messages.status IN (__[POSTCOMPILE_status_1]);
+
 -- requeue
 UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.reported_at IS NOT NULL AND source_rows.message_pk IN (SELECT messages.id 
 FROM messages 
