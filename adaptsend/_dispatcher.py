@@ -161,7 +161,7 @@ class Dispatcher:
     ) -> None:
         """Keep as many workers as the cap allows until feeding ends."""
         while not self._feeding_done:
-            while self._workers < self.limiter.statistics().cap and not self._stopping:
+            while self._workers < self.limiter.cap and not self._stopping:
                 self._workers += 1
                 nursery.start_soon(
                     lambda: run_worker(self, to_take.clone(), judged.clone(), on_exit=self._retired)
@@ -176,7 +176,7 @@ class Dispatcher:
     async def _feed(self, to_send: trio.MemorySendChannel[ClaimedMessage]) -> None:
         async with to_send:
             while not self._stopping:
-                room = self._target_buffer() - self._buffered
+                room = self._refill_room()
                 claimed = await self._claim(room) if room > 0 else []
                 for message in claimed:
                     to_send.send_nowait(message)
@@ -219,8 +219,14 @@ class Dispatcher:
         wait = max(0.0, (due - utcnow()).total_seconds())
         return min(wait, self._run.poll_interval_s) if self._follow else wait
 
+    def _refill_room(self) -> int:
+        """How many messages to claim now: none until half the buffer has been
+        taken, so that each claim (one transaction) brings a page, not a few."""
+        target = self._target_buffer()
+        return target - self._buffered if self._buffered <= target // 2 else 0
+
     def _target_buffer(self) -> int:
-        cap = self.limiter.statistics().cap
+        cap = self.limiter.cap
         by_rate = int(self._rate * _BUFFER_SECONDS)
         return max(2 * cap, min(self._run.page_size, by_rate))
 
@@ -242,7 +248,8 @@ class Dispatcher:
                 self._plugins.recorded(judgement.attempts, decision, self.transport.sending_key)
         self._outstanding -= len(batch)
         self._rate = self._counts[Status.SENT] / elapsed
-        self._wake_feeder.set()
+        if not self._outstanding or self._refill_room():
+            self._wake_feeder.set()
 
     def _cap_changed(self, change: CapChange) -> None:
         self._cap_changes += 1

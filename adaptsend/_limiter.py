@@ -14,8 +14,12 @@ DATA. This limiter learns the cap from those refusals:
   reaching the ceiling again is a *probe*, tried only after a quiet interval
   that doubles each time a probe fails, so a steady limit costs one refusal
   per interval instead of a saw-tooth.
-* Additive increase. One window of successes (as many as the cap) while the
-  cap is binding grows it by one. The cap is binding when at least ``cap``
+* Additive increase, one connection at a time. While the cap is binding and
+  no level above it is known to fail, one more success grows it by one: each
+  added connection must deliver before the next one is added, so finding the
+  limit costs one refused connection and the search takes one message time
+  per step. Growing to the ceiling or beyond it takes a whole window of
+  successes (as many as the cap). The cap is binding when at least ``cap``
   connections are open and each has delivered since it opened: a cap that
   nobody is using proves nothing (growing it would only allow a burst later),
   and a connection that has not delivered yet may be the one about to be
@@ -268,7 +272,7 @@ class AIMDLimiter:
         if self._proven < self._cap:
             return None
         self._window += 1
-        if self._window < self._cap:
+        if self._window < self._window_size():
             return None
         if self._ceiling is not None and self._cap >= self._ceiling:
             self._ceiling = None
@@ -281,6 +285,15 @@ class AIMDLimiter:
                 return None
             return self._change(self._cap + 1, ChangeReason.PROBE)
         return self._change(self._cap + 1, ChangeReason.GROWTH)
+
+    def _window_size(self) -> int:
+        """Successes at a binding cap that earn the next step up."""
+        if self._ceiling is None or self._cap + 1 < self._ceiling:
+            # Every open connection has just proven itself and no level above
+            # is known to fail: waiting for more successes would only slow
+            # the search (a slow start, one connection on trial at a time).
+            return 1
+        return self._cap
 
     def _change(
         self, new_cap: int, reason: ChangeReason, *, observed: int | None = None

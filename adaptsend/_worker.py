@@ -126,6 +126,15 @@ class _Session:
     async def _wait_next(
         self, messages: trio.MemoryReceiveChannel[ClaimedMessage]
     ) -> tuple[ClaimedMessage | None, SessionEnd | None]:
+        try:
+            # A busy run has the next message waiting already: take it without
+            # setting up the idle timeout.
+            ready = messages.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            pass
+        else:
+            self._host.message_taken()
+            return ready, None
         with trio.move_on_after(self._host.idle_close_s):
             message = await _next_message(self._host, messages)
             if message is None:
@@ -205,7 +214,7 @@ class _Session:
         context = AttemptContext(
             started_at=started,
             duration_s=duration,
-            cap=host.limiter.statistics().cap,
+            cap=host.limiter.cap,
             in_flight=host.in_flight,
         )
         judgement = host.judge.judge(message, result, context, outcome=outcome)
@@ -215,8 +224,13 @@ class _Session:
             host.limiter.record_success(slot)
         elif judgement.signal is Outcome.FATAL:
             host.stop(fatal=result.reply)
-        with trio.CancelScope(shield=True):
-            await self._results.send(judgement)
+        try:
+            self._results.send_nowait(judgement)
+        except trio.WouldBlock:
+            # Only when the recorder is behind; a judged send must reach it
+            # even while the run is being cancelled.
+            with trio.CancelScope(shield=True):
+                await self._results.send(judgement)
         return judgement
 
 

@@ -210,28 +210,41 @@ async def test_no_growth_while_the_cap_is_not_binding() -> None:
         assert limiter.statistics().successes == 300
 
 
-async def test_growth_is_one_per_window_at_a_binding_cap() -> None:
+async def test_without_a_ceiling_each_proven_connection_grows_the_cap() -> None:
     limiter, changes = make(initial_cap=3)
     async with contextlib.AsyncExitStack() as stack:
         slots = await take_many(stack, limiter, 3)
-        # The first round proves each connection; the window counts from the
-        # moment all three have delivered (the third success).
-        assert succeed(limiter, slots) == []
+        # The cap binds once all three have delivered: the third success.
         assert limiter.record_success(slots[0]) is None
-        grown = limiter.record_success(slots[1])
+        assert limiter.record_success(slots[1]) is None
+        grown = limiter.record_success(slots[2])
         assert grown is not None
         assert (grown.old_cap, grown.new_cap, grown.reason) == (3, 4, ChangeReason.GROWTH)
 
         # At cap 4 with 3 connections nothing more happens...
         assert succeed(limiter, slots, rounds=10) == []
-        # ...until a fourth connection has delivered, and then four successes.
+        # ...until the fourth connection has delivered: one on trial at a time.
         slots.append(await take(stack, limiter, open_=True))
-        assert limiter.record_success(slots[3]) is None  # proves it: window 1
-        assert succeed(limiter, slots[:2]) == []  # window 3
-        grown = limiter.record_success(slots[2])
+        grown = limiter.record_success(slots[3])
         assert grown is not None
         assert (grown.old_cap, grown.new_cap) == (4, 5)
         assert [c.new_cap for c in changes] == [4, 5]
+
+
+async def test_growth_to_the_ceiling_takes_a_window_at_a_binding_cap(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter, _ = make(initial_cap=4, probe_interval_s=30.0)
+    async with contextlib.AsyncExitStack() as stack:
+        slots = await cut_to_two_with_ceiling_four(stack, limiter)
+        await trio.sleep(30.0)
+        # At ceiling - 1 the window counts successes since the last decision:
+        # the one that proved the third connection, then two more.
+        assert limiter.statistics().cap == 3
+        assert limiter.record_success(slots[0]) is None
+        probe = limiter.record_success(slots[1])
+        assert probe is not None
+        assert (probe.old_cap, probe.new_cap, probe.reason) == (3, 4, ChangeReason.PROBE)
 
 
 async def test_growth_stops_at_max_cap() -> None:

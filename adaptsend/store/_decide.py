@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +59,10 @@ def _apply_singles(
         conn.execute(_single_statement(columns), params_list)
 
 
+@functools.cache
 def _single_statement(columns: tuple[str, ...]) -> Update:
+    # Made once per set of columns (a run meets only a few): building the
+    # statement cost more than running it for a small batch.
     # Parameter names differ from column names: SQLAlchemy reserves those for SET.
     return (
         update(m)

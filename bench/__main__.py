@@ -1,0 +1,122 @@
+"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain]``: run the
+benchmarks and print their tables (Markdown) with the targets each meets.
+
+Quick mode (the default) takes about two minutes on a 2-core machine, full
+mode about ten; tiny mode only shows that every benchmark runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from adaptsend._plugins import load_plugins
+from bench import drain, goodput, overhead
+
+
+@attrs.frozen(kw_only=True)
+class Mode:
+    goodput_count: int
+    overhead_count: int
+    overhead_connections: int
+    overhead_rounds: int
+    drain_sizes: tuple[int, int]
+    #: Runs per queue size; the median is kept (short runs are the noisier).
+    drain_repeats: tuple[int, int]
+
+
+MODES = {
+    "tiny": Mode(
+        goodput_count=12,
+        overhead_count=60,
+        overhead_connections=2,
+        overhead_rounds=1,
+        drain_sizes=(200, 1_000),
+        drain_repeats=(1, 1),
+    ),
+    "quick": Mode(
+        goodput_count=300,
+        overhead_count=2_000,
+        overhead_connections=3,
+        overhead_rounds=3,
+        drain_sizes=(10_000, 100_000),
+        drain_repeats=(3, 1),
+    ),
+    "full": Mode(
+        goodput_count=1_000,
+        overhead_count=10_000,
+        overhead_connections=3,
+        overhead_rounds=5,
+        drain_sizes=(10_000, 100_000),
+        drain_repeats=(5, 3),
+    ),
+}
+
+
+def _goodput(mode: Mode) -> tuple[str, list[str]]:
+    results = goodput.run(mode.goodput_count)
+    return goodput.table(results), goodput.verdicts(results)
+
+
+def _overhead(mode: Mode) -> tuple[str, list[str]]:
+    connections = mode.overhead_connections
+    results = overhead.run(
+        mode.overhead_count, connections=connections, rounds=mode.overhead_rounds
+    )
+    return overhead.table(results, connections=connections), overhead.verdicts(results)
+
+
+def _drain(mode: Mode) -> tuple[str, list[str]]:
+    results = drain.run(mode.drain_sizes, repeats=mode.drain_repeats)
+    return drain.table(results), drain.verdicts(results)
+
+
+BENCHMARKS: dict[str, Callable[[Mode], tuple[str, list[str]]]] = {
+    "goodput": _goodput,
+    "overhead": _overhead,
+    "drain": _drain,
+}
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--full", action="store_const", dest="mode", const="full")
+    size.add_argument("--tiny", action="store_const", dest="mode", const="tiny")
+    parser.add_argument(
+        "benchmarks", nargs="*", metavar="BENCHMARK", help=f"any of {', '.join(BENCHMARKS)}"
+    )
+    parser.set_defaults(mode="quick")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.benchmarks) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"no benchmark named {', '.join(unknown)} (known: {', '.join(BENCHMARKS)})")
+    return args
+
+
+def main(argv: Sequence[str]) -> None:
+    args = _parse(argv)
+    mode = MODES[args.mode]
+    command = " ".join(["python -m bench", *argv])
+    print(f"## `{command}`\n")
+    print(
+        f"{args.mode} mode; Python {platform.python_version()} on {platform.system()}, "
+        f"{os.cpu_count()} CPUs\n"
+    )
+    # Imports that every run pays once would otherwise land in the first timing.
+    load_plugins(entry_points=False)
+    started = time.perf_counter()
+    for name in args.benchmarks or BENCHMARKS:
+        table, verdicts = BENCHMARKS[name](mode)
+        print(table, "", *(f"- {line}" for line in verdicts), "", sep="\n", flush=True)
+    print(f"All benchmarks took {time.perf_counter() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,72 @@
+"""The benchmarks run and print their tables. Tiny mode only: this checks
+that ``python -m bench`` works, never how fast anything is."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def rows_of(output: str, title: str) -> list[list[str]]:
+    """The cells of each body row of the table under the heading that starts
+    with ``### title``."""
+    after = output.split(f"### {title}", 1)[1].splitlines()[1:]
+    table = list(itertools.takewhile(lambda line: line.startswith("|"), after[1:]))
+    assert after[0] == "" and len(table) > 2
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+
+
+def test_goodput_compares_every_strategy_in_every_scenario() -> None:
+    output = run_bench("goodput")
+    rows = rows_of(output, "Throttled goodput")
+    scenarios = {row[0] for row in rows}
+    assert scenarios == {"K = 1", "K = 3", "K = 8", "6 → 2 → 4"}
+    for scenario in scenarios:
+        strategies = [row[1] for row in rows if row[0] == scenario]
+        assert strategies[:2] == ["naive", "fixed pool of 3"]
+        assert "adaptsend" in strategies
+        assert any(s.startswith("oracle") for s in strategies) == scenario.startswith("K")
+    # adaptsend delivers every message exactly once, whatever its speed.
+    for row in rows:
+        if row[1].startswith("adaptsend"):
+            delivered, count = row[2].split(" / ")
+            assert (delivered, row[3]) == (count, "0")
+    assert "- drain ≤ 1.10x oracle at a steady limit:" in output
+
+
+def test_overhead_compares_adaptsend_with_raw_smtplib() -> None:
+    output = run_bench("overhead")
+    rows = rows_of(output, "Overhead against raw smtplib")
+    assert [row[0] for row in rows] == [
+        "raw smtplib, persistent connections",
+        "adaptsend",
+        "smtplib via trio threads, nothing else",
+        "raw smtplib, one connection per message",
+    ]
+    assert rows[0][3] == "1.00x"
+    assert "- adaptsend ≥ 0.8x raw smtplib:" in output
+
+
+def test_drain_reports_each_queue_size() -> None:
+    output = run_bench("drain")
+    rows = rows_of(output, "Queue drain")
+    assert [row[0] for row in rows] == ["200", "1,000"]
+    assert all(row[7] == row[0] and row[8] == "0" for row in rows)
+    assert "- peak RSS ≤ 250 MB:" in output
