@@ -4,7 +4,6 @@ allowed by the cap."""
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 from collections.abc import Callable
 from typing import Protocol
@@ -150,23 +149,24 @@ class _Session:
         to go on with (None if it is gone) and whether to go on at all."""
         reused = connection is not None
         if connection is None:
+            context = self._context()
             connection, failure = await self._connect(slot)
             if connection is None:
                 assert failure is not None
                 forced = Outcome.FATAL if failure.configuration_error else None
                 judgement = await self._judge(
-                    slot, message, failure.result, 0.0, utcnow(), outcome=forced
+                    slot, message, failure.result, context, outcome=forced
                 )
                 # Judged first, so that a throttle counts this connection as open.
                 self._host.limiter.connection_closed(slot)
                 return None, judgement.signal not in {Outcome.FATAL, Outcome.THROTTLED}
-        result, duration, started = await self._send(connection, message)
+        result, context = await self._send(connection, message)
         if reused and _stale(result):
             # The server closed the idle connection before our MAIL: nothing
             # was sent, so reconnect and try once more without counting it.
             await self._drop(slot, connection)
             return await self._deliver(slot, None, message)
-        judgement = await self._judge(slot, message, result, duration, started)
+        judgement = await self._judge(slot, message, result, context)
         if not result.connection_usable or judgement.signal in {Outcome.FATAL, Outcome.THROTTLED}:
             await self._drop(slot, connection)
             return None, judgement.signal is not Outcome.FATAL
@@ -188,35 +188,38 @@ class _Session:
             await connection.close()
         self._host.limiter.connection_closed(slot)
 
+    def _context(self) -> AttemptContext:
+        """What the agent knows as an attempt starts: the cap, and the sends in
+        flight counting this one."""
+        return AttemptContext(
+            started_at=utcnow(),
+            duration_s=0.0,
+            cap=self._host.limiter.cap,
+            in_flight=self._host.in_flight,
+        )
+
     async def _send(
         self, connection: Connection, message: ClaimedMessage
-    ) -> tuple[SendResult, float, dt.datetime]:
-        started_at = utcnow()
+    ) -> tuple[SendResult, AttemptContext]:
         start = trio.current_time()
         self._host.sending(+1)
+        context = self._context()
         try:
             result = await connection.send(message.envelope)
         finally:
             self._host.sending(-1)
-        return result, trio.current_time() - start, started_at
+        return result, attrs.evolve(context, duration_s=trio.current_time() - start)
 
     async def _judge(
         self,
         slot: Slot,
         message: ClaimedMessage,
         result: SendResult,
-        duration: float,
-        started: dt.datetime,
+        context: AttemptContext,
         *,
         outcome: Outcome | None = None,
     ) -> Judgement:
         host = self._host
-        context = AttemptContext(
-            started_at=started,
-            duration_s=duration,
-            cap=host.limiter.cap,
-            in_flight=host.in_flight,
-        )
         judgement = host.judge.judge(message, result, context, outcome=outcome)
         if judgement.signal is Outcome.THROTTLED:
             host.limiter.record_throttle(slot)

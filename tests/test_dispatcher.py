@@ -44,6 +44,12 @@ async def test_200_messages_through_a_hidden_limit_of_3(
     assert report.run.attempts == 200 + server.rejections
     assert rows(db_url, "SELECT status, count(*) FROM messages GROUP BY status") == [("sent", 200)]
     assert {r.status for r in report.results} == {Status.SENT}
+    # Each attempt records the cap and the sends in flight (itself included) as it began.
+    [(low, high, top_cap)] = rows(
+        db_url, "SELECT min(in_flight), max(in_flight), max(cap) FROM attempts"
+    )
+    assert low >= 1
+    assert high <= top_cap <= 4
 
 
 async def test_the_limit_drops_from_6_to_2_mid_run(make_config: MakeConfig, db_url: str) -> None:
