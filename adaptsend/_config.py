@@ -70,6 +70,9 @@ class LimiterConfig:
     max_probe_interval_s: float = attrs.field(default=600.0, validator=_positive)
     #: An open idle connection takes one of the provider's slots: close it soon.
     idle_close_s: float = attrs.field(default=5.0, validator=_positive)
+    #: Share one cap per sending key with every agent on the same store. None:
+    #: yes for a server database (PostgreSQL, Oracle), no for SQLite.
+    shared: bool | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.min_cap <= self.initial_cap <= self.max_cap:
@@ -248,6 +251,7 @@ _TYPE_WORDS: dict[Any, str] = {
     int: "must be a whole number",
     float: "must be a number",
     bool: "must be true or false",
+    bool | None: "must be true or false",
     str: "must be a string",
     tuple[str, ...]: "must be a list of strings",
     tuple[str, ...] | None: "must be a list of strings",

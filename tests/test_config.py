@@ -61,6 +61,15 @@ def test_environment_overrides_are_read_by_the_type_of_their_key(tmp_path: Path)
     assert config.classifier.throttle == ("busy", "slow down")
 
 
+def test_sharing_the_cap_is_decided_by_the_store_unless_set(tmp_path: Path) -> None:
+    assert Config().limiter.shared is None
+    path = tmp_path / "site.toml"
+    path.write_text("[limiter]\nshared = true\n")
+    assert load_config(path, environ={}).limiter.shared is True
+    overridden = load_config(path, environ={"ADAPTSEND_LIMITER_SHARED": "false"})
+    assert overridden.limiter.shared is False
+
+
 def test_the_password_is_not_in_the_repr() -> None:
     config = load_config(environ={"ADAPTSEND_SMTP_PASSWORD": "hunter2"}, path=None)
     assert "hunter2" not in repr(config)
@@ -92,6 +101,7 @@ def test_a_bad_environment_variable_is_named(environ: dict[str, str], message: s
         ("[smtp]\nport = 'x'\n", "smtp.port must be a whole number"),
         ("[smtp]\nport = 70000\n", "in [smtp], port must be between 1 and 65535, not 70000"),
         ("[smtp]\nverify_tls = 'yes'\n", "smtp.verify_tls must be true or false"),
+        ("[limiter]\nshared = 'yes'\n", "limiter.shared must be true or false"),
         ("[retry]\nbase_delay_s = 0\n", "in [retry], base_delay_s must be greater than 0, not 0.0"),
         ("[classifier]\nthrottle = 'busy'\n", "classifier.throttle must be a list of strings"),
         ("smtp = 5\n", "smtp must be a table"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +87,7 @@ def _sqlite_pragmas(*, wal: bool) -> Any:
         try:
             if wal:
                 # Readers (reports) never block the sender, and commits are cheap.
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _use_wal(cursor)
             # In WAL mode NORMAL loses at most the last commits on power loss, never
             # consistency; FULL would sync on every record() call.
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -95,3 +97,23 @@ def _sqlite_pragmas(*, wal: bool) -> Any:
             cursor.close()
 
     return on_connect
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL, unless it is already (it stays so once set).
+
+    Changing the mode can fail with "database is locked" at once, without
+    waiting for the busy timeout, while another connection changes it or
+    writes: agents opening a new file together. Asking first leaves every file
+    but a new one alone; on a new one the change is tried again.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

@@ -19,6 +19,12 @@ The message bytes live in ``message_contents``, apart from the row that
 changes on every claim and decision: databases rewrite a whole row when it
 changes size, and rewriting the content twice per send would make large
 messages the bottleneck.
+
+``sending_budgets`` and ``connection_slots`` let several agents share one
+connection cap per sending key (see ``adaptsend._shared_limiter``): the cap
+and what the limiter learned, and one row per connection an agent may hold.
+Both are small (one row per key, ``max_cap`` rows per key) and every query of
+them goes through their primary keys.
 """
 
 from __future__ import annotations
@@ -150,3 +156,43 @@ source_rows = Table(
 
 # Outcomes not yet written back, per source.
 Index("ix_source_rows_reported", source_rows.c.source_name, source_rows.c.reported_at)
+
+#: The connection cap that the agents sending as one key share, and what the
+#: limiter has learned about the provider's limit (see ``adaptsend._budget_rules``).
+sending_budgets = Table(
+    "sending_budgets",
+    metadata,
+    Column("sending_key", String(SENDING_KEY_LEN), primary_key=True),
+    Column("cap", Integer(), nullable=False),
+    Column("ceiling", Integer(), nullable=True),
+    # A cut starts a new epoch; a throttle from an older epoch is not counted.
+    Column("epoch", Integer(), nullable=False),
+    # Bumped by every change: writers compare it and set it, so that two
+    # agents deciding from the same state cannot both apply their decision.
+    Column("version", Integer(), nullable=False),
+    Column("probe_interval_s", Float(), nullable=False),
+    Column("last_cut_at", _Time, nullable=True),
+    # The latest decision, so that every agent can report it as its maker did.
+    Column("last_reason", String(CODE_LEN), nullable=True),
+    Column("last_observed", Integer(), nullable=True),
+    Column("updated_at", _Time, nullable=False),
+    # The latest agent that found no free slot, and how many it held then:
+    # agents holding more give one back, so that no agent waits for long.
+    Column("wanted_by", String(OWNER_LEN), nullable=True),
+    Column("wanted_held", Integer(), nullable=True),
+    Column("wanted_at", _Time, nullable=True),
+)
+
+#: The right to hold one connection of a sending key: slot ``n`` may be used
+#: while ``n`` is below the shared cap. A free slot has no holder; a holder's
+#: lease runs out at ``expires_at`` unless renewed, so a dead agent's slots
+#: come back. ``proven_at`` is set once the slot's connection has delivered.
+connection_slots = Table(
+    "connection_slots",
+    metadata,
+    Column("sending_key", String(SENDING_KEY_LEN), primary_key=True),
+    Column("slot_no", Integer(), primary_key=True, autoincrement=False),
+    Column("holder", String(OWNER_LEN), nullable=True),
+    Column("expires_at", _Time, nullable=True),
+    Column("proven_at", _Time, nullable=True),
+)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Engine, case, exc, func, insert, select, update
 
+from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake
+from adaptsend._budget_rules import BudgetRules
 from adaptsend._errors import StoreError
 from adaptsend._models import (
     FINAL_STATUSES,
@@ -20,7 +22,17 @@ from adaptsend._models import (
 )
 from adaptsend._source_api import SourceOutcome
 from adaptsend._store_api import FailureGroup, MessageState, OldestUnsent, SchemaOutOfDate
-from adaptsend.store import _claim, _decide, _engine, _enqueue, _migrate, _reports, _rows, _sources
+from adaptsend.store import (
+    _budgets,
+    _claim,
+    _decide,
+    _engine,
+    _enqueue,
+    _migrate,
+    _reports,
+    _rows,
+    _sources,
+)
 from adaptsend.store import _schema as s
 
 
@@ -253,6 +265,93 @@ class SQLStore:
         with self.engine.begin() as conn:
             return _sources.mark_reported(conn, source, message_pks, now=utcnow())
 
+    # -- connection budgets shared by agents (adaptsend._budget_api.BudgetStore) --
+
+    def budget_view(
+        self, *, sending_key: str, initial_cap: int, rules: BudgetRules, now: dt.datetime
+    ) -> BudgetView:
+        """Read (creating it first if needed) the budget of ``sending_key``."""
+        return _budgets.view(
+            self.engine, sending_key=sending_key, initial_cap=initial_cap, rules=rules, now=now
+        )
+
+    def take_slot(
+        self,
+        *,
+        sending_key: str,
+        holder: str,
+        held: int,
+        below: int,
+        lease_s: float,
+        now: dt.datetime,
+    ) -> SlotTake:
+        """Hold the lowest free slot below the shared cap and ``below``, if any;
+        otherwise note that ``holder`` wants one."""
+        return _budgets.take(
+            self.engine,
+            style=self.claim_style,
+            sending_key=sending_key,
+            holder=holder,
+            held=held,
+            below=below,
+            lease_s=lease_s,
+            now=now,
+        )
+
+    def renew_slots(
+        self, *, sending_key: str, holder: str, lease_s: float, now: dt.datetime
+    ) -> frozenset[int]:
+        """Extend ``holder``'s leases; returns the slots it still holds."""
+        return _budgets.renew(
+            self.engine, sending_key=sending_key, holder=holder, lease_s=lease_s, now=now
+        )
+
+    def mark_slot(
+        self, *, sending_key: str, holder: str, slot_no: int, proven: bool, now: dt.datetime
+    ) -> bool:
+        """Record whether the connection on a held slot has delivered."""
+        return _budgets.mark(
+            self.engine,
+            sending_key=sending_key,
+            holder=holder,
+            slot_no=slot_no,
+            proven=proven,
+            now=now,
+        )
+
+    def release_slots(self, *, sending_key: str, holder: str, slot_no: int | None = None) -> int:
+        """Free one or all of ``holder``'s slots; returns how many."""
+        return _budgets.release(
+            self.engine, sending_key=sending_key, holder=holder, slot_no=slot_no
+        )
+
+    def cut_budget(
+        self, *, sending_key: str, seen_epoch: int, rules: BudgetRules, now: dt.datetime
+    ) -> BudgetDecision:
+        """Count a throttle from ``seen_epoch``, once per epoch."""
+        return _budgets.cut_cap(
+            self.engine, sending_key=sending_key, seen_epoch=seen_epoch, rules=rules, now=now
+        )
+
+    def grow_budget(
+        self,
+        *,
+        sending_key: str,
+        seen_cap: int,
+        seen_epoch: int,
+        rules: BudgetRules,
+        now: dt.datetime,
+    ) -> BudgetDecision:
+        """Grow the cap one step if it is as seen and binds."""
+        return _budgets.grow_cap(
+            self.engine,
+            sending_key=sending_key,
+            seen_cap=seen_cap,
+            seen_epoch=seen_epoch,
+            rules=rules,
+            now=now,
+        )
+
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -260,8 +359,10 @@ class SQLStore:
 
 if TYPE_CHECKING:
     # Type checkers verify here that SQLStore still fulfils the Store protocol.
+    from adaptsend._budget_api import BudgetStore
     from adaptsend._source_api import SourceLedger
     from adaptsend._store_api import Store
 
     _conforms: type[Store] = SQLStore
     _keeps_ledger: type[SourceLedger] = SQLStore
+    _shares_budgets: type[BudgetStore] = SQLStore

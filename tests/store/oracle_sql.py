@@ -24,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from adaptsend._budget_api import BudgetStore
+from adaptsend._budget_rules import BudgetRules
 from adaptsend._models import Status, utcnow
 from adaptsend._source_api import SourceLedger
 from adaptsend._store_api import Store
@@ -43,10 +45,11 @@ def oracle_dialect() -> Dialect:
 
 
 def protocol_methods() -> set[str]:
-    """The methods a store must have for sending and for the table source."""
+    """The methods a store must have for sending, for the table source and for
+    budgets shared by agents."""
     names = {
         name
-        for proto in (Store, SourceLedger)
+        for proto in (Store, SourceLedger, BudgetStore)
         for name, _ in inspect.getmembers(proto, inspect.isfunction)
         if not name.startswith("_")
     }
@@ -119,6 +122,7 @@ def _workload(store: Any) -> None:
     store.requeue(statuses=[Status.FAILED], since=None)
     store.requeue(statuses=[Status.DEAD], since=later(-60))
     _ledger_workload(store)
+    _budget_workload(store)
 
 
 def _ledger_workload(store: Any) -> None:
@@ -129,6 +133,21 @@ def _ledger_workload(store: Any) -> None:
     store.record([], [decision(claimed.id)], owner="c")
     store.unreported("table", limit=100)
     store.mark_reported("table", [first])
+
+
+def _budget_workload(store: Any) -> None:
+    rules = BudgetRules(min_cap=1, max_cap=3)
+    now = utcnow()
+    store.budget_view(sending_key=KEY, initial_cap=2, rules=rules, now=now)
+    for holder in ("a", "b", "c"):  # the last finds none free
+        store.take_slot(sending_key=KEY, holder=holder, held=0, below=3, lease_s=10, now=now)
+    store.mark_slot(sending_key=KEY, holder="a", slot_no=0, proven=True, now=now)
+    store.mark_slot(sending_key=KEY, holder="b", slot_no=1, proven=True, now=now)
+    store.renew_slots(sending_key=KEY, holder="a", lease_s=10, now=now)
+    store.grow_budget(sending_key=KEY, seen_cap=2, seen_epoch=0, rules=rules, now=now)
+    store.cut_budget(sending_key=KEY, seen_epoch=0, rules=rules, now=now)
+    store.release_slots(sending_key=KEY, holder="a", slot_no=0)
+    store.release_slots(sending_key=KEY, holder="b")
 
 
 def captured_statements(tmp_path: Path) -> tuple[str, set[str]]:

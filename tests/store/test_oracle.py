@@ -55,15 +55,36 @@ def test_the_upgrade_is_the_reviewed_oracle_ddl() -> None:
     assert oracle_ddl() == DDL_FILE.read_text(), f"the Oracle DDL changed; {REGENERATE}"
 
 
+def _locking(table: str) -> str:
+    [sql] = [sql for sql in DML if "FOR UPDATE" in sql and sql.startswith(f"SELECT {table}.")]
+    return sql
+
+
+def test_only_the_claim_and_the_slot_take_lock_rows() -> None:
+    locking = [sql for sql in DML if "FOR UPDATE" in sql]
+    assert sorted(locking) == sorted([_locking("messages"), _locking("connection_slots")])
+
+
 def test_the_claim_locks_rows_without_a_row_limit() -> None:
     # ORA-02014: FOR UPDATE with FETCH FIRST (a hidden analytic view), and
     # Oracle allows FOR UPDATE only in a top-level query.
-    [claim] = [sql for sql in DML if "FOR UPDATE" in sql]
+    claim = _locking("messages")
     assert claim.startswith("SELECT messages.id,")
     assert claim.count("SELECT") == 1
     assert claim.endswith("ORDER BY messages.next_attempt_at, messages.id FOR UPDATE SKIP LOCKED")
     for word in ("FETCH", "ROWNUM", "OFFSET", "DISTINCT", "GROUP BY", "JOIN"):
         assert word not in claim
+
+
+def test_the_slot_take_locks_rows_without_a_row_limit() -> None:
+    # The same rules; the cap is read by a plain scalar subquery, which a
+    # locking query may have (only the top level locks).
+    take = _locking("connection_slots")
+    assert take.startswith("SELECT connection_slots.slot_no \nFROM connection_slots")
+    assert take.count("SELECT") == 2 and "(SELECT sending_budgets.cap" in take
+    assert take.endswith("ORDER BY connection_slots.slot_no FOR UPDATE SKIP LOCKED")
+    for word in ("FETCH", "ROWNUM", "OFFSET", "DISTINCT", "GROUP BY", "JOIN", "count("):
+        assert word not in take
 
 
 @pytest.mark.parametrize("sql", DML, ids=lambda sql: sql.split("\n")[0][:40])

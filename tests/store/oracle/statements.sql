@@ -108,3 +108,60 @@ WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NU
 -- mark_reported
 UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NULL AND source_rows.message_pk IN (__[POSTCOMPILE_message_pk_1]);
 
+-- budget_view
+SELECT sending_budgets.sending_key, sending_budgets.cap, sending_budgets.ceiling, sending_budgets.epoch, sending_budgets.version, sending_budgets.probe_interval_s, sending_budgets.last_cut_at, sending_budgets.last_reason, sending_budgets.last_observed, sending_budgets.updated_at, sending_budgets.wanted_by, sending_budgets.wanted_held, sending_budgets.wanted_at 
+FROM sending_budgets 
+WHERE sending_budgets.sending_key = :sending_key_1;
+
+-- budget_view
+SELECT connection_slots.slot_no, connection_slots.holder, connection_slots.expires_at, connection_slots.proven_at 
+FROM connection_slots 
+WHERE connection_slots.sending_key = :sending_key_1;
+
+-- budget_view
+INSERT INTO sending_budgets (sending_key, cap, ceiling, epoch, version, probe_interval_s, last_cut_at, last_reason, last_observed, updated_at) VALUES (:sending_key, :cap, :ceiling, :epoch, :version, :probe_interval_s, :last_cut_at, :last_reason, :last_observed, :updated_at);
+
+-- budget_view
+INSERT INTO connection_slots (sending_key, slot_no) VALUES (:sending_key, :slot_no);
+
+-- take_slot
+SELECT connection_slots.slot_no 
+FROM connection_slots 
+WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.slot_no < (SELECT sending_budgets.cap 
+FROM sending_budgets 
+WHERE sending_budgets.sending_key = :sending_key_2) AND connection_slots.slot_no < :slot_no_1 AND (connection_slots.holder IS NULL OR connection_slots.expires_at <= :expires_at_1) ORDER BY connection_slots.slot_no FOR UPDATE SKIP LOCKED;
+
+-- take_slot
+UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.slot_no = :slot_no_1;
+
+-- take_slot
+UPDATE sending_budgets SET wanted_by=:wanted_by, wanted_held=:wanted_held, wanted_at=:wanted_at WHERE sending_budgets.sending_key = :sending_key_1 AND sending_budgets.wanted_by = :wanted_by_1;
+
+-- take_slot
+UPDATE sending_budgets SET wanted_by=:wanted_by, wanted_held=:wanted_held, wanted_at=:wanted_at WHERE sending_budgets.sending_key = :sending_key_1;
+
+-- mark_slot
+UPDATE connection_slots SET proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.slot_no = :slot_no_1 AND connection_slots.holder = :holder_1;
+
+-- renew_slots
+UPDATE connection_slots SET expires_at=:expires_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1;
+
+-- renew_slots
+SELECT connection_slots.slot_no 
+FROM connection_slots 
+WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1;
+
+-- grow_budget
+UPDATE sending_budgets SET cap=:cap, ceiling=:ceiling, epoch=:epoch, version=:version, probe_interval_s=:probe_interval_s, last_cut_at=:last_cut_at, last_reason=:last_reason, last_observed=:last_observed, updated_at=:updated_at WHERE sending_budgets.sending_key = :sending_key_1 AND sending_budgets.version = :version_1 AND (SELECT count(*) AS count_1 
+FROM connection_slots 
+WHERE connection_slots.sending_key = :sending_key_2 AND connection_slots.slot_no < :slot_no_1 AND connection_slots.holder IS NOT NULL AND connection_slots.expires_at > :expires_at_1 AND connection_slots.proven_at IS NOT NULL) >= :param_1;
+
+-- cut_budget
+UPDATE sending_budgets SET cap=:cap, ceiling=:ceiling, epoch=:epoch, version=:version, probe_interval_s=:probe_interval_s, last_cut_at=:last_cut_at, last_reason=:last_reason, last_observed=:last_observed, updated_at=:updated_at WHERE sending_budgets.sending_key = :sending_key_1 AND sending_budgets.version = :version_1;
+
+-- release_slots
+UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1 AND connection_slots.slot_no = :slot_no_1;
+
+-- release_slots
+UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1;
+

@@ -105,3 +105,39 @@ UPDATE adaptsend_version SET version_num='0002' WHERE adaptsend_version.version_
 
 /
 
+-- Running upgrade 0002 -> 0003
+
+CREATE TABLE sending_budgets (
+    sending_key VARCHAR2(255 CHAR) NOT NULL, 
+    cap INTEGER NOT NULL, 
+    ceiling INTEGER, 
+    epoch INTEGER NOT NULL, 
+    version INTEGER NOT NULL, 
+    probe_interval_s FLOAT NOT NULL, 
+    last_cut_at TIMESTAMP, 
+    last_reason VARCHAR2(16 CHAR), 
+    last_observed INTEGER, 
+    updated_at TIMESTAMP NOT NULL, 
+    wanted_by VARCHAR2(64 CHAR), 
+    wanted_held INTEGER, 
+    wanted_at TIMESTAMP, 
+    CONSTRAINT pk_sending_budgets PRIMARY KEY (sending_key)
+)
+
+/
+
+CREATE TABLE connection_slots (
+    sending_key VARCHAR2(255 CHAR) NOT NULL, 
+    slot_no INTEGER NOT NULL, 
+    holder VARCHAR2(64 CHAR), 
+    expires_at TIMESTAMP, 
+    proven_at TIMESTAMP, 
+    CONSTRAINT pk_connection_slots PRIMARY KEY (sending_key, slot_no)
+)
+
+/
+
+UPDATE adaptsend_version SET version_num='0003' WHERE adaptsend_version.version_num = '0002'
+
+/
+

@@ -1,0 +1,333 @@
+"""Shared connection budgets: the cap of a sending key and its numbered slots.
+
+Slots are taken the way messages are claimed (see ``_claim``): on SQLite and
+PostgreSQL one UPDATE whose subquery picks the lowest free slot below the cap,
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that agents taking at once skip
+each other's slot instead of waiting; on Oracle a locking cursor, then an
+UPDATE of the slot it fetched.
+
+A decision on the budget (a cut, a growth step) is read, decided by
+``adaptsend._budget_rules`` in Python, and written by an UPDATE that names the
+version it was decided from: of two agents deciding from one state, the second
+finds the row changed and decides again from the new state (or, for a
+throttle from an epoch that has ended, not at all). No transaction spans the
+read and the write, so no lock is held while deciding, and SQLite never has to
+turn a reader into a writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Update, exc, func, insert, select, update
+
+from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake, Want
+from adaptsend._budget_rules import Budget, BudgetRules, cut, grow, new_budget
+from adaptsend._errors import StoreError
+from adaptsend._limiter import ChangeReason
+from adaptsend.store._claim import ClaimStyle
+from adaptsend.store._rows import AnyRow
+from adaptsend.store._schema import OWNER_LEN
+from adaptsend.store._schema import connection_slots as cs
+from adaptsend.store._schema import sending_budgets as b
+
+#: Attempts at a cut when other agents keep changing the budget meanwhile.
+_CUT_TRIES = 5
+
+
+def view(
+    engine: Engine, *, sending_key: str, initial_cap: int, rules: BudgetRules, now: dt.datetime
+) -> BudgetView:
+    """Read the budget, first creating it or adding the slots it lacks."""
+    for _ in range(3):
+        with engine.connect() as conn:
+            row, slots = _read(conn, sending_key)
+        missing = sorted(set(range(rules.max_cap)) - _slot_numbers(slots))
+        if row is not None and not missing:
+            return _view(_budget(row), slots, now, wanted=_want(row))
+        try:
+            with engine.begin() as conn:
+                if row is None:
+                    made = new_budget(sending_key, initial_cap=initial_cap, rules=rules)
+                    conn.execute(insert(b).values(sending_key=sending_key, **_values(made, now)))
+                if missing:
+                    rows = [{"sending_key": sending_key, "slot_no": n} for n in missing]
+                    conn.execute(insert(cs), rows)
+        except exc.IntegrityError:
+            # Another agent created the same rows first; read what it made.
+            continue
+    raise StoreError(f"The connection budget of {sending_key} could not be read or created.")
+
+
+def _read(conn: Connection, sending_key: str) -> tuple[AnyRow | None, Sequence[AnyRow]]:
+    row = conn.execute(select(b).where(b.c.sending_key == sending_key)).one_or_none()
+    slots = conn.execute(
+        select(cs.c.slot_no, cs.c.holder, cs.c.expires_at, cs.c.proven_at).where(
+            cs.c.sending_key == sending_key
+        )
+    ).all()
+    return row, slots
+
+
+def _slot_numbers(slots: Sequence[AnyRow]) -> set[int]:
+    return {row.slot_no for row in slots}
+
+
+def _view(
+    budget: Budget, slots: Sequence[AnyRow], now: dt.datetime, *, wanted: Want | None = None
+) -> BudgetView:
+    live = [row for row in slots if row.holder is not None and row.expires_at > now]
+    in_use = {row.slot_no for row in live}
+    return BudgetView(
+        budget=budget,
+        held=len(live),
+        proven=sum(1 for r in live if r.slot_no < budget.cap and r.proven_at is not None),
+        free=sum(1 for r in slots if r.slot_no < budget.cap and r.slot_no not in in_use),
+        wanted=wanted,
+    )
+
+
+def _want(row: AnyRow) -> Want | None:
+    if row.wanted_by is None or row.wanted_at is None:
+        return None
+    return Want(holder=row.wanted_by, held=row.wanted_held or 0, at=row.wanted_at)
+
+
+def _budget(row: AnyRow) -> Budget:
+    return Budget(
+        sending_key=row.sending_key,
+        cap=row.cap,
+        ceiling=row.ceiling,
+        epoch=row.epoch,
+        version=row.version,
+        probe_interval_s=row.probe_interval_s,
+        last_cut_at=row.last_cut_at,
+        reason=ChangeReason(row.last_reason) if row.last_reason is not None else None,
+        observed=row.last_observed,
+    )
+
+
+def _values(budget: Budget, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "cap": budget.cap,
+        "ceiling": budget.ceiling,
+        "epoch": budget.epoch,
+        "version": budget.version,
+        "probe_interval_s": budget.probe_interval_s,
+        "last_cut_at": budget.last_cut_at,
+        "last_reason": budget.reason.value if budget.reason is not None else None,
+        "last_observed": budget.observed,
+        "updated_at": now,
+    }
+
+
+def _replace(new: Budget, *, seen_version: int, now: dt.datetime) -> Update:
+    """Write ``new`` only if the row is still at the version it was decided from."""
+    return (
+        update(b)
+        .where(b.c.sending_key == new.sending_key, b.c.version == seen_version)
+        .values(_values(new, now))
+    )
+
+
+# -- slots -------------------------------------------------------------------
+
+
+def _free(now: dt.datetime) -> Any:
+    return cs.c.holder.is_(None) | (cs.c.expires_at <= now)
+
+
+def _takeable(sending_key: str, below: int, now: dt.datetime) -> Any:
+    # The cap is read in the same statement, so a cut made a moment ago
+    # already keeps the slots above it out of use.
+    shared_cap = select(b.c.cap).where(b.c.sending_key == sending_key).scalar_subquery()
+    return (
+        (cs.c.sending_key == sending_key)
+        & (cs.c.slot_no < shared_cap)
+        & (cs.c.slot_no < below)
+        & _free(now)
+    )
+
+
+def take(
+    engine: Engine,
+    *,
+    style: ClaimStyle,
+    sending_key: str,
+    holder: str,
+    held: int,
+    below: int,
+    lease_s: float,
+    now: dt.datetime,
+) -> SlotTake:
+    """Hold the lowest free slot below the cap and ``below``, if there is one;
+    otherwise say that ``holder`` wants one."""
+    if lease_s <= 0:
+        raise ValueError("A slot's lease must last longer than zero seconds.")
+    if len(holder) > OWNER_LEN:
+        raise ValueError(f"A slot holder name must be at most {OWNER_LEN} characters.")
+    lease = {"holder": holder, "expires_at": now + dt.timedelta(seconds=lease_s), "proven_at": None}
+    key = b.c.sending_key == sending_key
+    with engine.begin() as conn:
+        if style == "update":
+            slot_no = _take_by_update(conn, sending_key, below, lease, now)
+        else:
+            slot_no = _take_by_cursor(conn, sending_key, below, lease, now)
+        if slot_no is None:
+            want = {"wanted_by": holder, "wanted_held": held, "wanted_at": now}
+            conn.execute(update(b).where(key).values(want))
+        else:
+            forget = {"wanted_by": None, "wanted_held": None, "wanted_at": None}
+            conn.execute(update(b).where(key, b.c.wanted_by == holder).values(forget))
+        row = conn.execute(select(b).where(key)).one_or_none()
+    return SlotTake(slot_no=slot_no, budget=_budget(row) if row is not None else None)
+
+
+def _take_by_update(
+    conn: Connection, sending_key: str, below: int, lease: dict[str, Any], now: dt.datetime
+) -> int | None:
+    pick = (
+        select(cs.c.slot_no)
+        .where(_takeable(sending_key, below, now))
+        .order_by(cs.c.slot_no)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    # "= (subquery)", not "IN (subquery)": PostgreSQL runs an uncorrelated
+    # scalar subquery once, while an IN may be planned as a join that scans
+    # the subquery again, each scan skipping the row just taken for the next.
+    stmt = (
+        update(cs)
+        .where(cs.c.sending_key == sending_key, cs.c.slot_no == pick.scalar_subquery())
+        .where(_free(now))
+        .values(lease)
+        .returning(cs.c.slot_no)
+    )
+    slot_no: int | None = conn.execute(stmt).scalar_one_or_none()
+    return slot_no
+
+
+def _take_by_cursor(
+    conn: Connection, sending_key: str, below: int, lease: dict[str, Any], now: dt.datetime
+) -> int | None:
+    query = (
+        select(cs.c.slot_no)
+        .where(_takeable(sending_key, below, now))
+        .order_by(cs.c.slot_no)
+        .with_for_update(skip_locked=True)
+    )
+    with conn.execute(query) as result:
+        # The driver may fetch (and lock) a few more; they are free again at commit.
+        row = result.first()
+    if row is None:
+        return None
+    conn.execute(
+        update(cs).where(cs.c.sending_key == sending_key, cs.c.slot_no == row.slot_no).values(lease)
+    )
+    slot_no: int = row.slot_no
+    return slot_no
+
+
+def renew(
+    engine: Engine, *, sending_key: str, holder: str, lease_s: float, now: dt.datetime
+) -> frozenset[int]:
+    """Extend ``holder``'s leases; returns the slots it still holds."""
+    mine = (cs.c.sending_key == sending_key) & (cs.c.holder == holder)
+    until = now + dt.timedelta(seconds=lease_s)
+    with engine.begin() as conn:
+        conn.execute(update(cs).where(mine).values(expires_at=until))
+        return frozenset(conn.execute(select(cs.c.slot_no).where(mine)).scalars())
+
+
+def mark(
+    engine: Engine,
+    *,
+    sending_key: str,
+    holder: str,
+    slot_no: int,
+    proven: bool,
+    now: dt.datetime,
+) -> bool:
+    """Note whether the connection on a held slot has delivered."""
+    stmt = (
+        update(cs)
+        .where(cs.c.sending_key == sending_key, cs.c.slot_no == slot_no, cs.c.holder == holder)
+        .values(proven_at=now if proven else None)
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
+def release(engine: Engine, *, sending_key: str, holder: str, slot_no: int | None) -> int:
+    """Free one or all of ``holder``'s slots."""
+    stmt = (
+        update(cs)
+        .where(cs.c.sending_key == sending_key, cs.c.holder == holder)
+        .values(holder=None, expires_at=None, proven_at=None)
+    )
+    if slot_no is not None:
+        stmt = stmt.where(cs.c.slot_no == slot_no)
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount
+
+
+# -- decisions ---------------------------------------------------------------
+
+
+def cut_cap(
+    engine: Engine, *, sending_key: str, seen_epoch: int, rules: BudgetRules, now: dt.datetime
+) -> BudgetDecision:
+    """Count a throttle from ``seen_epoch`` unless a cut already ended that epoch."""
+    budget: Budget | None = None
+    for _ in range(_CUT_TRIES):
+        with engine.connect() as conn:
+            row, slots = _read(conn, sending_key)
+        budget = _budget(row) if row is not None else None
+        if budget is None or budget.epoch != seen_epoch:
+            return BudgetDecision(budget=budget, changed=False)
+        # The throttled connection's slot is still held: it counts itself.
+        observed = max(1, _view(budget, slots, now).held)
+        new = cut(budget, observed=observed, rules=rules, now=now)
+        with engine.begin() as conn:
+            if conn.execute(_replace(new, seen_version=budget.version, now=now)).rowcount == 1:
+                return BudgetDecision(budget=new, changed=True)
+    return BudgetDecision(budget=budget, changed=False)
+
+
+def grow_cap(
+    engine: Engine,
+    *,
+    sending_key: str,
+    seen_cap: int,
+    seen_epoch: int,
+    rules: BudgetRules,
+    now: dt.datetime,
+) -> BudgetDecision:
+    """One growth step, if the cap is as seen and every slot below it is proven."""
+    with engine.connect() as conn:
+        row, slots = _read(conn, sending_key)
+    if row is None:
+        return BudgetDecision(budget=None, changed=False)
+    budget = _budget(row)
+    unchanged = (budget.cap, budget.epoch) == (seen_cap, seen_epoch)
+    new = grow(budget, rules=rules, now=now) if unchanged else None
+    if new is None or _view(budget, slots, now).proven < budget.cap:
+        return BudgetDecision(budget=budget, changed=False)
+    # Checked again as the row is written: a slot freed meanwhile no longer binds.
+    proven = (
+        select(func.count())
+        .where(
+            cs.c.sending_key == sending_key,
+            cs.c.slot_no < budget.cap,
+            cs.c.holder.is_not(None),
+            cs.c.expires_at > now,
+            cs.c.proven_at.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    stmt = _replace(new, seen_version=budget.version, now=now).where(proven >= budget.cap)
+    with engine.begin() as conn:
+        changed = conn.execute(stmt).rowcount == 1
+    return BudgetDecision(budget=new if changed else budget, changed=changed)
