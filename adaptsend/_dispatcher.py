@@ -18,7 +18,8 @@ import trio
 
 from adaptsend._config import Config
 from adaptsend._decide import Judge, Judgement
-from adaptsend._limiter import AIMDLimiter, CapChange
+from adaptsend._limiter import CapChange
+from adaptsend._limiters import Limiter, make_limiter, running
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Status, utcnow
 from adaptsend._plugins import Plugins
 from adaptsend._recorder import Recorder
@@ -54,19 +55,15 @@ class Dispatcher:
         self.transport = transport
         self.judge = judge
         self.idle_close_s = config.limiter.idle_close_s
-        self.limiter = AIMDLimiter(
-            initial_cap=config.limiter.initial_cap,
-            min_cap=config.limiter.min_cap,
-            max_cap=config.limiter.max_cap,
-            decrease_factor=config.limiter.decrease_factor,
-            probe_interval_s=config.limiter.probe_interval_s,
-            on_change=self._cap_changed,
+        # The limiter names this agent by its owner name (shared budgets do).
+        self.owner = owner or new_owner()
+        self.limiter: Limiter = make_limiter(
+            config, store, transport.sending_key, self.owner, self._cap_changed
         )
         self._store = store
         self._run = config.run
         self._plugins = plugins
         self._follow = follow
-        self.owner = owner or new_owner()
         self._stopping = False
         self._interrupted = False
         self._fatal: Reply | None = None
@@ -146,7 +143,7 @@ class Dispatcher:
         )
         async with trio.open_nursery() as nursery:
             nursery.start_soon(recorder.run, to_record)
-            async with judged, trio.open_nursery() as workers, to_take:
+            async with running(self.limiter), judged, trio.open_nursery() as workers, to_take:
                 workers.start_soon(self._feed, to_send)
                 task_status.started()
                 await self._staff(workers, to_take, judged)

@@ -12,7 +12,8 @@ import attrs
 import trio
 
 from adaptsend._decide import AttemptContext, Judge, Judgement
-from adaptsend._limiter import AIMDLimiter, Slot
+from adaptsend._limiter import Slot
+from adaptsend._limiters import Limiter
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Stage, utcnow
 from adaptsend._smtp import SMTPConfigurationError
 from adaptsend._transport import Connection, SendResult, Transport, TransportError
@@ -21,7 +22,7 @@ from adaptsend._transport import Connection, SendResult, Transport, TransportErr
 class WorkerHost(Protocol):
     """What a worker needs from the dispatcher that runs it."""
 
-    limiter: AIMDLimiter
+    limiter: Limiter
     transport: Transport
     judge: Judge
     idle_close_s: float

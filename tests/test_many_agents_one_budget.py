@@ -80,11 +80,6 @@ def _budget_caps(url: str) -> list[tuple[int, int | None]]:
         engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs wiring: the dispatcher must make its limiter with "
-    "adaptsend._limiters.make_limiter and run it with adaptsend._limiters.running",
-)
 def test_three_agents_keep_the_servers_limit_together_and_send_each_message_once(
     tmp_path: Path, server_db_url: str, agents: Callable[..., subprocess.Popen[str]]
 ) -> None:
