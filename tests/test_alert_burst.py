@@ -104,7 +104,7 @@ async def test_a_burst_longer_than_the_cooldown_alerts_once_per_cooldown(
     make_config: MakeConfig,
 ) -> None:
     with (
-        ThrottlingSMTPServer(schedule=[(0, 0), (2.0, None)], latency_s=0.005) as server,
+        ThrottlingSMTPServer(schedule=[(0, 0), (4.0, None)], latency_s=0.005) as server,
         HTTPReceiver() as receiver,
     ):
         config = burst_config(make_config, server, receiver, cooldown_s=0.7)
