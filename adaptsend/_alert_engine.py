@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -185,13 +186,21 @@ class AlertEngine:
         deliveries = self._deliveries
         if draft is not None and deliveries is not None:
             counts = self._tally.since(now - draft.rule.window_s)
-            deliveries.spawn(self._raise, deliveries, draft, counts)
+            # Stamped now: the rule decided now, whatever the look-up below costs.
+            deliveries.spawn(self._raise, deliveries, draft, counts, dt.datetime.now(dt.UTC))
 
     # -- raising -------------------------------------------------------------
 
-    async def _raise(self, deliveries: Deliveries, draft: Draft, counts: dict[str, int]) -> None:
+    async def _raise(
+        self,
+        deliveries: Deliveries,
+        draft: Draft,
+        counts: dict[str, int],
+        raised_at: dt.datetime,
+    ) -> None:
         ids = draft.sample_message_ids or await self._message_ids(draft.sample_pks)
         alert = Alert(
+            raised_at=raised_at,
             rule=draft.rule.name,
             when=draft.rule.when,
             severity=draft.severity,
