@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from adaptsend import Config, config_from_dict
+from adaptsend import Config, Message, config_from_dict
 from adaptsend.testing import ThrottlingSMTPServer
 from tests import databases
 
@@ -58,3 +58,18 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield databases.empty_database(request.param, tmp_path)
     if request.param != databases.SQLITE:
         databases.wipe(request.param)
+
+
+def batch(count: int, *, to: str = "team@example.com") -> list[Message]:
+    """``count`` report messages with fixed Message-IDs, so that a test can
+    count deliveries per message at the server."""
+    return [
+        Message(
+            sender="reports@example.com",
+            to=(to,),
+            subject=f"report {n}",
+            text=f"body {n}",
+            message_id=f"<report-{n}@example.com>",
+        )
+        for n in range(count)
+    ]

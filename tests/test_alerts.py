@@ -15,20 +15,7 @@ from adaptsend import Agent, Alert, ConfigError, Message, Severity, hookimpl, se
 from adaptsend._compose import compose
 from adaptsend._plugins import load_plugins
 from adaptsend.testing import RecordingSink, ThrottlingSMTPServer
-from tests.conftest import MakeConfig, rows
-
-
-def batch(count: int, *, to: str = "team@example.com") -> list[Message]:
-    return [
-        Message(
-            sender="reports@example.com",
-            to=(to,),
-            subject=f"report {n}",
-            text=f"body {n}",
-            message_id=f"<report-{n}@example.com>",
-        )
-        for n in range(count)
-    ]
+from tests.conftest import MakeConfig, batch, rows
 
 
 def alerts_to(*sinks: str, **settings: Any) -> dict[str, Any]:

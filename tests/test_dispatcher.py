@@ -9,20 +9,7 @@ from adaptsend._dispatcher import Dispatcher
 from adaptsend._models import AttemptRecord
 from adaptsend._plugins import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, rows
-
-
-def batch(count: int, *, to: str = "team@example.com") -> list[Message]:
-    return [
-        Message(
-            sender="reports@example.com",
-            to=(to,),
-            subject=f"report {n}",
-            text=f"body {n}",
-            message_id=f"<report-{n}@example.com>",
-        )
-        for n in range(count)
-    ]
+from tests.conftest import MakeConfig, batch, rows
 
 
 async def test_200_messages_through_a_hidden_limit_of_3(
