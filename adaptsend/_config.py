@@ -57,6 +57,9 @@ class SMTPConfig:
     ca_file: str | None = None
     #: The name given in EHLO; the machine's name when unset.
     local_hostname: str | None = None
+    #: Send MAIL, RCPT and DATA together when the server offers PIPELINING
+    #: (RFC 2920): one round trip instead of three per message.
+    pipelining: bool = True
 
 
 @attrs.frozen(kw_only=True)

@@ -1,8 +1,10 @@
 """Writes attempt outcomes to the store in batches.
 
-Workers hand over judgements as they happen; the recorder writes whatever has
-gathered in one transaction, so a busy run writes big batches and a quiet one
-writes at once, with no timer to tune.
+Workers hand over judgements as they happen. The recorder waits a moment
+(:data:`GATHER_SECONDS`) after the first one for others to join it, then writes
+them all in one transaction: a busy run writes a few large transactions a
+second instead of hundreds of small ones, and a crash can lose at most that
+moment's outcomes (their messages would be sent again).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import trio
 
 from adaptsend._decide import Judgement
 from adaptsend._store_thread import StoreThread
+
+#: How long the first outcome of a batch waits for others before it is written.
+GATHER_SECONDS = 0.02
 
 
 class Recorder:
@@ -34,11 +39,18 @@ class Recorder:
         async with judgements:
             async for first in judgements:
                 batch = [first]
-                while len(batch) < self._batch:
-                    try:
-                        batch.append(judgements.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
+                try:
+                    with trio.move_on_after(GATHER_SECONDS):
+                        while len(batch) < self._batch:
+                            batch.append(await judgements.receive())
+                except trio.EndOfChannel:
+                    pass
+                except trio.Cancelled:
+                    # These sends happened: record them, and whatever else has
+                    # been handed over, before the run ends.
+                    _take_waiting(judgements, batch)
+                    await self._write(batch)
+                    raise
                 await self._write(batch)
 
     async def _write(self, batch: Sequence[Judgement]) -> None:
@@ -49,3 +61,11 @@ class Recorder:
             # is being cancelled; otherwise the message would be sent again.
             await self._store.call(self._store.store.record, attempts, decisions, owner=self._owner)
         self._on_recorded(batch)
+
+
+def _take_waiting(judgements: trio.MemoryReceiveChannel[Judgement], batch: list[Judgement]) -> None:
+    while True:
+        try:
+            batch.append(judgements.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return

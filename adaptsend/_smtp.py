@@ -8,18 +8,23 @@ of 40 threads never caps us and a cancelled send is never abandoned halfway.
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
+import time
+from collections.abc import Sequence
 
 import trio
 
 from adaptsend._classifier import parse_reply
 from adaptsend._config import SMTPConfig
-from adaptsend._models import Envelope, Reply, Stage
-from adaptsend._transport import SendResult, TransportError
+from adaptsend._models import Envelope, Reply, Stage, utcnow
+from adaptsend._transport import Attempt, SendResult, TransportError
 
 #: A reply code after which the server closes the connection (RFC 5321 4.2.2).
 _CLOSING = 421
+#: A line of content starting with a dot gets a second one (RFC 5321 4.5.2).
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class SMTPConfigurationError(TransportError):
@@ -37,7 +42,8 @@ class SMTPTransport:
 
     async def connect(self) -> SMTPConnection:
         client = await trio.to_thread.run_sync(self._open_blocking, limiter=self._threads)
-        return SMTPConnection(client, threads=self._threads)
+        pipelining = self._config.pipelining and client.has_extn("pipelining")
+        return SMTPConnection(client, threads=self._threads, pipelining=pipelining)
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self._config.ca_file)
@@ -93,19 +99,44 @@ class SMTPTransport:
 class SMTPConnection:
     """One open SMTP session, reused for many messages by one task at a time."""
 
-    def __init__(self, client: smtplib.SMTP, *, threads: trio.CapacityLimiter) -> None:
+    def __init__(
+        self, client: smtplib.SMTP, *, threads: trio.CapacityLimiter, pipelining: bool = False
+    ) -> None:
         self._client = client
         self._threads = threads
+        self._pipelining = pipelining
 
     async def send(self, envelope: Envelope) -> SendResult:
         """Send one message. A cancelled send still runs to its end in its thread:
         the message may have been delivered, and the result says so."""
         return await trio.to_thread.run_sync(self._send_blocking, envelope, limiter=self._threads)
 
+    async def send_many(self, envelopes: Sequence[Envelope], *, budget_s: float) -> list[Attempt]:
+        """Send several messages in one thread call (see ``BatchConnection``)."""
+        return await trio.to_thread.run_sync(
+            self._send_many_blocking, envelopes, budget_s, limiter=self._threads
+        )
+
     async def close(self) -> None:
         await trio.to_thread.run_sync(self._quit_blocking, limiter=self._threads)
 
+    def _send_many_blocking(self, envelopes: Sequence[Envelope], budget_s: float) -> list[Attempt]:
+        attempts: list[Attempt] = []
+        deadline = time.perf_counter() + budget_s
+        for envelope in envelopes:
+            started_at = utcnow()
+            start = time.perf_counter()
+            result = self._send_blocking(envelope)
+            end = time.perf_counter()
+            attempt = Attempt(result=result, started_at=started_at, duration_s=end - start)
+            attempts.append(attempt)
+            if not attempt.clean or end >= deadline:
+                break
+        return attempts
+
     def _send_blocking(self, envelope: Envelope) -> SendResult:
+        if self._pipelining:
+            return self._send_pipelined(envelope)
         stage = Stage.MAIL
         try:
             self._client.ehlo_or_helo_if_needed()
@@ -129,6 +160,59 @@ class SMTPConnection:
             return self._failed(reply, refused=refused)
         return SendResult(reply=reply, refused=refused)
 
+    def _send_pipelined(self, envelope: Envelope) -> SendResult:
+        """The same transaction with MAIL, every RCPT and DATA sent at once
+        (RFC 2920): the replies come back in order and are read in order."""
+        client = self._client
+        recipients = envelope.recipients
+        stage = Stage.MAIL
+        try:
+            client.send(self._command_group(envelope))
+            mail = self._reply(Stage.MAIL)
+            if mail.code != 250:
+                # Each RCPT and the DATA still get their own (failing) reply.
+                return self._failed(mail, unread=len(recipients) + 1)
+            stage = Stage.RCPT
+            refused: dict[str, Reply] = {}
+            for index, recipient in enumerate(recipients):
+                reply = self._reply(Stage.RCPT)
+                if reply.code not in (250, 251):
+                    refused[recipient] = reply
+                if reply.code == _CLOSING:
+                    refused.update({r: reply for r in recipients[index:] if r not in refused})
+                    return self._failed(reply, refused=refused)
+            stage = Stage.DATA
+            data = self._reply(Stage.DATA)
+            if data.code != 354:
+                everyone = len(refused) == len(recipients)
+                first = next(iter(refused.values())) if everyone else data
+                return self._failed(first, refused=refused)
+            if len(refused) == len(recipients):
+                # The server took DATA with no recipient left: end the empty
+                # message at once; nobody can receive it.
+                client.send(b".\r\n")
+                self._reply(Stage.DATA)
+                return self._failed(next(iter(refused.values())), refused=refused)
+            client.send(_data_block(envelope.content))
+            end = self._reply(Stage.DATA)
+        except (OSError, smtplib.SMTPException) as exc:
+            reply = Reply(code=None, text=_describe(exc), stage=stage)
+            return SendResult(reply=reply, connection_usable=False)
+        if end.code is None or not 200 <= end.code < 300:
+            return self._failed(end, refused=refused)
+        return SendResult(reply=end, refused=refused)
+
+    def _command_group(self, envelope: Envelope) -> str:
+        options = "".join(f" {option}" for option in self._mail_options(envelope))
+        lines = [f"MAIL FROM:{smtplib.quoteaddr(envelope.sender)}{options}"]
+        lines.extend(f"RCPT TO:{smtplib.quoteaddr(r)}" for r in envelope.recipients)
+        lines.append("DATA")
+        return "".join(f"{line}\r\n" for line in lines)
+
+    def _reply(self, stage: Stage) -> Reply:
+        code, text = self._client.getreply()
+        return parse_reply(code, text, stage)
+
     def _mail_options(self, envelope: Envelope) -> list[str]:
         if self._client.does_esmtp and self._client.has_extn("size"):
             return [f"SIZE={len(envelope.content)}"]
@@ -146,10 +230,23 @@ class SMTPConnection:
                 break
         return refused
 
-    def _failed(self, reply: Reply, *, refused: dict[str, Reply] | None = None) -> SendResult:
-        """End a failed transaction; the connection stays only if RSET works."""
-        usable = reply.code != _CLOSING and self._reset()
+    def _failed(
+        self, reply: Reply, *, refused: dict[str, Reply] | None = None, unread: int = 0
+    ) -> SendResult:
+        """End a failed transaction; the connection stays only if RSET works.
+        ``unread`` replies to pipelined commands are read (and dropped) first."""
+        usable = reply.code != _CLOSING and self._skip_replies(unread) and self._reset()
         return SendResult(reply=reply, refused=refused or {}, connection_usable=usable)
+
+    def _skip_replies(self, count: int) -> bool:
+        try:
+            for _ in range(count):
+                code, _ = self._client.getreply()
+                if code == _CLOSING:
+                    return False
+        except (OSError, smtplib.SMTPException):
+            return False
+        return True
 
     def _reset(self) -> bool:
         try:
@@ -163,6 +260,15 @@ class SMTPConnection:
             self._client.quit()
         except (OSError, smtplib.SMTPException):
             _discard(self._client)
+
+
+def _data_block(content: bytes) -> bytes:
+    """The message as sent after a 354: dots doubled, ended by CRLF.CRLF, as
+    ``smtplib.SMTP.data`` sends it."""
+    quoted = _LEADING_DOT.sub(b"..", content)
+    if not quoted.endswith(b"\r\n"):
+        quoted += b"\r\n"
+    return quoted + b".\r\n"
 
 
 def _discard(client: smtplib.SMTP | None) -> None:

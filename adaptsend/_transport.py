@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -25,6 +26,28 @@ class SendResult:
     connection_usable: bool = True
 
 
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """One send of a batch: its result, when it started and how long it took."""
+
+    result: SendResult
+    started_at: dt.datetime
+    duration_s: float
+
+    @property
+    def clean(self) -> bool:
+        """Accepted for every recipient on a connection that can go on: the
+        only result after which a batch may carry on without a judgement."""
+        result = self.result
+        code = result.reply.code
+        return (
+            code is not None
+            and 200 <= code < 300
+            and not result.refused
+            and result.connection_usable
+        )
+
+
 class TransportError(Exception):
     """Opening a connection failed; ``reply`` says how (code None for a local error)."""
 
@@ -44,6 +67,23 @@ class Connection(Protocol):
 
     async def close(self) -> None:
         """Say goodbye and close. Never raises."""
+        ...
+
+
+@runtime_checkable
+class BatchConnection(Connection, Protocol):
+    """A connection that can send several messages in one go.
+
+    Transports that hand each send to a thread implement it so that a fast
+    server does not pay one thread hand-over per message."""
+
+    async def send_many(self, envelopes: Sequence[Envelope], *, budget_s: float) -> list[Attempt]:
+        """Send ``envelopes`` in order, stopping after the first attempt that
+        is not :attr:`Attempt.clean` or once ``budget_s`` seconds have passed.
+
+        Returns the attempts made, at least one; the envelopes after them were
+        not tried. Never raises for an SMTP or network failure, and like
+        :meth:`Connection.send` runs to its end when the caller is cancelled."""
         ...
 
 

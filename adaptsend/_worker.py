@@ -1,10 +1,19 @@
 """A connection worker: holds one connection slot, opens one connection, and
 sends message after message on it until it is idle, refused or no longer
-allowed by the cap."""
+allowed by the cap.
+
+On a fast server a worker sends a few messages per thread call (a *batch*):
+handing each send to a thread and back costs more than the send itself there.
+A batch is sized to last about :data:`BATCH_SECONDS`, so on a server that
+takes tens of milliseconds per message every batch is one message, and no
+outcome waits long for its judgement (its record, the limiter's signal).
+"""
 
 from __future__ import annotations
 
+import collections
 import enum
+import itertools
 from collections.abc import Callable
 from typing import Protocol
 
@@ -16,7 +25,23 @@ from adaptsend._limiter import Slot
 from adaptsend._limiters import Limiter
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Stage, utcnow
 from adaptsend._smtp import SMTPConfigurationError
-from adaptsend._transport import Connection, SendResult, Transport, TransportError
+from adaptsend._transport import (
+    Attempt,
+    BatchConnection,
+    Connection,
+    SendResult,
+    Transport,
+    TransportError,
+)
+
+#: How long one batch of sends may last. Short enough that a cut of the cap or
+#: a stop reaches a busy connection within a blink, and that a crash loses
+#: the records of at most this much sending per connection.
+BATCH_SECONDS = 0.02
+#: The most messages in one batch; past this the hand-over is already paid for.
+MAX_BATCH = 16
+
+Pending = collections.deque[ClaimedMessage]
 
 
 class WorkerHost(Protocol):
@@ -58,14 +83,24 @@ async def run_worker(
 ) -> None:
     """Take messages and send them, one connection at a time, until the
     messages end or the cap no longer has room for this worker."""
+    # Messages taken from the channel and not yet tried: a batch cut short
+    # leaves some, and they stay with this worker for its next connection.
+    pending: Pending = collections.deque()
     try:
         async with messages, results:
             while True:
-                message = await _next_message(host, messages)
-                if message is None:
+                if not pending:
+                    message = await _next_message(host, messages)
+                    if message is None:
+                        return
+                    pending.append(message)
+                session = _Session(host, messages, results, pending)
+                end = await session.run()
+                if host.stopping:
+                    # Whatever is still pending was never tried: the
+                    # dispatcher hands its lease back.
                     return
-                session = _Session(host, results)
-                if await session.run(message, messages) is not SessionEnd.CLOSED:
+                if end is SessionEnd.DONE or (end is SessionEnd.RETIRE and not pending):
                     return
     finally:
         on_exit()
@@ -90,30 +125,38 @@ async def _next_message(
 class _Session:
     """One connection's life, from slot to close."""
 
-    def __init__(self, host: WorkerHost, results: trio.MemorySendChannel[Judgement]) -> None:
+    def __init__(
+        self,
+        host: WorkerHost,
+        messages: trio.MemoryReceiveChannel[ClaimedMessage],
+        results: trio.MemorySendChannel[Judgement],
+        pending: Pending,
+    ) -> None:
         self._host = host
+        self._messages = messages
         self._results = results
+        self._pending = pending
+        # Seconds per message on this connection, once a send has been timed.
+        self._per_message_s: float | None = None
 
-    async def run(
-        self, message: ClaimedMessage, messages: trio.MemoryReceiveChannel[ClaimedMessage]
-    ) -> SessionEnd:
+    async def run(self) -> SessionEnd:
+        """Send the pending messages and those that follow, on one connection."""
         limiter = self._host.limiter
         async with limiter.slot() as slot:
-            next_message: ClaimedMessage | None = message
             connection: Connection | None = None
             try:
-                while next_message is not None:
-                    connection, keep = await self._deliver(slot, connection, next_message)
+                while True:
+                    connection, keep = await self._deliver(slot, connection)
                     if not keep or connection is None:
                         return self._closing_end()
                     if limiter.over_cap():
                         return SessionEnd.RETIRE
                     if self._host.stopping:
                         return SessionEnd.CLOSED
-                    next_message, end = await self._wait_next(messages)
-                    if end is not None:
-                        return end
-                return SessionEnd.CLOSED
+                    if not self._pending:
+                        end = await self._wait_next()
+                        if end is not None:
+                            return end
             finally:
                 if connection is not None:
                     with trio.CancelScope(shield=True):
@@ -123,55 +166,88 @@ class _Session:
     def _closing_end(self) -> SessionEnd:
         return SessionEnd.RETIRE if self._host.limiter.over_cap() else SessionEnd.CLOSED
 
-    async def _wait_next(
-        self, messages: trio.MemoryReceiveChannel[ClaimedMessage]
-    ) -> tuple[ClaimedMessage | None, SessionEnd | None]:
+    async def _wait_next(self) -> SessionEnd | None:
+        """Wait for the next message (into the pending queue); the end of the
+        session instead when none comes."""
         try:
             # A busy run has the next message waiting already: take it without
             # setting up the idle timeout.
-            ready = messages.receive_nowait()
+            ready = self._messages.receive_nowait()
         except (trio.WouldBlock, trio.EndOfChannel):
             pass
         else:
             self._host.message_taken()
-            return ready, None
+            self._pending.append(ready)
+            return None
         with trio.move_on_after(self._host.idle_close_s):
-            message = await _next_message(self._host, messages)
+            message = await _next_message(self._host, self._messages)
             if message is None:
-                return None, SessionEnd.DONE
-            return message, None
+                return SessionEnd.DONE
+            self._pending.append(message)
+            return None
         # An idle connection still takes one of the provider's slots.
-        return None, SessionEnd.CLOSED
+        return SessionEnd.CLOSED
 
     async def _deliver(
-        self, slot: Slot, connection: Connection | None, message: ClaimedMessage
+        self, slot: Slot, connection: Connection | None
     ) -> tuple[Connection | None, bool]:
-        """Send ``message``, connecting first if needed. Returns the connection
-        to go on with (None if it is gone) and whether to go on at all."""
+        """Send the next batch of pending messages, connecting first if
+        needed. Returns the connection to go on with (None if it is gone) and
+        whether to go on at all."""
         reused = connection is not None
         if connection is None:
-            context = self._context()
-            connection, failure = await self._connect(slot)
+            connection, keep = await self._open(slot)
             if connection is None:
-                assert failure is not None
-                forced = Outcome.FATAL if failure.configuration_error else None
-                judgement = await self._judge(
-                    slot, message, failure.result, context, outcome=forced
-                )
-                # Judged first, so that a throttle counts this connection as open.
-                self._host.limiter.connection_closed(slot)
-                return None, judgement.signal not in {Outcome.FATAL, Outcome.THROTTLED}
-        result, context = await self._send(connection, message)
-        if reused and _stale(result):
+                return None, keep
+        attempts, context = await self._send(connection, self._batch(connection))
+        if reused and _stale(attempts[0].result):
             # The server closed the idle connection before our MAIL: nothing
             # was sent, so reconnect and try once more without counting it.
             await self._drop(slot, connection)
-            return await self._deliver(slot, None, message)
-        judgement = await self._judge(slot, message, result, context)
-        if not result.connection_usable or judgement.signal in {Outcome.FATAL, Outcome.THROTTLED}:
-            await self._drop(slot, connection)
-            return None, judgement.signal is not Outcome.FATAL
+            return await self._deliver(slot, None)
+        for attempt in attempts:
+            message = self._pending.popleft()
+            timed = attrs.evolve(
+                context, started_at=attempt.started_at, duration_s=attempt.duration_s
+            )
+            judgement = await self._judge(slot, message, attempt.result, timed)
+            if not attempt.result.connection_usable or judgement.signal in _ENDING:
+                await self._drop(slot, connection)
+                return None, judgement.signal is not Outcome.FATAL
         return connection, True
+
+    async def _open(self, slot: Slot) -> tuple[Connection | None, bool]:
+        """Connect. A failure is judged as the first pending message's attempt;
+        then the result says whether the worker may go on."""
+        context = self._context()
+        connection, failure = await self._connect(slot)
+        if connection is not None:
+            return connection, True
+        assert failure is not None
+        forced = Outcome.FATAL if failure.configuration_error else None
+        message = self._pending.popleft()
+        judgement = await self._judge(slot, message, failure.result, context, outcome=forced)
+        # Judged first, so that a throttle counts this connection as open.
+        self._host.limiter.connection_closed(slot)
+        return None, judgement.signal not in _ENDING
+
+    def _batch(self, connection: Connection) -> list[ClaimedMessage]:
+        """The pending messages to send in one go, topped up from the channel
+        with messages already waiting there (never waiting for more)."""
+        size = self._batch_size(connection)
+        while len(self._pending) < size and not self._host.stopping:
+            try:
+                self._pending.append(self._messages.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            self._host.message_taken()
+        return list(itertools.islice(self._pending, size))
+
+    def _batch_size(self, connection: Connection) -> int:
+        if self._per_message_s is None or not isinstance(connection, BatchConnection):
+            return 1
+        fits = int(BATCH_SECONDS / max(self._per_message_s, 1e-6))
+        return max(1, min(MAX_BATCH, fits))
 
     async def _connect(self, slot: Slot) -> tuple[Connection | None, _ConnectFailure | None]:
         """Open a connection; on failure the slot's connection stays counted
@@ -200,16 +276,21 @@ class _Session:
         )
 
     async def _send(
-        self, connection: Connection, message: ClaimedMessage
-    ) -> tuple[SendResult, AttemptContext]:
-        start = trio.current_time()
-        self._host.sending(+1)
+        self, connection: Connection, batch: list[ClaimedMessage]
+    ) -> tuple[list[Attempt], AttemptContext]:
+        host = self._host
+        host.sending(+1)
         context = self._context()
         try:
-            result = await connection.send(message.envelope)
+            if isinstance(connection, BatchConnection):
+                envelopes = [message.envelope for message in batch]
+                attempts = await connection.send_many(envelopes, budget_s=BATCH_SECONDS)
+            else:
+                attempts = [await _timed_send(connection, batch[0])]
         finally:
-            self._host.sending(-1)
-        return result, attrs.evolve(context, duration_s=trio.current_time() - start)
+            host.sending(-1)
+        self._per_message_s = sum(a.duration_s for a in attempts) / len(attempts)
+        return attempts, context
 
     async def _judge(
         self,
@@ -236,6 +317,16 @@ class _Session:
             with trio.CancelScope(shield=True):
                 await self._results.send(judgement)
         return judgement
+
+
+async def _timed_send(connection: Connection, message: ClaimedMessage) -> Attempt:
+    started_at = utcnow()
+    start = trio.current_time()
+    result = await connection.send(message.envelope)
+    return Attempt(result=result, started_at=started_at, duration_s=trio.current_time() - start)
+
+
+_ENDING = frozenset({Outcome.FATAL, Outcome.THROTTLED})
 
 
 @attrs.frozen(kw_only=True)

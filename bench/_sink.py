@@ -18,7 +18,7 @@ import sys
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 _END = b"\r\n.\r\n"
-_EHLO = b"250-sink\r\n250-8BITMIME\r\n250-SIZE 52428800\r\n250 SMTPUTF8\r\n"
+_EHLO = b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 52428800\r\n250 SMTPUTF8\r\n"
 _REPLIES = {
     b"HELO": b"250 sink\r\n",
     b"MAIL": b"250 2.1.0 OK\r\n",

@@ -94,6 +94,7 @@ def _serve(server: ThrottlingSMTPServer) -> None:
 @click.option("--stall-stage", type=_STAGE_CHOICE, default="data", show_default=True)
 @click.option("--tls-cert", default=None, help="PEM certificate (chain) to offer STARTTLS.")
 @click.option("--tls-key", default=None, help="PEM key, if not inside --tls-cert.")
+@click.option("--pipelining", is_flag=True, help="Offer PIPELINING in the EHLO reply.")
 def main(
     host: str,
     port: int,
@@ -113,6 +114,7 @@ def main(
     stall_stage: str,
     tls_cert: str | None,
     tls_key: str | None,
+    pipelining: bool,
 ) -> None:
     """Run an SMTP server that throttles like Microsoft 365, until SIGINT/SIGTERM."""
     logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -139,6 +141,7 @@ def main(
             stall_s=stall_ms / 1000,
             stall_stage=Stage(stall_stage),
             tls_context=_tls_context(tls_cert, tls_key),
+            pipelining=pipelining,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

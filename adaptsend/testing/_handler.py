@@ -50,6 +50,15 @@ class MisbehavingHandler:
         self._ledger = ledger
         self._data_ends = 0
 
+    async def handle_EHLO(
+        self, server: Connection, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        # With this hook aiosmtpd leaves naming the client to us.
+        session.host_name = hostname
+        if self._options.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def at_connect(self, server: Connection) -> str | None:
         """The reply to give instead of the greeting, or None to greet."""
         return await self._gate(Stage.CONNECT, server)

@@ -96,6 +96,7 @@ class ServerOptions:
     stall_s: float = attrs.field(default=0.0, validator=_not_negative)
     stall_stage: Stage = attrs.field(default=Stage.DATA, converter=_to_stage)
     tls_context: ssl.SSLContext | None = None
+    pipelining: bool = False
     keep_received: int | None = attrs.field(
         default=_KEEP_RECEIVED, validator=attrs.validators.optional(attrs.validators.ge(0))
     )

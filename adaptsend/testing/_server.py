@@ -62,6 +62,8 @@ class ThrottlingSMTPServer:
       long before answering there, on every connection, to test client
       timeouts; the wait ends early if the client hangs up.
     - ``tls_context``: offer STARTTLS with this server-side context.
+    - ``pipelining``: offer PIPELINING (RFC 2920) in the EHLO reply, as
+      Microsoft 365 does; commands sent together are answered in order.
     - ``keep_received``: how many accepted messages :attr:`received` keeps
       (the latest; None keeps all); counts are never trimmed.
     - ``clock``: seconds for the schedule, ``time.monotonic`` unless a test
@@ -92,6 +94,7 @@ class ThrottlingSMTPServer:
         stall_s: float = 0.0,
         stall_stage: Stage | str = Stage.DATA,
         tls_context: ssl.SSLContext | None = None,
+        pipelining: bool = False,
         hostname: str = "adaptsend-testing",
         keep_received: int | None = 10_000,
         clock: Callable[[], float] = time.monotonic,
@@ -115,6 +118,7 @@ class ThrottlingSMTPServer:
             stall_s=stall_s,
             stall_stage=stall_stage,
             tls_context=tls_context,
+            pipelining=pipelining,
             keep_received=keep_received,
             clock=clock,
         )

@@ -1,0 +1,240 @@
+"""PIPELINING (RFC 2920) and batched sends against real servers: commands go
+out together only when the server offers it, and every refusal inside a group
+is matched to the right message and recipient, with the connection staying
+in step for the messages after it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import attrs
+import pytest
+import trio
+
+from adaptsend import Message, Status, send_batch_async
+from adaptsend._config import SMTPConfig
+from adaptsend._models import Envelope
+from adaptsend._smtp import SMTPConnection, SMTPTransport
+from adaptsend.testing import ThrottlingSMTPServer
+from tests.conftest import MakeConfig, batch, rows
+
+BAD = "nobody@example.com"
+NO_SUCH_USER = "550 5.1.1 No such user"
+
+
+@attrs.define
+class Wire:
+    """What a client wrote, one chunk per read on the server's side."""
+
+    chunks: list[bytes] = attrs.field(factory=list)
+
+    def grouped(self) -> bool:
+        """Whether MAIL, RCPT and DATA ever arrived in one chunk."""
+        return any(b"MAIL FROM" in c and b"RCPT TO" in c and b"DATA\r\n" in c for c in self.chunks)
+
+
+@contextmanager
+def recording_proxy(server: ThrottlingSMTPServer) -> Iterator[tuple[int, Wire]]:
+    """A TCP proxy in front of ``server`` that keeps what clients send."""
+    wire = Wire()
+    listener = socket.create_server(("127.0.0.1", 0))
+    stopping = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket, record: bool) -> None:
+        with source, sink:
+            while data := source.recv(65536):
+                if record:
+                    wire.chunks.append(data)
+                sink.sendall(data)
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stopping.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            upstream = socket.create_connection((server.host, server.port))
+            threading.Thread(target=pump, args=(client, upstream.dup(), True), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client.dup(), False), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1], wire
+    finally:
+        stopping.set()
+        acceptor.join()
+        listener.close()
+
+
+def to(*recipients: str, n: int = 0) -> Message:
+    return Message(
+        sender="reports@example.com",
+        to=recipients,
+        subject=f"report {n}",
+        text=f"body {n}",
+        message_id=f"<mixed-{n}@example.com>",
+    )
+
+
+async def test_commands_go_out_together_when_the_server_offers_pipelining(
+    make_config: MakeConfig,
+) -> None:
+    with ThrottlingSMTPServer(pipelining=True) as server, recording_proxy(server) as (port, wire):
+        config = make_config(server, smtp={"port": port}, limiter={"initial_cap": 1, "max_cap": 1})
+        report = await send_batch_async(batch(30), config=config)
+
+    assert report.ok
+    assert server.delivered == 30 and not server.duplicates
+    assert wire.grouped()
+
+
+async def test_commands_wait_for_replies_without_pipelining(make_config: MakeConfig) -> None:
+    with ThrottlingSMTPServer() as server, recording_proxy(server) as (port, wire):
+        report = await send_batch_async(batch(5), config=make_config(server, smtp={"port": port}))
+
+    assert report.ok
+    assert not wire.grouped()
+
+
+async def test_pipelining_can_be_turned_off(make_config: MakeConfig) -> None:
+    with ThrottlingSMTPServer(pipelining=True) as server, recording_proxy(server) as (port, wire):
+        config = make_config(server, smtp={"port": port, "pipelining": False})
+        report = await send_batch_async(batch(5), config=config)
+
+    assert report.ok
+    assert not wire.grouped()
+
+
+async def test_refusals_inside_a_group_land_on_the_right_message(
+    make_config: MakeConfig, db_url: str
+) -> None:
+    messages = [
+        to("a@example.com", n=0),
+        to(BAD, n=1),
+        to("b@example.com", BAD, n=2),
+        *(to(f"r{n}@example.com", n=n) for n in range(3, 40)),
+    ]
+    with ThrottlingSMTPServer(pipelining=True, rcpt_replies={BAD: NO_SUCH_USER}) as server:
+        config = make_config(server, limiter={"initial_cap": 1, "max_cap": 1})
+        report = await send_batch_async(messages, config=config)
+
+    statuses = [r.status for r in report.results]
+    # The second and third end failed for the refused recipient; the third
+    # was still delivered to its other one.
+    assert statuses == [Status.SENT, Status.FAILED, Status.FAILED, *[Status.SENT] * 37]
+    assert server.delivered == 39 and not server.duplicates
+    assert [m.rcpt_tos for m in server.received if m.message_id == "<mixed-2@example.com>"] == [
+        ("b@example.com",)
+    ]
+    refused = rows(db_url, "SELECT recipient, reply_code FROM attempts WHERE recipient IS NOT NULL")
+    assert refused == [(BAD, 550), (BAD, 550)]
+
+
+async def test_a_throttle_at_mail_with_pipelining_loses_and_repeats_nothing(
+    make_config: MakeConfig,
+) -> None:
+    with ThrottlingSMTPServer(pipelining=True, limit=2, throttle_stage="mail") as server:
+        report = await send_batch_async(batch(60), config=make_config(server))
+
+    assert report.ok
+    assert server.delivered == 60 and not server.duplicates
+    assert server.max_concurrent >= 3  # the limit was met, so the throttle path ran
+
+
+@pytest.mark.parametrize("stage", ["mail", "rcpt"])
+async def test_a_throttle_on_a_kept_connection_keeps_it_in_step(
+    make_config: MakeConfig, stage: str
+) -> None:
+    # The refused command's followers still get their own replies, which
+    # must be read before the next transaction's.
+    with ThrottlingSMTPServer(
+        pipelining=True, limit=1, throttle_stage=stage, close_after_throttle=False
+    ) as server:
+        report = await send_batch_async(batch(40), config=make_config(server))
+
+    assert report.ok
+    assert server.delivered == 40 and not server.duplicates
+    assert server.rejections >= 1
+
+
+async def test_a_refused_mail_keeps_the_connection_in_step(make_config: MakeConfig) -> None:
+    # Every RCPT and the DATA behind a refused MAIL get their own replies;
+    # read them all and one connection serves the whole batch.
+    with ThrottlingSMTPServer(
+        pipelining=True,
+        limit=0,
+        throttle_stage="mail",
+        throttle_reply="550 5.7.1 Sender not allowed",
+        close_after_throttle=False,
+    ) as server:
+        config = make_config(server, limiter={"initial_cap": 1, "max_cap": 1})
+        report = await send_batch_async(batch(10), config=config)
+
+    assert [r.status for r in report.results] == [Status.FAILED] * 10
+    assert server.connections == 1
+
+
+async def test_a_refused_end_of_data_is_judged_and_retried(
+    make_config: MakeConfig, db_url: str
+) -> None:
+    with ThrottlingSMTPServer(pipelining=True, data_reply="451 4.3.0 Try later") as server:
+        config = make_config(server, retry={"max_attempts": 2})
+        report = await send_batch_async(batch(3), config=config)
+
+    assert [r.status for r in report.results] == [Status.DEAD] * 3
+    assert rows(db_url, "SELECT DISTINCT outcome, stage, reply_code FROM attempts") == [
+        ("transient", "data", 451)
+    ]
+
+
+def envelope(n: int, *recipients: str) -> Envelope:
+    body = f"Message-ID: <direct-{n}@example.com>\r\nSubject: {n}\r\n\r\n.dotted\r\n"
+    return Envelope(
+        message_id=f"<direct-{n}@example.com>",
+        sender="r@example.com",
+        recipients=recipients,
+        content=body.encode(),
+    )
+
+
+async def test_send_many_stops_after_the_first_unclean_attempt() -> None:
+    with ThrottlingSMTPServer(pipelining=True, rcpt_replies={BAD: NO_SUCH_USER}) as server:
+        transport = SMTPTransport(
+            SMTPConfig(host=server.host, port=server.port), threads=trio.CapacityLimiter(1)
+        )
+        connection = await transport.connect()
+        assert isinstance(connection, SMTPConnection)
+        envelopes = [envelope(0, "a@example.com"), envelope(1, BAD), envelope(2, "c@example.com")]
+        first = await connection.send_many(envelopes, budget_s=10)
+        rest = await connection.send_many(envelopes[len(first) :], budget_s=10)
+        await connection.close()
+
+    assert [a.result.reply.code for a in first] == [250, 550]
+    assert [a.clean for a in first] == [True, False]
+    assert [a.result.reply.code for a in rest] == [250]
+    assert [m.message_id for m in server.received] == [
+        "<direct-0@example.com>",
+        "<direct-2@example.com>",
+    ]
+    # Dot-stuffing undone by the server: the body arrives as written.
+    assert all(b"\r\n.dotted\r\n" in m.raw for m in server.received)
+
+
+async def test_send_many_with_no_budget_sends_one() -> None:
+    with ThrottlingSMTPServer(pipelining=True) as server:
+        transport = SMTPTransport(
+            SMTPConfig(host=server.host, port=server.port), threads=trio.CapacityLimiter(1)
+        )
+        connection = await transport.connect()
+        attempts = await connection.send_many(
+            [envelope(n, "a@example.com") for n in range(3)], budget_s=0
+        )
+        await connection.close()
+
+    assert len(attempts) == 1
+    assert server.delivered == 1
