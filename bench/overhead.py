@@ -50,10 +50,22 @@ def _one_per_message(
 
 
 def _adaptsend(host: str, port: int, envelopes: Sequence[Envelope], connections: int) -> float:
+    return _adaptsend_with(host, port, envelopes, connections, pipelining=True)
+
+
+def _adaptsend_unpipelined(
+    host: str, port: int, envelopes: Sequence[Envelope], connections: int
+) -> float:
+    return _adaptsend_with(host, port, envelopes, connections, pipelining=False)
+
+
+def _adaptsend_with(
+    host: str, port: int, envelopes: Sequence[Envelope], connections: int, *, pipelining: bool
+) -> float:
     # The cap is pinned so that only the cost of sending is measured, not the search.
     fixed = {"initial_cap": connections, "min_cap": connections, "max_cap": connections}
-    settings = {"smtp": {"host": host, "port": port, "timeout_s": 30}, "limiter": fixed}
-    return _agent.send(envelopes, settings).elapsed_s
+    smtp = {"host": host, "port": port, "timeout_s": 30, "pipelining": pipelining}
+    return _agent.send(envelopes, {"smtp": smtp, "limiter": fixed}).elapsed_s
 
 
 def _trio_threads(host: str, port: int, envelopes: Sequence[Envelope], connections: int) -> float:
@@ -65,6 +77,7 @@ def _trio_threads(host: str, port: int, envelopes: Sequence[Envelope], connectio
 STRATEGIES: tuple[tuple[str, Strategy], ...] = (
     ("raw smtplib, persistent connections", _raw),
     ("adaptsend", _adaptsend),
+    ("adaptsend, PIPELINING turned off", _adaptsend_unpipelined),
     ("smtplib via trio threads, nothing else", _trio_threads),
     ("raw smtplib, one connection per message", _one_per_message),
 )
