@@ -75,6 +75,8 @@ class Dispatcher:
         self._wake_staff = trio.Event()
         self._counts = dict.fromkeys(Status, 0)
         self._retrying: set[int] = set()
+        # Leased messages no send has started on: an abort hands them back.
+        self._unstarted: set[int] = set()
         self._throttled = 0
         self._attempts = 0
         self._cap_changes = 0
@@ -105,6 +107,9 @@ class Dispatcher:
         self._stopping = True
         self._wake_feeder.set()
         self._wake_staff.set()
+
+    def sends_starting(self, batch: list[ClaimedMessage]) -> None:
+        self._unstarted.difference_update(message.id for message in batch)
 
     def message_taken(self) -> None:
         self._buffered -= 1
@@ -141,14 +146,33 @@ class Dispatcher:
             batch=self._run.record_batch,
             on_recorded=self._recorded,
         )
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(recorder.run, to_record)
-            async with running(self.limiter), judged, trio.open_nursery() as workers, to_take:
-                workers.start_soon(self._feed, to_send)
-                task_status.started()
-                await self._staff(workers, to_take, judged)
+        finished = False
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(recorder.run, to_record)
+                async with running(self.limiter), judged, trio.open_nursery() as workers, to_take:
+                    workers.start_soon(self._feed, to_send)
+                    task_status.started()
+                    await self._staff(workers, to_take, judged)
+            finished = True
+        finally:
+            # Aborted (cancelled, or an error): nothing below runs.
+            if not finished:
+                await self._hand_back_unstarted()
         released = await self._store.call(self._store.store.release, owner=self.owner)
         return self._report(released)
+
+    async def _hand_back_unstarted(self) -> None:
+        """On an abort, give back the leases of messages that no send has
+        touched, so the next run need not wait for them to expire. Those with
+        a send in progress stay leased: that send may yet deliver."""
+        if not self._unstarted:
+            return
+        unstarted = sorted(self._unstarted)
+        with trio.CancelScope(shield=True):
+            await self._store.call(
+                self._store.store.release, owner=self.owner, message_pks=unstarted
+            )
 
     async def _staff(
         self,
@@ -202,6 +226,7 @@ class Dispatcher:
         )
         for message in claimed:
             self._retrying.discard(message.id)
+        self._unstarted.update(message.id for message in claimed)
         return claimed
 
     async def _idle_timeout(self) -> float | None:

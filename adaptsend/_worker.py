@@ -59,6 +59,8 @@ class WorkerHost(Protocol):
 
     def message_taken(self) -> None: ...
 
+    def sends_starting(self, batch: list[ClaimedMessage]) -> None: ...
+
     @property
     def in_flight(self) -> int: ...
 
@@ -279,6 +281,7 @@ class _Session:
         self, connection: Connection, batch: list[ClaimedMessage]
     ) -> tuple[list[Attempt], AttemptContext]:
         host = self._host
+        host.sends_starting(batch)
         host.sending(+1)
         context = self._context()
         try:

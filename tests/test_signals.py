@@ -64,6 +64,29 @@ def test_sigterm_finishes_sends_in_progress_and_hands_back_the_rest(tmp_path: Pa
     assert set(server.deliveries.values()) == {1}
 
 
+def test_a_second_signal_aborts_and_hands_back_every_untouched_lease(tmp_path: Path) -> None:
+    # Two connections, each end of DATA taking 1.5 s: at the abort each holds
+    # one message mid-send, and the feeder has leased more ahead of them.
+    limiter = "[limiter]\ninitial_cap = 2\nmin_cap = 2\nmax_cap = 2\n"
+    with ThrottlingSMTPServer(latency_s=1.5) as server:
+        config = write_config(tmp_path, server, extra=limiter)
+        enqueue_batch(config, 30)
+        agent = start_run(config, "--json")
+        wait_until(lambda: server.delivered >= 2 and server.open_connections == 2)
+        agent.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        agent.send_signal(signal.SIGTERM)
+        agent.communicate(timeout=30)
+        counts = status_counts(config)
+
+    assert agent.returncode != 0
+    # Only the two sends in progress may have delivered: they stay leased
+    # until their lease expires; every other unsent message is queued again.
+    assert counts["sending"] <= 2
+    assert counts["sent"] + counts["sending"] + counts["queued"] + counts["retry"] == 30
+    assert counts["queued"] + counts["retry"] >= 30 - server.delivered - 2
+
+
 def test_follow_sends_messages_queued_while_it_runs(tmp_path: Path) -> None:
     with ThrottlingSMTPServer() as server:
         config = write_config(tmp_path, server, extra="[run]\npoll_interval_s = 0.1\n")
