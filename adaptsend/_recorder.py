@@ -41,16 +41,17 @@ class Recorder:
                 batch = [first]
                 try:
                     with trio.move_on_after(GATHER_SECONDS):
-                        while len(batch) < self._batch:
+                        while _take_waiting(judgements, batch, self._batch) < self._batch:
                             batch.append(await judgements.receive())
                 except trio.EndOfChannel:
                     pass
                 except trio.Cancelled:
                     # These sends happened: record them, and whatever else has
                     # been handed over, before the run ends.
-                    _take_waiting(judgements, batch)
+                    _take_waiting(judgements, batch, None)
                     await self._write(batch)
                     raise
+                _take_waiting(judgements, batch, self._batch)
                 await self._write(batch)
 
     async def _write(self, batch: Sequence[Judgement]) -> None:
@@ -63,9 +64,14 @@ class Recorder:
         self._on_recorded(batch)
 
 
-def _take_waiting(judgements: trio.MemoryReceiveChannel[Judgement], batch: list[Judgement]) -> None:
-    while True:
+def _take_waiting(
+    judgements: trio.MemoryReceiveChannel[Judgement], batch: list[Judgement], limit: int | None
+) -> int:
+    """Move what is already waiting into ``batch``, up to ``limit`` in all;
+    returns the batch's size."""
+    while limit is None or len(batch) < limit:
         try:
             batch.append(judgements.receive_nowait())
         except (trio.WouldBlock, trio.EndOfChannel):
-            return
+            break
+    return len(batch)

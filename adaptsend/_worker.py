@@ -12,10 +12,11 @@ outcome waits long for its judgement (its record, the limiter's signal).
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import enum
 import itertools
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 import attrs
 import trio
@@ -140,6 +141,8 @@ class _Session:
         self._pending = pending
         # Seconds per message on this connection, once a send has been timed.
         self._per_message_s: float | None = None
+        # Whether the open connection sends batches.
+        self._batching = False
 
     async def run(self) -> SessionEnd:
         """Send the pending messages and those that follow, on one connection."""
@@ -201,7 +204,9 @@ class _Session:
             connection, keep = await self._open(slot)
             if connection is None:
                 return None, keep
-        attempts, context = await self._send(connection, self._batch(connection))
+            # Checked once per connection: a protocol check is not cheap.
+            self._batching = isinstance(connection, BatchConnection)
+        attempts, context = await self._send(connection, self._batch())
         if reused and _stale(attempts[0].result):
             # The server closed the idle connection before our MAIL: nothing
             # was sent, so reconnect and try once more without counting it.
@@ -209,8 +214,11 @@ class _Session:
             return await self._deliver(slot, None)
         for attempt in attempts:
             message = self._pending.popleft()
-            timed = attrs.evolve(
-                context, started_at=attempt.started_at, duration_s=attempt.duration_s
+            timed = AttemptContext(
+                started_at=attempt.started_at,
+                duration_s=attempt.duration_s,
+                cap=context.cap,
+                in_flight=context.in_flight,
             )
             judgement = await self._judge(slot, message, attempt.result, timed)
             if not attempt.result.connection_usable or judgement.signal in _ENDING:
@@ -233,10 +241,12 @@ class _Session:
         self._host.limiter.connection_closed(slot)
         return None, judgement.signal not in _ENDING
 
-    def _batch(self, connection: Connection) -> list[ClaimedMessage]:
+    def _batch(self) -> list[ClaimedMessage]:
         """The pending messages to send in one go, topped up from the channel
         with messages already waiting there (never waiting for more)."""
-        size = self._batch_size(connection)
+        size = self._batch_size()
+        if size == 1:
+            return [self._pending[0]]
         while len(self._pending) < size and not self._host.stopping:
             try:
                 self._pending.append(self._messages.receive_nowait())
@@ -245,8 +255,8 @@ class _Session:
             self._host.message_taken()
         return list(itertools.islice(self._pending, size))
 
-    def _batch_size(self, connection: Connection) -> int:
-        if self._per_message_s is None or not isinstance(connection, BatchConnection):
+    def _batch_size(self) -> int:
+        if self._per_message_s is None or not self._batching:
             return 1
         fits = int(BATCH_SECONDS / max(self._per_message_s, 1e-6))
         return max(1, min(MAX_BATCH, fits))
@@ -285,11 +295,12 @@ class _Session:
         host.sending(+1)
         context = self._context()
         try:
-            if isinstance(connection, BatchConnection):
+            if self._batching:
                 envelopes = [message.envelope for message in batch]
-                attempts = await connection.send_many(envelopes, budget_s=BATCH_SECONDS)
+                batcher = cast(BatchConnection, connection)
+                attempts = await batcher.send_many(envelopes, budget_s=BATCH_SECONDS)
             else:
-                attempts = [await _timed_send(connection, batch[0])]
+                attempts = [await _timed_send(connection, batch[0], context.started_at)]
         finally:
             host.sending(-1)
         self._per_message_s = sum(a.duration_s for a in attempts) / len(attempts)
@@ -322,8 +333,9 @@ class _Session:
         return judgement
 
 
-async def _timed_send(connection: Connection, message: ClaimedMessage) -> Attempt:
-    started_at = utcnow()
+async def _timed_send(
+    connection: Connection, message: ClaimedMessage, started_at: dt.datetime
+) -> Attempt:
     start = trio.current_time()
     result = await connection.send(message.envelope)
     return Attempt(result=result, started_at=started_at, duration_s=trio.current_time() - start)
