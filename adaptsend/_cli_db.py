@@ -1,18 +1,24 @@
-"""``adaptsend db``: the store's tables, created and brought up to date."""
+"""``adaptsend db``: the store's tables, created, brought up to date and kept small."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import math
 import sys
 
 import click
 
+from adaptsend._agent import Agent
 from adaptsend._cli_common import EXIT_FAILED, fail_cleanly, load
+from adaptsend._models import utcnow
+from adaptsend._store_api import PurgeCounts
 from adaptsend.store import schema_state, upgrade_sql, upgrade_store
 
 
 @click.group()
 def db() -> None:
-    """The store's tables: create them and bring them up to date.
+    """The store's tables: create them, bring them up to date, delete old history.
 
     A SQLite store does this itself when opened. A PostgreSQL or Oracle store
     is upgraded here, by a user allowed to create tables; until then agents
@@ -61,3 +67,64 @@ def current(ctx: click.Context) -> None:
     click.echo(state.describe())
     if not state.up_to_date:
         sys.exit(EXIT_FAILED)
+
+
+def _positive_days(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    # float() also takes "nan" and "inf".
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(
+            f"{value:g} is not a positive number of days; give for example 30, or 0.5 for 12 hours."
+        )
+    try:
+        utcnow() - dt.timedelta(days=value)
+    except OverflowError:
+        raise click.BadParameter(f"{value:,g} days reaches back before the year 1.") from None
+    return value
+
+
+@db.command()
+@click.option(
+    "--older-than",
+    "days",
+    type=float,
+    required=True,
+    metavar="DAYS",
+    callback=_positive_days,
+    help="Delete messages that ended more than DAYS days ago (0.5 is 12 hours).",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+@click.pass_context
+@fail_cleanly
+def purge(ctx: click.Context, days: float, dry_run: bool, as_json: bool) -> None:
+    """Delete sent, failed and dead messages that ended more than DAYS days
+    ago, with their content and attempts.
+
+    Messages still queued, being sent or waiting for a retry are kept, and so
+    are those whose outcome the table source has not written back yet. Safe
+    while agents run: it deletes in short transactions.
+    """
+    before = utcnow() - dt.timedelta(days=days)
+    with Agent(load(ctx), existing_store=True) as agent:
+        counts = agent.store.purge(before=before, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(_purge_json(counts, days=days, before=before, dry_run=dry_run)))
+        return
+    verb = "would purge" if dry_run else "purged"
+    click.echo(
+        f"{verb} {counts.messages:,} message(s) and {counts.attempts:,} attempt(s) "
+        f"older than {days:,g} day(s)"
+    )
+
+
+def _purge_json(
+    counts: PurgeCounts, *, days: float, before: dt.datetime, dry_run: bool
+) -> dict[str, object]:
+    return {
+        "dry_run": dry_run,
+        "older_than_days": int(days) if days.is_integer() else days,
+        "before": before.isoformat() + "Z",
+        "messages": counts.messages,
+        "attempts": counts.attempts,
+        "source_rows": counts.source_rows,
+    }

@@ -55,6 +55,16 @@ class OldestUnsent:
     status: Status
 
 
+@attrs.frozen(kw_only=True)
+class PurgeCounts:
+    """What a purge deleted, or would delete: final messages (each with its
+    content), their attempt rows, and their rows in ``source_rows``."""
+
+    messages: int
+    attempts: int
+    source_rows: int
+
+
 class Store(Protocol):
     def enqueue(self, envelopes: Iterable[Envelope], *, sending_key: str) -> list[int]:
         """Queue messages for sending now, in one transaction; return their ids in order."""
@@ -113,6 +123,15 @@ class Store(Protocol):
         """Move the queued and retrying messages of ``from_key`` to ``to_key``,
         so that the agent sending as ``to_key`` sends them. Messages being sent
         now are left alone. Returns how many moved."""
+
+    def purge(self, *, before: dt.datetime, dry_run: bool = False) -> PurgeCounts:
+        """Delete final messages (sent, failed, dead) last changed before
+        ``before`` (naive UTC), with their content, attempt rows and source
+        rows; with ``dry_run``, only count them. Messages that are not final
+        are never touched, nor are those whose outcome the table source has not
+        written back yet. Works in transactions of bounded size that each
+        commit, so agents may run meanwhile; rows another transaction is
+        changing are left for a later purge. Returns the counts."""
 
     def close(self) -> None:
         """Release connections. The store is not used afterwards."""

@@ -1,14 +1,22 @@
 """``adaptsend db``: creating and upgrading the store's tables, as an operator
-or a DBA does it, and agents refusing a store that is behind."""
+or a DBA does it, agents refusing a store that is behind, and purging old history."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from adaptsend._cli import cli
-from adaptsend.store import schema_state
+from adaptsend._models import utcnow
+from adaptsend.store import open_store, schema_state, upgrade_store
+from adaptsend.store._schema import messages
+from tests.conftest import rows
+from tests.store.helpers import attempt, claim_ids, decision, enqueue, later
 
 HEAD = "0003"
 ORACLE = "oracle+oracledb://mail:s3cret-pw@db.invalid:1521/?service_name=MAIL"
@@ -76,3 +84,94 @@ def test_an_unreachable_server_is_one_sentence_without_the_password(tmp_path: Pa
     [line] = result.stderr.splitlines()
     assert line.startswith("adaptsend: Cannot use the store at postgresql+psycopg://mail:***@")
     assert "s3cret-pw" not in result.output
+
+
+def _history(url: str) -> None:
+    """Three messages sent 40 days ago (one of them after two attempts), one
+    sent now, and one queued 40 days ago and never sent."""
+    upgrade_store(url)
+    store = open_store(url)
+    try:
+        ids = enqueue(store, 5)
+        claim_ids(store, limit=4)
+        store.record(
+            [attempt(pk) for pk in (ids[0], ids[0], ids[1], ids[2], ids[3])],
+            [decision(pk) for pk in ids[:4]],
+            owner="a",
+        )
+        stale = messages.c.id.in_([ids[0], ids[1], ids[2], ids[4]])
+        with store.engine.begin() as conn:
+            conn.execute(sa.update(messages).where(stale).values(updated_at=later(-40 * 86400)))
+    finally:
+        store.close()
+
+
+def _message_count(url: str) -> int:
+    [(count,)] = rows(url, "SELECT count(*) FROM messages")
+    return int(count)
+
+
+def test_purge_deletes_old_sent_messages(tmp_path: Path, empty_db_url: str) -> None:
+    _history(empty_db_url)
+    dry = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "30", "--dry-run")
+    assert (dry.exit_code, dry.stdout) == (
+        0,
+        "would purge 3 message(s) and 4 attempt(s) older than 30 day(s)\n",
+    )
+    assert _message_count(empty_db_url) == 5
+    done = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "30")
+    assert (done.exit_code, done.stdout) == (
+        0,
+        "purged 3 message(s) and 4 attempt(s) older than 30 day(s)\n",
+    )
+    assert _message_count(empty_db_url) == 2
+    again = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "30")
+    assert again.stdout == "purged 0 message(s) and 0 attempt(s) older than 30 day(s)\n"
+
+
+def test_purge_json(tmp_path: Path, empty_db_url: str) -> None:
+    _history(empty_db_url)
+    result = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "0.5", "--json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    before = dt.datetime.fromisoformat(printed.pop("before").removesuffix("Z"))
+    assert abs(before - (utcnow() - dt.timedelta(hours=12))) < dt.timedelta(minutes=1)
+    assert printed == {
+        "dry_run": False,
+        "older_than_days": 0.5,
+        "messages": 3,
+        "attempts": 4,
+        "source_rows": 0,
+    }
+    dry = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "30", "--dry-run", "--json")
+    assert json.loads(dry.stdout)["dry_run"] is True
+    assert json.loads(dry.stdout)["older_than_days"] == 30
+
+
+@pytest.mark.parametrize(
+    ("value", "sentence"),
+    [
+        ("0", "0 is not a positive number of days; give for example 30, or 0.5 for 12 hours."),
+        ("-7", "-7 is not a positive number of days; give for example 30, or 0.5 for 12 hours."),
+        ("nan", "nan is not a positive number of days; give for example 30, or 0.5 for 12 hours."),
+        ("1e7", "1e+07 days reaches back before the year 1."),
+        ("a month", "'a month' is not a valid float."),
+    ],
+)
+def test_purge_wants_a_positive_number_of_days(tmp_path: Path, value: str, sentence: str) -> None:
+    url = f"sqlite:///{tmp_path / 'adaptsend.db'}"
+    _history(url)
+    result = invoke(tmp_path, url, "db", "purge", "--older-than", value)
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: Invalid value for '--older-than': {sentence}"]
+    assert _message_count(url) == 5
+
+
+def test_purge_needs_an_existing_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'adaptsend.db'}"
+    result = invoke(tmp_path, url, "db", "purge", "--older-than", "30")
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("adaptsend: there is no store at ")
+    assert not (tmp_path / "adaptsend.db").exists()

@@ -21,7 +21,13 @@ from adaptsend._models import (
     utcnow,
 )
 from adaptsend._source_api import SourceOutcome
-from adaptsend._store_api import FailureGroup, MessageState, OldestUnsent, SchemaOutOfDate
+from adaptsend._store_api import (
+    FailureGroup,
+    MessageState,
+    OldestUnsent,
+    PurgeCounts,
+    SchemaOutOfDate,
+)
 from adaptsend.store import (
     _budgets,
     _claim,
@@ -29,6 +35,7 @@ from adaptsend.store import (
     _engine,
     _enqueue,
     _migrate,
+    _purge,
     _reports,
     _rows,
     _sources,
@@ -231,6 +238,22 @@ class SQLStore:
         """Messages not final yet, per sending key."""
         with self.engine.connect() as conn:
             return _reports.unsent_by_key(conn)
+
+    def purge(self, *, before: dt.datetime, dry_run: bool = False) -> PurgeCounts:
+        """Delete (or with ``dry_run`` count) final messages last changed
+        before ``before``, with their rows (see the Store protocol).
+
+        Raises StoreError when the database refuses, as it does a user without
+        DELETE rights; the chunks committed before then stay deleted.
+        """
+        try:
+            if dry_run:
+                with self.engine.connect() as conn:
+                    return _purge.count(conn, before=before)
+            return _purge.delete_old(self.engine, before=before)
+        except exc.SQLAlchemyError as e:
+            shown = _engine.safe(self.engine.url)
+            raise StoreError(f"Cannot purge the store at {shown}: {_engine.reason(e)}.") from None
 
     # -- the ledger of the table source (adaptsend._source_api.SourceLedger) --
 

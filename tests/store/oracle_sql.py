@@ -123,6 +123,7 @@ def _workload(store: Any) -> None:
     store.requeue(statuses=[Status.DEAD], since=later(-60))
     _ledger_workload(store)
     _budget_workload(store)
+    _purge_workload(store)
 
 
 def _ledger_workload(store: Any) -> None:
@@ -148,6 +149,18 @@ def _budget_workload(store: Any) -> None:
     store.cut_budget(sending_key=KEY, seen_epoch=0, rules=rules, now=now)
     store.release_slots(sending_key=KEY, holder="a", slot_no=0)
     store.release_slots(sending_key=KEY, holder="b")
+
+
+def _purge_workload(store: Any) -> None:
+    # A final message from a site's table whose outcome went back, so that the
+    # purge also locks and deletes a source row.
+    key = "purge@relay.example.org:25"
+    pk = store.enqueue_from_source("purged", [("9", envelope(200))], sending_key=key)["9"]
+    store.claim(owner="d", sending_key=key, limit=1, lease_s=60, now=later(3))
+    store.record([attempt(pk)], [decision(pk)], owner="d")
+    store.mark_reported("purged", [pk])
+    store.purge(before=later(3600), dry_run=True)
+    store.purge(before=later(3600))
 
 
 def captured_statements(tmp_path: Path) -> tuple[str, set[str]]:

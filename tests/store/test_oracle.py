@@ -55,20 +55,27 @@ def test_the_upgrade_is_the_reviewed_oracle_ddl() -> None:
     assert oracle_ddl() == DDL_FILE.read_text(), f"the Oracle DDL changed; {REGENERATE}"
 
 
-def _locking(table: str) -> str:
-    [sql] = [sql for sql in DML if "FOR UPDATE" in sql and sql.startswith(f"SELECT {table}.")]
+def _locking(start: str) -> str:
+    [sql] = [sql for sql in DML if "FOR UPDATE" in sql and sql.startswith(start)]
     return sql
 
 
-def test_only_the_claim_and_the_slot_take_lock_rows() -> None:
+CLAIM = "SELECT messages.id, "
+SLOT_TAKE = "SELECT connection_slots."
+PURGE_MESSAGES = "SELECT messages.id \nFROM messages \nWHERE messages.id IN ("
+PURGE_SOURCE_ROWS = "SELECT source_rows.message_pk \nFROM source_rows \nWHERE"
+
+
+def test_only_the_claim_the_slot_take_and_the_purge_lock_rows() -> None:
     locking = [sql for sql in DML if "FOR UPDATE" in sql]
-    assert sorted(locking) == sorted([_locking("messages"), _locking("connection_slots")])
+    expected = [_locking(s) for s in (CLAIM, SLOT_TAKE, PURGE_MESSAGES, PURGE_SOURCE_ROWS)]
+    assert sorted(locking) == sorted(expected)
 
 
 def test_the_claim_locks_rows_without_a_row_limit() -> None:
     # ORA-02014: FOR UPDATE with FETCH FIRST (a hidden analytic view), and
     # Oracle allows FOR UPDATE only in a top-level query.
-    claim = _locking("messages")
+    claim = _locking(CLAIM)
     assert claim.startswith("SELECT messages.id,")
     assert claim.count("SELECT") == 1
     assert claim.endswith("ORDER BY messages.next_attempt_at, messages.id FOR UPDATE SKIP LOCKED")
@@ -79,12 +86,23 @@ def test_the_claim_locks_rows_without_a_row_limit() -> None:
 def test_the_slot_take_locks_rows_without_a_row_limit() -> None:
     # The same rules; the cap is read by a plain scalar subquery, which a
     # locking query may have (only the top level locks).
-    take = _locking("connection_slots")
+    take = _locking(SLOT_TAKE)
     assert take.startswith("SELECT connection_slots.slot_no \nFROM connection_slots")
     assert take.count("SELECT") == 2 and "(SELECT sending_budgets.cap" in take
     assert take.endswith("ORDER BY connection_slots.slot_no FOR UPDATE SKIP LOCKED")
     for word in ("FETCH", "ROWNUM", "OFFSET", "DISTINCT", "GROUP BY", "JOIN", "count("):
         assert word not in take
+
+
+@pytest.mark.parametrize("start", [PURGE_MESSAGES, PURGE_SOURCE_ROWS])
+def test_the_purge_locks_rows_by_id_without_a_row_limit(start: str) -> None:
+    # The same rules: a top-level query with no row limit, here over a list
+    # of ids that the purge chose before (a NOT EXISTS in WHERE is allowed).
+    lock = _locking(start)
+    assert "IN (__[POSTCOMPILE_" in lock
+    assert lock.endswith(" FOR UPDATE SKIP LOCKED")
+    for word in ("FETCH", "ROWNUM", "OFFSET", "DISTINCT", "GROUP BY", "JOIN", "count("):
+        assert word not in lock
 
 
 @pytest.mark.parametrize("sql", DML, ids=lambda sql: sql.split("\n")[0][:40])

@@ -165,3 +165,82 @@ UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:p
 -- release_slots
 UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1;
 
+-- record
+INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight) RETURNING attempts.id INTO :ret_0;
+
+-- purge
+SELECT count(*) AS count_1 
+FROM messages 
+WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL));
+
+-- purge
+SELECT count(*) AS count_1 
+FROM attempts 
+WHERE attempts.message_pk IN (SELECT messages.id 
+FROM messages 
+WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL)));
+
+-- purge
+SELECT count(*) AS count_1 
+FROM source_rows 
+WHERE source_rows.message_pk IN (SELECT messages.id 
+FROM messages 
+WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL)));
+
+-- purge
+SELECT messages.id 
+FROM messages 
+WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL)) ORDER BY messages.id
+ FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
+
+-- purge
+SELECT messages.id 
+FROM messages 
+WHERE messages.id IN (__[POSTCOMPILE_id_1]) AND messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL)) FOR UPDATE SKIP LOCKED;
+
+-- purge
+SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk IN (__[POSTCOMPILE_message_pk_1]);
+
+-- purge
+SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk IN (__[POSTCOMPILE_message_pk_1]) FOR UPDATE SKIP LOCKED;
+
+-- purge
+DELETE FROM attempts WHERE attempts.message_pk IN (SELECT messages.id 
+FROM messages 
+WHERE messages.id IN (__[POSTCOMPILE_id_1]) AND messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL)));
+
+-- purge
+DELETE FROM message_contents WHERE message_contents.message_pk IN (SELECT messages.id 
+FROM messages 
+WHERE messages.id IN (__[POSTCOMPILE_id_1]) AND messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL)));
+
+-- purge
+DELETE FROM source_rows WHERE source_rows.message_pk IN (SELECT messages.id 
+FROM messages 
+WHERE messages.id IN (__[POSTCOMPILE_id_1]) AND messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL)));
+
+-- purge
+DELETE FROM messages WHERE messages.id IN (__[POSTCOMPILE_id_1]) AND messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
+FROM source_rows 
+WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL));
+
