@@ -48,7 +48,14 @@ from adaptsend._models import (
 )
 from adaptsend._plugins import Plugins, load_plugins
 from adaptsend._report import DispatcherStatistics, RunReport
-from adaptsend._transport import Connection, SendResult, Transport, TransportError
+from adaptsend._transport import (
+    BatchConnection,
+    Connection,
+    SendAttempt,
+    SendResult,
+    Transport,
+    TransportError,
+)
 from adaptsend.hookspecs import hookimpl
 
 __all__ = [
@@ -60,6 +67,7 @@ __all__ = [
     "AlertsConfig",
     "Attachment",
     "AttemptRecord",
+    "BatchConnection",
     "BatchReport",
     "CapChange",
     "ClassifierConfig",
@@ -83,6 +91,7 @@ __all__ = [
     "RunConfig",
     "RunReport",
     "SMTPConfig",
+    "SendAttempt",
     "SendResult",
     "Severity",
     "SinkContext",

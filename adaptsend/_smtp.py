@@ -19,7 +19,7 @@ import trio
 from adaptsend._classifier import parse_reply
 from adaptsend._config import SMTPConfig
 from adaptsend._models import Envelope, Reply, Stage, utcnow
-from adaptsend._transport import Attempt, SendResult, TransportError
+from adaptsend._transport import SendAttempt, SendResult, TransportError
 
 #: A reply code after which the server closes the connection (RFC 5321 4.2.2).
 _CLOSING = 421
@@ -111,7 +111,9 @@ class SMTPConnection:
         the message may have been delivered, and the result says so."""
         return await trio.to_thread.run_sync(self._send_blocking, envelope, limiter=self._threads)
 
-    async def send_many(self, envelopes: Sequence[Envelope], *, budget_s: float) -> list[Attempt]:
+    async def send_many(
+        self, envelopes: Sequence[Envelope], *, budget_s: float
+    ) -> list[SendAttempt]:
         """Send several messages in one thread call (see ``BatchConnection``)."""
         return await trio.to_thread.run_sync(
             self._send_many_blocking, envelopes, budget_s, limiter=self._threads
@@ -120,15 +122,17 @@ class SMTPConnection:
     async def close(self) -> None:
         await trio.to_thread.run_sync(self._quit_blocking, limiter=self._threads)
 
-    def _send_many_blocking(self, envelopes: Sequence[Envelope], budget_s: float) -> list[Attempt]:
-        attempts: list[Attempt] = []
+    def _send_many_blocking(
+        self, envelopes: Sequence[Envelope], budget_s: float
+    ) -> list[SendAttempt]:
+        attempts: list[SendAttempt] = []
         deadline = time.perf_counter() + budget_s
         for envelope in envelopes:
             started_at = utcnow()
             start = time.perf_counter()
             result = self._send_blocking(envelope)
             end = time.perf_counter()
-            attempt = Attempt(result=result, started_at=started_at, duration_s=end - start)
+            attempt = SendAttempt(result=result, started_at=started_at, duration_s=end - start)
             attempts.append(attempt)
             if not attempt.clean or end >= deadline:
                 break

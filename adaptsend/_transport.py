@@ -27,7 +27,7 @@ class SendResult:
 
 
 @attrs.frozen(kw_only=True)
-class Attempt:
+class SendAttempt:
     """One send of a batch: its result, when it started and how long it took."""
 
     result: SendResult
@@ -77,9 +77,11 @@ class BatchConnection(Connection, Protocol):
     Transports that hand each send to a thread implement it so that a fast
     server does not pay one thread hand-over per message."""
 
-    async def send_many(self, envelopes: Sequence[Envelope], *, budget_s: float) -> list[Attempt]:
+    async def send_many(
+        self, envelopes: Sequence[Envelope], *, budget_s: float
+    ) -> list[SendAttempt]:
         """Send ``envelopes`` in order, stopping after the first attempt that
-        is not :attr:`Attempt.clean` or once ``budget_s`` seconds have passed.
+        is not :attr:`SendAttempt.clean` or once ``budget_s`` seconds have passed.
 
         Returns the attempts made, at least one; the envelopes after them were
         not tried. Never raises for an SMTP or network failure, and like

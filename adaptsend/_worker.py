@@ -27,9 +27,9 @@ from adaptsend._limiters import Limiter
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Stage, utcnow
 from adaptsend._smtp import SMTPConfigurationError
 from adaptsend._transport import (
-    Attempt,
     BatchConnection,
     Connection,
+    SendAttempt,
     SendResult,
     Transport,
     TransportError,
@@ -289,7 +289,7 @@ class _Session:
 
     async def _send(
         self, connection: Connection, batch: list[ClaimedMessage]
-    ) -> tuple[list[Attempt], AttemptContext]:
+    ) -> tuple[list[SendAttempt], AttemptContext]:
         host = self._host
         host.sends_starting(batch)
         host.sending(+1)
@@ -335,10 +335,10 @@ class _Session:
 
 async def _timed_send(
     connection: Connection, message: ClaimedMessage, started_at: dt.datetime
-) -> Attempt:
+) -> SendAttempt:
     start = trio.current_time()
     result = await connection.send(message.envelope)
-    return Attempt(result=result, started_at=started_at, duration_s=trio.current_time() - start)
+    return SendAttempt(result=result, started_at=started_at, duration_s=trio.current_time() - start)
 
 
 _ENDING = frozenset({Outcome.FATAL, Outcome.THROTTLED})
