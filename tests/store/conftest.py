@@ -31,6 +31,19 @@ def _variant_id(variant: tuple[str, ClaimStyle | None]) -> str:
     return databases.name(url) + ("-cursor-claim" if style else "")
 
 
+#: For a test of row locks: each server database, with its own way of claiming.
+on_servers = pytest.mark.parametrize(
+    "variant",
+    [v for v in _VARIANTS if v[0] != databases.SQLITE and v[1] is None],
+    ids=_variant_id,
+    indirect=True,
+)
+#: For a test that needs SQLite itself.
+on_sqlite = pytest.mark.parametrize(
+    "variant", [(databases.SQLITE, None)], ids=_variant_id, indirect=True
+)
+
+
 @pytest.fixture(params=_VARIANTS, ids=_variant_id)
 def variant(request: pytest.FixtureRequest) -> tuple[str, ClaimStyle | None]:
     return request.param  # type: ignore[no-any-return]

@@ -13,6 +13,7 @@ from adaptsend._store_api import PurgeCounts
 from adaptsend.store import SQLStore, StoreError, _purge, _rows
 from adaptsend.store._schema import attempts, message_contents, messages, source_rows
 
+from .conftest import on_servers, on_sqlite
 from .helpers import attempt, claim_ids, decision, enqueue, envelope, later
 
 DAY = 86400.0
@@ -166,9 +167,8 @@ def test_a_purge_larger_than_a_chunk_commits_each_chunk(
     assert len(commits) == 3
 
 
+@on_servers
 def test_a_purge_skips_a_message_another_transaction_holds(store: SQLStore) -> None:
-    if store.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite locks the whole database, not rows")
     ids = enqueue(store, 3)
     claim_ids(store)
     finish(store, {pk: (Status.DEAD, 1) for pk in ids})
@@ -183,9 +183,8 @@ def test_a_purge_skips_a_message_another_transaction_holds(store: SQLStore) -> N
     assert ids_in(store, messages) == ids_in(store, attempts) == [ids[1]]
 
 
+@on_servers
 def test_a_purge_skips_a_source_row_a_retry_is_unreporting(store: SQLStore) -> None:
-    if store.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite locks the whole database, not rows")
     queued = store.enqueue_from_source("table", [("1", envelope(1))], sending_key="k")
     [pk] = claim_ids(store, sending_key="k")
     finish(store, {pk: (Status.DEAD, 1)})
@@ -206,9 +205,8 @@ def test_a_purge_skips_a_source_row_a_retry_is_unreporting(store: SQLStore) -> N
     assert ids_in(store, messages) == ids_in(store, attempts) == [pk]
 
 
+@on_sqlite
 def test_a_refused_delete_is_one_sentence(store: SQLStore) -> None:
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("a trigger stands in for a user without DELETE rights")
     history(store)
     with store.engine.begin() as conn:
         conn.exec_driver_sql(
