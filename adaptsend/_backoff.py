@@ -29,8 +29,9 @@ def retry_delay(
     ``attempts`` counts the tries of this kind so far (1 after the first
     failure). A TRANSIENT failure waits between half and all of
     ``base_delay_s * 2 ** (attempts - 1)``, capped at ``max_delay_s``. A
-    THROTTLED one waits between half and one and a half times the base delay,
-    the base growing with attempts to at most :data:`THROTTLE_MAX_FACTOR`
+    message's first THROTTLED try is retried at once (0.0); each later one
+    waits between half and one and a half times the base delay, the base
+    growing from the second throttle on to at most :data:`THROTTLE_MAX_FACTOR`
     times, also capped at ``max_delay_s``. Other outcomes are never retried and
     raise ValueError.
     """
@@ -42,7 +43,14 @@ def retry_delay(
         # hammering a server that just failed; this keeps both spread and a floor.
         return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
     if outcome is Outcome.THROTTLED:
-        center = base_delay_s * min(2 ** min(attempts - 1, _MAX_EXPONENT), THROTTLE_MAX_FACTOR)
+        if attempts == 1:
+            # The limiter's cut is already the back-off: it lowers the number of
+            # connections, and the message did nothing wrong. A wait would only
+            # delay it, and in a short batch that wait is the whole run's tail.
+            return 0.0
+        # Refused again: the provider may keep refusing (a rate limit, or an
+        # over-shoot that is not over yet), so from now on the message waits.
+        center = base_delay_s * min(2 ** min(attempts - 2, _MAX_EXPONENT), THROTTLE_MAX_FACTOR)
         # Wide jitter around the center so messages refused together by one
         # over-shoot do not come back together and over-shoot again.
         return min(max_delay_s, rng.uniform(center / 2, center * 1.5))

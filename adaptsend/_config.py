@@ -71,6 +71,10 @@ class LimiterConfig:
     probe_interval_s: float = attrs.field(default=30.0, validator=_positive)
     #: A probe that fails doubles the wait before the next one, up to this.
     max_probe_interval_s: float = attrs.field(default=600.0, validator=_positive)
+    #: A probe also comes after this many windows of successes at a binding
+    #: cap (about as many message times) if that is sooner, so that one setting
+    #: suits fast and slow servers. A cap shared through the store counts time only.
+    probe_after_windows: int = attrs.field(default=32, validator=_positive)
     #: An open idle connection takes one of the provider's slots: close it soon.
     idle_close_s: float = attrs.field(default=5.0, validator=_positive)
     #: Share one cap per sending key with every agent on the same store. None:

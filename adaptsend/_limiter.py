@@ -11,9 +11,19 @@ DATA. This limiter learns the cap from those refusals:
   signal, not several. Each cut starts a new *epoch*.
 * Ceiling memory. The number of connections open at a throttle is an upper
   bound (the *ceiling*) that failed. The cap grows freely to ``ceiling - 1``;
-  reaching the ceiling again is a *probe*, tried only after a quiet interval
-  that doubles each time a probe fails, so a steady limit costs one refusal
-  per interval instead of a saw-tooth.
+  reaching the ceiling again is a *probe*. A probe is due after a number of
+  windows of successes at a binding cap since the last cut, or after a quiet
+  interval in seconds, whichever comes first. Windows are message times, so
+  one setting suits a relay that answers in milliseconds and a provider that
+  takes a second; the seconds keep a slow run probing. Both double each time
+  a probe fails, so a steady limit costs one refusal each time the run doubles
+  in length instead of a saw-tooth.
+* Falls. A ceiling at or below a level that held in this run (as many
+  connections delivered at once) means the limit fell, usually because
+  another program took some of the account's connections for a while. Such a
+  ceiling is probed after half the windows, and a failed probe does not
+  double them; each failed probe uses up one level of the fall, so a fall
+  that lasts costs a few refusals more and then backs off like any other.
 * Additive increase, one connection at a time. While the cap is binding and
   no level above it is known to fail, one more success grows it by one: each
   added connection must deliver before the next one is added, so finding the
@@ -43,6 +53,10 @@ import trio
 #: How many recent cap changes a limiter keeps for reports.
 RECENT_CHANGES = 100
 
+#: After a fall, probes come this many times sooner (in windows): a limit that
+#: was higher a moment ago is likelier to rise again than one never seen higher.
+FALL_PROBE_SPEEDUP = 2
+
 
 class ChangeReason(enum.StrEnum):
     """Why the cap (or the ceiling) changed."""
@@ -67,7 +81,7 @@ class CapChange:
 
     A counted throttle is always recorded, even when the cap was already as
     low as the decision asks (``old_cap == new_cap``): it still starts a new
-    epoch and restarts the probe timer.
+    epoch and restarts the count of windows and the timer before a probe.
     """
 
     old_cap: int
@@ -97,6 +111,9 @@ class LimiterStatistics:
     tasks_waiting: int
     ceiling: int | None
     probe_interval_s: float
+    #: Windows of successes at a binding cap after the last cut that make a
+    #: probe due; None for a shared limiter, which times probes in seconds only.
+    probe_after_windows: int | None
     epoch: int
     throttles: int
     ignored_throttles: int
@@ -147,6 +164,7 @@ class AIMDLimiter:
         decrease_factor: float = 0.5,
         probe_interval_s: float = 30.0,
         max_probe_interval_s: float = 600.0,
+        probe_after_windows: int = 32,
         on_change: Callable[[CapChange], None] | None = None,
     ) -> None:
         _check_settings(
@@ -156,6 +174,7 @@ class AIMDLimiter:
             decrease_factor=decrease_factor,
             probe_interval_s=probe_interval_s,
             max_probe_interval_s=max_probe_interval_s,
+            probe_after_windows=probe_after_windows,
         )
         self._min_cap = min_cap
         self._max_cap = max_cap
@@ -172,6 +191,13 @@ class AIMDLimiter:
         self._probe_interval = probe_interval_s
         # Time of the last counted throttle; probes are timed from it.
         self._last_cut_at = -math.inf
+        self._base_probe_windows = probe_after_windows
+        self._probe_windows = probe_after_windows
+        # Successes at a binding cap since the last counted throttle; probes
+        # are also counted from it.
+        self._successes_since_cut = 0
+        # The most connections that have delivered at once in this run.
+        self._most_proven = 0
         # Successes seen while the cap was binding, since the last decision.
         self._window = 0
         self._throttles = 0
@@ -247,6 +273,7 @@ class AIMDLimiter:
         new_cap = max(self._min_cap, min(self._cap, target))
         self._epoch += 1
         self._last_cut_at = trio.current_time()
+        self._successes_since_cut = 0
         return self._change(new_cap, reason, observed=observed)
 
     def _throttle_target(self, observed: int) -> tuple[int, ChangeReason]:
@@ -255,9 +282,17 @@ class AIMDLimiter:
             # A new (or lower) limit: the old probe history no longer applies.
             self._ceiling = observed
             self._probe_interval = self._base_probe_interval
+            self._probe_windows = self._base_probe_windows
             return math.floor(observed * self._decrease_factor), ChangeReason.THROTTLE
         if self._cap >= self._ceiling:
             self._probe_interval = min(self._max_probe_interval, 2 * self._probe_interval)
+            if self._limit_fell():
+                # Not back yet, which says nothing new about the limit; but a
+                # fall that lasts must not be probed at the fast rate forever,
+                # so each failed probe uses up one level of it.
+                self._most_proven -= 1
+            else:
+                self._probe_windows *= 2
             return self._ceiling - 1, ChangeReason.PROBE_FAILED
         # More connections were open than the cap (workers that connected just
         # after a cut) and they hit a level already known to fail: no news.
@@ -269,22 +304,43 @@ class AIMDLimiter:
         if slot.connected and not slot.delivered:
             slot.delivered = True
             self._proven += 1
+            self._most_proven = max(self._most_proven, self._proven)
         if self._proven < self._cap:
             return None
+        self._successes_since_cut += 1
         self._window += 1
         if self._window < self._window_size():
             return None
         if self._ceiling is not None and self._cap >= self._ceiling:
             self._ceiling = None
             self._probe_interval = self._base_probe_interval
+            self._probe_windows = self._base_probe_windows
             return self._change(min(self._cap + 1, self._max_cap), ChangeReason.PROBE_SUCCEEDED)
         if self._cap >= self._max_cap:
             return None
         if self._ceiling is not None and self._cap + 1 >= self._ceiling:
-            if trio.current_time() - self._last_cut_at < self._probe_interval:
+            if not self._probe_due():
                 return None
             return self._change(self._cap + 1, ChangeReason.PROBE)
         return self._change(self._cap + 1, ChangeReason.GROWTH)
+
+    def _probe_due(self) -> bool:
+        """Whether enough has gone well since the last cut to try the ceiling."""
+        if trio.current_time() - self._last_cut_at >= self._probe_interval:
+            return True
+        # A window is as many successes as the cap: about one message time,
+        # whatever the cap.
+        return self._successes_since_cut >= self._probe_after_windows() * self._cap
+
+    def _probe_after_windows(self) -> int:
+        """The windows that make a probe due now: fewer after a fall."""
+        if self._limit_fell():
+            return math.ceil(self._base_probe_windows / FALL_PROBE_SPEEDUP)
+        return self._probe_windows
+
+    def _limit_fell(self) -> bool:
+        """Whether the ceiling is a level that held in this run."""
+        return self._ceiling is not None and self._ceiling <= self._most_proven
 
     def _window_size(self) -> int:
         """Successes at a binding cap that earn the next step up."""
@@ -334,6 +390,7 @@ class AIMDLimiter:
             tasks_waiting=self._tokens.statistics().tasks_waiting,
             ceiling=self._ceiling,
             probe_interval_s=self._probe_interval,
+            probe_after_windows=self._probe_after_windows(),
             epoch=self._epoch,
             throttles=self._throttles,
             ignored_throttles=self._ignored_throttles,
@@ -351,6 +408,7 @@ def _check_settings(
     decrease_factor: float,
     probe_interval_s: float,
     max_probe_interval_s: float,
+    probe_after_windows: int,
 ) -> None:
     if min_cap < 1:
         raise ValueError(f"min_cap must be at least 1, not {min_cap}.")
@@ -366,3 +424,5 @@ def _check_settings(
             f"The probe intervals must satisfy 0 < probe_interval_s <= max_probe_interval_s, "
             f"not {probe_interval_s} and {max_probe_interval_s}."
         )
+    if probe_after_windows < 1:
+        raise ValueError(f"probe_after_windows must be at least 1, not {probe_after_windows}.")

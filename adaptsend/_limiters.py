@@ -82,6 +82,7 @@ def make_limiter(
         decrease_factor=settings.decrease_factor,
         probe_interval_s=settings.probe_interval_s,
         max_probe_interval_s=settings.max_probe_interval_s,
+        probe_after_windows=settings.probe_after_windows,
         on_change=on_change,
     )
 

@@ -291,6 +291,7 @@ class SharedLimiter:
             tasks_waiting=self._waiting,
             ceiling=budget.ceiling,
             probe_interval_s=budget.probe_interval_s,
+            probe_after_windows=None,
             epoch=budget.epoch,
             throttles=self._throttles,
             ignored_throttles=self._ignored_throttles,

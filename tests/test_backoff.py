@@ -57,17 +57,23 @@ def test_transient_never_shrinks_from_one_attempt_to_the_next() -> None:
         assert delays[0] > 0.0
 
 
+def test_a_first_throttle_is_retried_at_once_without_drawing_jitter() -> None:
+    rng = random.Random(11)
+    assert throttled(1, rng) == 0.0
+    assert rng.random() == random.Random(11).random()
+
+
 @pytest.mark.parametrize(
     ("attempts", "low", "high"),
     [
-        (1, 5.0, 15.0),
-        (2, 10.0, 30.0),
-        (3, 20.0, 60.0),
+        (2, 5.0, 15.0),
+        (3, 10.0, 30.0),
         (4, 20.0, 60.0),
+        (5, 20.0, 60.0),
         (1_000, 20.0, 60.0),
     ],
 )
-def test_throttled_stays_near_the_base(attempts: int, low: float, high: float) -> None:
+def test_later_throttles_wait_near_the_base(attempts: int, low: float, high: float) -> None:
     assert THROTTLE_MAX_FACTOR == 4
     rng = random.Random(attempts)
     delays = [throttled(attempts, rng) for _ in range(2000)]
@@ -86,7 +92,7 @@ def test_throttled_is_capped_by_max_delay() -> None:
 
 def test_throttled_value_with_a_seeded_random() -> None:
     expected = random.Random(11).uniform(5.0, 15.0)
-    assert throttled(1, random.Random(11)) == expected
+    assert throttled(2, random.Random(11)) == expected
 
 
 @pytest.mark.parametrize("outcome", [Outcome.SENT, Outcome.PERMANENT, Outcome.FATAL])

@@ -109,7 +109,10 @@ def test_a_probe_is_due_once_the_interval_has_passed_since_the_last_cut() -> Non
 
 
 class LocalRun:
-    """An AIMDLimiter driven through its public methods, one event at a time."""
+    """An AIMDLimiter driven through its public methods, one event at a time.
+
+    A shared budget times its probes in seconds only, so the local limiter's
+    count of windows is put out of reach."""
 
     def __init__(self, initial_cap: int) -> None:
         self.limiter = AIMDLimiter(
@@ -119,6 +122,7 @@ class LocalRun:
             decrease_factor=RULES.decrease_factor,
             probe_interval_s=RULES.probe_interval_s,
             max_probe_interval_s=RULES.max_probe_interval_s,
+            probe_after_windows=10**9,
         )
 
     async def throttle_at_full_cap(self) -> int:

@@ -70,6 +70,15 @@ def test_sharing_the_cap_is_decided_by_the_store_unless_set(tmp_path: Path) -> N
     assert overridden.limiter.shared is False
 
 
+def test_probes_are_counted_in_windows_as_well_as_timed(tmp_path: Path) -> None:
+    assert (Config().limiter.probe_after_windows, Config().limiter.probe_interval_s) == (32, 30.0)
+    path = tmp_path / "site.toml"
+    path.write_text("[limiter]\nprobe_after_windows = 8\n")
+    assert load_config(path, environ={}).limiter.probe_after_windows == 8
+    overridden = load_config(path, environ={"ADAPTSEND_LIMITER_PROBE_AFTER_WINDOWS": "64"})
+    assert overridden.limiter.probe_after_windows == 64
+
+
 def test_the_password_is_not_in_the_repr() -> None:
     config = load_config(environ={"ADAPTSEND_SMTP_PASSWORD": "hunter2"}, path=None)
     assert "hunter2" not in repr(config)
@@ -85,6 +94,10 @@ def test_the_password_is_not_in_the_repr() -> None:
             "ADAPTSEND_RETRY_MAX_ATTEMPTS must be a whole number",
         ),
         ({"ADAPTSEND_LIMITER_MAX_CAP": "lots"}, "ADAPTSEND_LIMITER_MAX_CAP must be a whole number"),
+        (
+            {"ADAPTSEND_LIMITER_PROBE_AFTER_WINDOWS": "2.5"},
+            "ADAPTSEND_LIMITER_PROBE_AFTER_WINDOWS must be a whole number",
+        ),
     ],
 )
 def test_a_bad_environment_variable_is_named(environ: dict[str, str], message: str) -> None:
@@ -111,6 +124,14 @@ def test_a_bad_environment_variable_is_named(environ: dict[str, str], message: s
         (
             "[retry]\nbase_delay_s = 10\nmax_delay_s = 5\n",
             "in [retry], base_delay_s (10.0) must not exceed max_delay_s (5.0)",
+        ),
+        (
+            "[limiter]\nprobe_after_windows = 0\n",
+            "in [limiter], probe_after_windows must be greater than 0, not 0",
+        ),
+        (
+            "[limiter]\nprobe_after_windows = 1.5\n",
+            "limiter.probe_after_windows must be a whole number",
         ),
         (
             "[limiter]\nprobe_interval_s = 900\n",

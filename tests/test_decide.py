@@ -46,13 +46,33 @@ def test_sent_counts_an_attempt_and_is_final() -> None:
     assert (result.attempts[0].cap, result.attempts[0].in_flight) == (3, 2)
 
 
-def test_a_throttle_retries_soon_without_using_the_attempt_budget() -> None:
+def test_a_first_throttle_is_due_at_once_without_using_the_attempt_budget() -> None:
     result = judge().judge(claimed(attempts=2), SendResult(reply=THROTTLE), CONTEXT)
     decision = result.decision
     assert result.signal is Outcome.THROTTLED
     assert (decision.status, decision.attempts, decision.throttles) == (Status.RETRY, 2, 1)
+    assert decision.next_attempt_at == NOW
+
+
+def test_a_second_throttle_waits_half_to_one_and_a_half_base_delays() -> None:
+    one_judge = judge()
+    decisions = [
+        one_judge.judge(claimed(throttles=1), SendResult(reply=THROTTLE), CONTEXT).decision
+        for _ in range(200)
+    ]
+    assert {(d.status, d.throttles) for d in decisions} == {(Status.RETRY, 2)}
+    waits = [(d.next_attempt_at - NOW).total_seconds() for d in decisions if d.next_attempt_at]
+    # base_delay_s is 2: the documented 1 to 3 seconds, spread over the range.
+    assert len(waits) == 200
+    assert 1.0 <= min(waits) < 1.2
+    assert 2.8 < max(waits) <= 3.0
+
+
+def test_a_third_throttle_waits_longer() -> None:
+    decision = judge().judge(claimed(throttles=2), SendResult(reply=THROTTLE), CONTEXT).decision
     assert decision.next_attempt_at is not None
-    assert NOW < decision.next_attempt_at <= NOW + dt.timedelta(seconds=3)
+    assert NOW + dt.timedelta(seconds=2) <= decision.next_attempt_at
+    assert decision.next_attempt_at <= NOW + dt.timedelta(seconds=6)
 
 
 def test_throttles_past_max_throttles_make_the_message_dead() -> None:

@@ -86,6 +86,10 @@ def succeed(limiter: AIMDLimiter, slots: list[Slot], rounds: int = 1) -> list[Ca
             },
             "0 < probe_interval_s <= max_probe_interval_s",
         ),
+        (
+            {"initial_cap": 2, "min_cap": 1, "max_cap": 3, "probe_after_windows": 0},
+            "probe_after_windows must be at least 1, not 0.",
+        ),
     ],
 )
 def test_bad_settings_raise_one_sentence(kwargs: dict[str, float], message: str) -> None:
@@ -362,6 +366,102 @@ async def test_lower_observation_sets_a_lower_ceiling() -> None:
     )
 
 
+def successes_until_probe(limiter: AIMDLimiter, slots: list[Slot], most: int = 1000) -> int:
+    """Report successes on ``slots`` in turn until one makes a probe; how many."""
+    for count in range(1, most + 1):
+        change = limiter.record_success(slots[count % len(slots)])
+        if change is not None and change.reason is ChangeReason.PROBE:
+            return count
+    raise AssertionError(f"no probe in {most} successes")
+
+
+async def fail_probe(limiter: AIMDLimiter) -> CapChange:
+    """Open one more connection at the ceiling and have it refused."""
+    async with contextlib.AsyncExitStack() as probing:
+        extra = await take(probing, limiter, open_=True)
+        failed = limiter.record_throttle(extra)
+    assert failed is not None
+    assert failed.reason is ChangeReason.PROBE_FAILED
+    return failed
+
+
+async def test_probe_comes_after_windows_of_successes_at_a_binding_cap(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter, _ = make(initial_cap=4, probe_after_windows=4)
+    async with contextlib.AsyncExitStack() as stack:
+        started = trio.current_time()
+        slots = await cut_to_two_with_ceiling_four(stack, limiter)
+        # Two successes at a binding cap since the cut (one at cap 2, one at
+        # cap 3); four windows at cap 3 are twelve, so the tenth one more probes.
+        assert successes_until_probe(limiter, slots) == 10
+        assert limiter.cap == 4
+        # No time passed: the count alone made the probe due.
+        assert trio.current_time() == started
+
+
+async def test_successes_at_a_cap_that_does_not_bind_do_not_count() -> None:
+    limiter, _ = make(initial_cap=4, probe_after_windows=4)
+    async with contextlib.AsyncExitStack() as stack:
+        slots = await cut_to_two_with_ceiling_four(stack, limiter)
+        limiter.connection_closed(slots[2])
+        assert succeed(limiter, slots[:2], rounds=50) == []
+        limiter.connection_opened(slots[2])
+        # Binding again once the reopened one has delivered: the two counted
+        # before the close, and ten more.
+        assert successes_until_probe(limiter, slots) == 11
+
+
+async def test_failed_probe_doubles_the_windows_until_one_holds() -> None:
+    limiter, _ = make(initial_cap=4, probe_after_windows=4)
+    async with contextlib.AsyncExitStack() as stack:
+        slots = await cut_to_two_with_ceiling_four(stack, limiter)
+        assert successes_until_probe(limiter, slots) == 10
+        for windows in (8, 16, 32):
+            await fail_probe(limiter)
+            assert limiter.statistics().probe_after_windows == windows
+            assert successes_until_probe(limiter, slots) == windows * 3
+        slots.append(await take(stack, limiter, open_=True))
+        # The fourth delivers, then a window of four at the ceiling.
+        held = succeed(limiter, slots, rounds=2)
+        assert [c.reason for c in held] == [ChangeReason.PROBE_SUCCEEDED]
+        assert limiter.statistics().probe_after_windows == 4
+
+
+async def test_time_still_makes_a_probe_due_in_a_slow_run(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter, _ = make(initial_cap=4, probe_interval_s=30.0, probe_after_windows=1000)
+    async with contextlib.AsyncExitStack() as stack:
+        slots = await cut_to_two_with_ceiling_four(stack, limiter)
+        assert succeed(limiter, slots, rounds=10) == []
+        await trio.sleep(30.0)
+        assert successes_until_probe(limiter, slots) == 1
+
+
+async def test_a_fall_is_probed_sooner_and_without_doubling() -> None:
+    limiter, _ = make(initial_cap=4, max_cap=4, probe_after_windows=8)
+    async with contextlib.AsyncExitStack() as stack:
+        async with contextlib.AsyncExitStack() as before:
+            four = await take_many(before, limiter, 4)
+            succeed(limiter, four)  # four connections delivered at once
+            limiter.connection_closed(four[3])
+            fell = limiter.record_throttle(four[0])
+        assert fell is not None
+        assert (fell.observed, fell.new_cap, fell.ceiling) == (3, 1, 3)
+        slots = [await take(stack, limiter, open_=True)]
+        assert limiter.record_success(slots[0]) is not None  # growth to 2
+        slots.append(await take(stack, limiter, open_=True))
+        # A fall of two levels (4 held, 3 failed): two probes after half the
+        # windows (4 windows of 2), then the usual count, doubling.
+        counted = 1
+        for windows in (4, 4, 8, 16):
+            assert limiter.statistics().probe_after_windows == windows
+            assert counted + successes_until_probe(limiter, slots) == windows * 2
+            await fail_probe(limiter)
+            counted = 0
+
+
 # --- waiting for slots ------------------------------------------------------
 
 
@@ -463,6 +563,7 @@ async def test_statistics_report_every_field(autojump_clock: trio.testing.MockCl
         tasks_waiting=0,
         ceiling=None,
         probe_interval_s=30.0,
+        probe_after_windows=32,
         epoch=0,
         throttles=0,
         ignored_throttles=0,
@@ -488,6 +589,8 @@ async def test_statistics_report_every_field(autojump_clock: trio.testing.MockCl
             tasks_waiting=0,
             ceiling=3,
             probe_interval_s=30.0,
+            # Three connections had delivered at once: the limit fell.
+            probe_after_windows=16,
             epoch=1,
             throttles=1,
             ignored_throttles=1,
@@ -621,13 +724,20 @@ async def test_settles_at_a_steady_limit(autojump_clock: trio.testing.MockClock)
     log, provider, limiter = await simulate([(0, 3)], 1000)
     stats = limiter.statistics()
     assert stats.successes == 1000
-    assert stats.throttles <= 3
-    assert provider.refused <= 3
+    assert stats.throttles <= 4
+    assert provider.refused <= 4
     assert (stats.cap, stats.ceiling) == (3, 4)
-    # After the first cut only probes go above the limit.
+    # After the first cut only probes go above the limit...
     first_cut = next(i for i, (_, c) in enumerate(log) if c.reason is ChangeReason.THROTTLE)
     assert max(c.new_cap for _, c in log[first_cut:]) == 4
     assert all(c.reason is not ChangeReason.THROTTLE for _, c in log[first_cut + 1 :])
+    # ...after 32, 64 and 128 windows of three sends since the cut before.
+    cuts = [at for at, c in log if c.reason in (ChangeReason.THROTTLE, ChangeReason.PROBE_FAILED)]
+    probes = [at for at, c in log[first_cut:] if c.reason is ChangeReason.PROBE]
+    gaps = [probe - cut for cut, probe in zip(cuts, probes, strict=False)]
+    assert len(gaps) == 3
+    for gap, windows in zip(gaps, (32, 64, 128), strict=True):
+        assert windows * 3 <= gap <= windows * 3 + 6
 
 
 async def test_follows_a_limit_that_falls_and_rises(
@@ -638,14 +748,17 @@ async def test_follows_a_limit_that_falls_and_rises(
     assert cap_after(log, 999, 3) in (5, 6)
     # The fall: within 50 sends the cap is at the limit or below...
     assert cap_after(log, 1050, 3) <= 2
-    # ...and then only probes one above it.
+    # ...and then only probes one above it: a fall, so the first ones come
+    # every 16 windows (32 sends at two connections).
     assert max(c.new_cap for at, c in log if 1050 <= at < 2000) <= 3
-    # The rise: once the probe interval (at most 120 s here, about 1200 sends
-    # at two connections) has passed, the cap finds 4 and keeps to it.
+    probes = [at for at, c in log if 1000 <= at < 2000 and c.reason is ChangeReason.PROBE]
+    assert 34 >= probes[1] - probes[0] >= 32
+    # The rise: the probes, back to doubling once the fall is used up (about
+    # 500 sends apart by then), find 4, and the cap keeps to it.
     settled = [at for at, c in log if at >= 2000 and c.new_cap == 4 and c.old_cap < 4]
     assert settled
-    assert settled[-1] < 3500
+    assert settled[-1] < 2600
     assert all(c.new_cap in (4, 5) for at, c in log if at > settled[-1])
     assert limiter.cap == 4
-    # Refusals are rare: a few per change of limit, one per probe.
-    assert provider.refused <= 20
+    # Refusals are few: a few per change of limit, one per probe.
+    assert provider.refused <= 25
