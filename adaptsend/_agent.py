@@ -120,6 +120,7 @@ class Agent:
         judge = Judge(
             classify=self.classify,
             retry=self.config.retry,
+            min_cap=self.config.limiter.min_cap,
             rng=rng or random.Random(),
         )
         return Dispatcher(

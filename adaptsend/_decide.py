@@ -46,6 +46,8 @@ class Judgement:
 class Judge:
     classify: Classify
     retry: RetryConfig
+    #: The limiter's floor: below it no cut can back off for a throttle.
+    min_cap: int = 1
     rng: random.Random = attrs.field(factory=random.Random)
 
     def judge(
@@ -69,7 +71,7 @@ class Judge:
         record = self._record(message, result.reply, signal, context)
         return Judgement(
             attempts=(record,),
-            decision=self._decision(message, signal, result.reply, context.started_at),
+            decision=self._decision(message, signal, result.reply, context),
             signal=signal,
         )
 
@@ -96,14 +98,15 @@ class Judge:
         else:
             outcome, left = Outcome.SENT, ()
         last = result.refused[left[0]] if left else result.reply
-        decision = self._decision(message, outcome, last, context.started_at)
+        decision = self._decision(message, outcome, last, context)
         narrowed = attrs.evolve(decision, recipients=left or None)
         return Judgement(attempts=tuple(records), decision=narrowed, signal=signal)
 
     def _decision(
-        self, message: ClaimedMessage, outcome: Outcome, reply: Reply, now: dt.datetime
+        self, message: ClaimedMessage, outcome: Outcome, reply: Reply, context: AttemptContext
     ) -> Decision:
         attempts, throttles = message.attempts, message.throttles
+        now = context.started_at
         if outcome is Outcome.FATAL:
             # Not the message's fault: back to the queue untouched.
             status = Status.RETRY if attempts or throttles else Status.QUEUED
@@ -116,6 +119,10 @@ class Judge:
             throttles += 1
             if throttles >= self.retry.max_throttles:
                 return _decide(message, Status.DEAD, attempts, throttles, reply)
+            if context.cap > self.min_cap:
+                # The limiter can still cut for this refusal, and that cut is
+                # the back-off: fewer connections, not a later try.
+                return _decide(message, Status.RETRY, attempts, throttles, reply, next_at=now)
             tries = throttles
         else:
             attempts += 1

@@ -13,6 +13,8 @@ from adaptsend._transport import SendResult
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, 0)
 CONTEXT = AttemptContext(started_at=NOW, duration_s=0.5, cap=3, in_flight=2)
+#: An attempt made at min_cap (1 by default), where no cut is left to back off.
+AT_FLOOR = AttemptContext(started_at=NOW, duration_s=0.5, cap=1, in_flight=1)
 OK = Reply(code=250, enhanced="2.0.0", text="Queued", stage=Stage.DATA)
 THROTTLE = Reply(code=432, enhanced="4.3.2", text="Concurrent connections limit exceeded")
 UNKNOWN_USER = Reply(code=550, enhanced="5.1.1", text="User unknown", stage=Stage.RCPT)
@@ -54,10 +56,16 @@ def test_a_first_throttle_is_due_at_once_without_using_the_attempt_budget() -> N
     assert decision.next_attempt_at == NOW
 
 
-def test_a_second_throttle_waits_half_to_one_and_a_half_base_delays() -> None:
+def test_a_repeated_throttle_is_due_at_once_while_the_cap_can_still_be_cut() -> None:
+    decision = judge().judge(claimed(throttles=3), SendResult(reply=THROTTLE), CONTEXT).decision
+    assert (decision.status, decision.throttles) == (Status.RETRY, 4)
+    assert decision.next_attempt_at == NOW
+
+
+def test_a_second_throttle_at_the_floor_waits_half_to_one_and_a_half_base_delays() -> None:
     one_judge = judge()
     decisions = [
-        one_judge.judge(claimed(throttles=1), SendResult(reply=THROTTLE), CONTEXT).decision
+        one_judge.judge(claimed(throttles=1), SendResult(reply=THROTTLE), AT_FLOOR).decision
         for _ in range(200)
     ]
     assert {(d.status, d.throttles) for d in decisions} == {(Status.RETRY, 2)}
@@ -68,8 +76,8 @@ def test_a_second_throttle_waits_half_to_one_and_a_half_base_delays() -> None:
     assert 2.8 < max(waits) <= 3.0
 
 
-def test_a_third_throttle_waits_longer() -> None:
-    decision = judge().judge(claimed(throttles=2), SendResult(reply=THROTTLE), CONTEXT).decision
+def test_a_third_throttle_at_the_floor_waits_longer() -> None:
+    decision = judge().judge(claimed(throttles=2), SendResult(reply=THROTTLE), AT_FLOOR).decision
     assert decision.next_attempt_at is not None
     assert NOW + dt.timedelta(seconds=2) <= decision.next_attempt_at
     assert decision.next_attempt_at <= NOW + dt.timedelta(seconds=6)
