@@ -77,6 +77,7 @@ class Dispatcher:
         self._retrying: set[int] = set()
         # Leased messages no send has started on: an abort hands them back.
         self._unstarted: set[int] = set()
+        self.idle_waits: set[trio.CancelScope] = set()
         self._throttled = 0
         self._attempts = 0
         self._cap_changes = 0
@@ -275,6 +276,9 @@ class Dispatcher:
 
     def _cap_changed(self, change: CapChange) -> None:
         self._cap_changes += 1
+        if change.new_cap < change.old_cap:
+            for idle in list(self.idle_waits):
+                idle.cancel()
         self._wake_staff.set()
         if self._plugins is not None:
             self._plugins.cap_changed(self.transport.sending_key, change)

@@ -62,6 +62,9 @@ class WorkerHost(Protocol):
 
     def sends_starting(self, batch: list[ClaimedMessage]) -> None: ...
 
+    #: Idle waits of open connections; a cut of the cap cancels them all.
+    idle_waits: set[trio.CancelScope]
+
     @property
     def in_flight(self) -> int: ...
 
@@ -184,12 +187,22 @@ class _Session:
             self._host.message_taken()
             self._pending.append(ready)
             return None
-        with trio.move_on_after(self._host.idle_close_s):
-            message = await _next_message(self._host, self._messages)
-            if message is None:
-                return SessionEnd.DONE
-            self._pending.append(message)
-            return None
+        deadline = trio.current_time() + self._host.idle_close_s
+        while trio.current_time() < deadline:
+            with trio.move_on_at(deadline) as idle:
+                self._host.idle_waits.add(idle)
+                try:
+                    message = await _next_message(self._host, self._messages)
+                finally:
+                    self._host.idle_waits.discard(idle)
+                if message is None:
+                    return SessionEnd.DONE
+                self._pending.append(message)
+                return None
+            # Woken by a cut: an idle connection over the cap goes now rather
+            # than hold one of the provider's slots until its idle time is up.
+            if self._host.limiter.over_cap():
+                return SessionEnd.RETIRE
         # An idle connection still takes one of the provider's slots.
         return SessionEnd.CLOSED
 
