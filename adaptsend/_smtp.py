@@ -12,7 +12,7 @@ import re
 import smtplib
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import trio
 
@@ -148,7 +148,7 @@ class SMTPConnection:
             if code != 250:
                 return self._failed(parse_reply(code, text, Stage.MAIL))
             stage = Stage.RCPT
-            refused = self._add_recipients(envelope.recipients)
+            refused = self._add_recipients(envelope.recipients, self._client.rcpt)
             if len(refused) == len(envelope.recipients):
                 first = next(iter(refused.values()))
                 return self._failed(first, refused=refused)
@@ -177,21 +177,18 @@ class SMTPConnection:
                 # Each RCPT and the DATA still get their own (failing) reply.
                 return self._failed(mail, unread=len(recipients) + 1)
             stage = Stage.RCPT
-            refused: dict[str, Reply] = {}
-            for index, recipient in enumerate(recipients):
-                reply = self._reply(Stage.RCPT)
-                if reply.code not in (250, 251):
-                    refused[recipient] = reply
-                if reply.code == _CLOSING:
-                    refused.update({r: reply for r in recipients[index:] if r not in refused})
-                    return self._failed(reply, refused=refused)
+            # The RCPT commands are already sent: read their replies in order.
+            refused = self._add_recipients(recipients, lambda _: client.getreply())
+            closing = next((r for r in refused.values() if r.code == _CLOSING), None)
+            if closing is not None:
+                return self._failed(closing, refused=refused)
             stage = Stage.DATA
             data = self._reply(Stage.DATA)
+            everyone = len(refused) == len(recipients)
             if data.code != 354:
-                everyone = len(refused) == len(recipients)
                 first = next(iter(refused.values())) if everyone else data
                 return self._failed(first, refused=refused)
-            if len(refused) == len(recipients):
+            if everyone:
                 # The server took DATA with no recipient left: end the empty
                 # message at once; nobody can receive it.
                 client.send(b".\r\n")
@@ -222,10 +219,14 @@ class SMTPConnection:
             return [f"SIZE={len(envelope.content)}"]
         return []
 
-    def _add_recipients(self, recipients: tuple[str, ...]) -> dict[str, Reply]:
+    def _add_recipients(
+        self, recipients: tuple[str, ...], answer: Callable[[str], tuple[int, bytes]]
+    ) -> dict[str, Reply]:
+        """The recipients refused, by the reply ``answer`` gets for each one's
+        RCPT (sending it, or reading the reply to one already sent)."""
         refused: dict[str, Reply] = {}
         for recipient in recipients:
-            code, text = self._client.rcpt(recipient)
+            code, text = answer(recipient)
             if code not in (250, 251):
                 refused[recipient] = parse_reply(code, text, Stage.RCPT)
             if code == _CLOSING:

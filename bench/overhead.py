@@ -8,6 +8,7 @@ them alike.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 import uuid
@@ -49,17 +50,7 @@ def _one_per_message(
     return _baselines.one_per_message(host, port, envelopes, connections=connections)
 
 
-def _adaptsend(host: str, port: int, envelopes: Sequence[Envelope], connections: int) -> float:
-    return _adaptsend_with(host, port, envelopes, connections, pipelining=True)
-
-
-def _adaptsend_unpipelined(
-    host: str, port: int, envelopes: Sequence[Envelope], connections: int
-) -> float:
-    return _adaptsend_with(host, port, envelopes, connections, pipelining=False)
-
-
-def _adaptsend_with(
+def _adaptsend(
     host: str, port: int, envelopes: Sequence[Envelope], connections: int, *, pipelining: bool
 ) -> float:
     # The cap is pinned so that only the cost of sending is measured, not the search.
@@ -76,8 +67,8 @@ def _trio_threads(host: str, port: int, envelopes: Sequence[Envelope], connectio
 
 STRATEGIES: tuple[tuple[str, Strategy], ...] = (
     ("raw smtplib, persistent connections", _raw),
-    ("adaptsend", _adaptsend),
-    ("adaptsend, PIPELINING turned off", _adaptsend_unpipelined),
+    ("adaptsend", functools.partial(_adaptsend, pipelining=True)),
+    ("adaptsend, PIPELINING turned off", functools.partial(_adaptsend, pipelining=False)),
     ("smtplib via trio threads, nothing else", _trio_threads),
     ("raw smtplib, one connection per message", _one_per_message),
 )
