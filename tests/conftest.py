@@ -41,6 +41,29 @@ def make_config(db_url: str) -> MakeConfig:
     return make
 
 
+def write_agent_config(
+    directory: Path, url: str, server: ThrottlingSMTPServer, extra: str = ""
+) -> Path:
+    """``adaptsend.toml`` in ``directory`` for an agent process on ``url`` that
+    sends to ``server`` with short retry delays; ``extra`` adds sections."""
+    path = directory / "adaptsend.toml"
+    path.write_text(
+        f"""
+[store]
+url = "{url}"
+[smtp]
+host = "{server.host}"
+port = {server.port}
+timeout_s = 10
+[retry]
+base_delay_s = 0.05
+max_delay_s = 0.2
+{extra}
+"""
+    )
+    return path
+
+
 def rows(db_url: str, sql: str) -> list[tuple[Any, ...]]:
     """Read the store's SQLite file directly, as an operator would."""
     engine = sa.create_engine(db_url)

@@ -11,28 +11,13 @@ from click.testing import CliRunner, Result
 
 from adaptsend._cli import cli
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import rows
+from tests.conftest import rows, write_agent_config
 
 PASSWORD = "pa55-w0rd-never-shown"
 
 
 def write_config(tmp_path: Path, server: ThrottlingSMTPServer, extra: str = "") -> Path:
-    path = tmp_path / "adaptsend.toml"
-    path.write_text(
-        f"""
-[store]
-url = "sqlite:///{tmp_path / "queue.db"}"
-[smtp]
-host = "{server.host}"
-port = {server.port}
-timeout_s = 10
-[retry]
-base_delay_s = 0.05
-max_delay_s = 0.2
-{extra}
-"""
-    )
-    return path
+    return write_agent_config(tmp_path, f"sqlite:///{tmp_path / 'queue.db'}", server, extra)
 
 
 def invoke(config: Path, *args: str, stdin: str | None = None) -> Result:

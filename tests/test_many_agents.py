@@ -20,31 +20,14 @@ from click.testing import CliRunner
 from adaptsend._cli import cli
 from adaptsend.store._schema import attempts, messages
 from adaptsend.testing import ThrottlingSMTPServer
+from tests.conftest import write_agent_config
 
 
 def write_config(tmp_path: Path, url: str, server: ThrottlingSMTPServer, run: str = "") -> Path:
-    path = tmp_path / "adaptsend.toml"
-    path.write_text(
-        f"""
-[store]
-url = "{url}"
-[smtp]
-host = "{server.host}"
-port = {server.port}
-timeout_s = 10
-[limiter]
-initial_cap = 2
-max_cap = 4
-probe_interval_s = 2
-[retry]
-base_delay_s = 0.05
-max_delay_s = 0.2
-[run]
-poll_interval_s = 0.1
-{run}
-"""
+    limiter = "[limiter]\ninitial_cap = 2\nmax_cap = 4\nprobe_interval_s = 2\n"
+    return write_agent_config(
+        tmp_path, url, server, f"{limiter}[run]\npoll_interval_s = 0.1\n{run}"
     )
-    return path
 
 
 def cli_ok(config: Path, *args: str, stdin: str | None = None) -> str:

@@ -18,6 +18,7 @@ from adaptsend._shared_limiter import SharedLimiter
 from adaptsend.store._schema import sending_budgets
 from adaptsend.testing import ThrottlingSMTPServer
 from tests import databases
+from tests.conftest import write_agent_config
 from tests.test_many_agents import agents, cli_ok, enqueue, status_counts, summary, wait_until
 
 __all__ = ["agents"]  # the fixture, shared with the other multi-agent tests
@@ -42,27 +43,9 @@ def server_db_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def write_config(tmp_path: Path, url: str, server: ThrottlingSMTPServer) -> Path:
-    path = tmp_path / "adaptsend.toml"
     # The default max_cap (8): the agents must learn the limit, not be told it.
-    path.write_text(
-        f"""
-[store]
-url = "{url}"
-[smtp]
-host = "{server.host}"
-port = {server.port}
-timeout_s = 10
-[limiter]
-initial_cap = 2
-probe_interval_s = 2
-[retry]
-base_delay_s = 0.05
-max_delay_s = 0.2
-[run]
-poll_interval_s = 0.1
-"""
-    )
-    return path
+    extra = "[limiter]\ninitial_cap = 2\nprobe_interval_s = 2\n[run]\npoll_interval_s = 0.1\n"
+    return write_agent_config(tmp_path, url, server, extra)
 
 
 def _dispatchers_share(config: Path) -> bool:

@@ -22,6 +22,7 @@ from adaptsend._cli import cli
 from adaptsend._table_source import TableSource
 from adaptsend.store import SQLStore, open_store, upgrade_store
 from adaptsend.testing import ThrottlingSMTPServer
+from tests.conftest import write_agent_config
 
 KEY = "127.0.0.1:25"
 NOBODY = "nobody@example.com"
@@ -92,27 +93,11 @@ def write_config(
 ) -> Path:
     settings = {"query": QUERY, **WRITE_BACK, **(table or {})}
     columns = settings.pop("columns", {})
-    lines = [f"{name} = {json.dumps(value)}" for name, value in settings.items()]
+    lines = ["[source.table]"]
+    lines += [f"{name} = {json.dumps(value)}" for name, value in settings.items()]
     lines += ["[source.table.columns]"]
     lines += [f"{name} = {json.dumps(value)}" for name, value in columns.items()]
-    path = tmp_path / "adaptsend.toml"
-    path.write_text(
-        f"""
-[store]
-url = "{url}"
-[smtp]
-host = "{server.host}"
-port = {server.port}
-timeout_s = 10
-[retry]
-base_delay_s = 0.05
-max_delay_s = 0.2
-[source.table]
-"""
-        + "\n".join(lines)
-        + "\n"
-    )
-    return path
+    return write_agent_config(tmp_path, url, server, "\n".join(lines) + "\n")
 
 
 def invoke(config: Path, *args: str) -> Result:
