@@ -122,6 +122,28 @@ class LimiterStatistics:
     last_change: CapChange | None
 
 
+@attrs.define
+class DecisionCounts:
+    """What a limiter has been told and decided, for its statistics: both
+    kinds of limiter keep it the same way."""
+
+    throttles: int = 0
+    ignored_throttles: int = 0
+    successes: int = 0
+    changes: int = 0
+    recent: collections.deque[CapChange] = attrs.field(
+        factory=lambda: collections.deque(maxlen=RECENT_CHANGES)
+    )
+
+    def changed(self, change: CapChange) -> None:
+        self.changes += 1
+        self.recent.append(change)
+
+    @property
+    def last_change(self) -> CapChange | None:
+        return self.recent[-1] if self.recent else None
+
+
 @attrs.define(eq=False)
 class Slot:
     """The right to hold one connection, handed out by :meth:`AIMDLimiter.slot`.
@@ -200,11 +222,7 @@ class AIMDLimiter:
         self._most_proven = 0
         # Successes seen while the cap was binding, since the last decision.
         self._window = 0
-        self._throttles = 0
-        self._ignored_throttles = 0
-        self._successes = 0
-        self._change_count = 0
-        self._recent: collections.deque[CapChange] = collections.deque(maxlen=RECENT_CHANGES)
+        self._counts = DecisionCounts()
 
     @property
     def cap(self) -> int:
@@ -264,9 +282,9 @@ class AIMDLimiter:
         connecting) counts as one more open connection.
         """
         if slot.epoch != self._epoch:
-            self._ignored_throttles += 1
+            self._counts.ignored_throttles += 1
             return None
-        self._throttles += 1
+        self._counts.throttles += 1
         observed = self._open + (0 if slot.connected else 1)
         target, reason = self._throttle_target(observed)
         # A throttle never raises the cap, whatever the arithmetic says.
@@ -300,7 +318,7 @@ class AIMDLimiter:
 
     def record_success(self, slot: Slot) -> CapChange | None:
         """Report a delivery on ``slot``'s connection; returns a growth decision, if any."""
-        self._successes += 1
+        self._counts.successes += 1
         if slot.connected and not slot.delivered:
             slot.delivered = True
             self._proven += 1
@@ -368,15 +386,14 @@ class AIMDLimiter:
         # finish and keeps newcomers out until enough slots are given back.
         self._tokens.total_tokens = new_cap
         self._window = 0
-        self._change_count += 1
-        self._recent.append(change)
+        self._counts.changed(change)
         if self._on_change is not None:
             self._on_change(change)
         return change
 
     def recent_changes(self) -> tuple[CapChange, ...]:
         """The most recent decisions, oldest first (at most ``RECENT_CHANGES``)."""
-        return tuple(self._recent)
+        return tuple(self._counts.recent)
 
     def statistics(self) -> LimiterStatistics:
         """A snapshot of the limiter's state and counters."""
@@ -392,11 +409,11 @@ class AIMDLimiter:
             probe_interval_s=self._probe_interval,
             probe_after_windows=self._probe_after_windows(),
             epoch=self._epoch,
-            throttles=self._throttles,
-            ignored_throttles=self._ignored_throttles,
-            successes=self._successes,
-            changes=self._change_count,
-            last_change=self._recent[-1] if self._recent else None,
+            throttles=self._counts.throttles,
+            ignored_throttles=self._counts.ignored_throttles,
+            successes=self._counts.successes,
+            changes=self._counts.changes,
+            last_change=self._counts.last_change,
         )
 
 

@@ -33,7 +33,6 @@ so the store is still used from one thread at a time.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import math
@@ -45,7 +44,7 @@ import trio
 from adaptsend._budget_api import Want
 from adaptsend._budget_mirror import BudgetMirror
 from adaptsend._budget_rules import Budget, BudgetRules, grow, window_size
-from adaptsend._limiter import RECENT_CHANGES, CapChange, LimiterStatistics, Slot
+from adaptsend._limiter import CapChange, DecisionCounts, LimiterStatistics, Slot
 from adaptsend._models import utcnow
 from adaptsend._store_thread import StoreThread
 
@@ -130,11 +129,7 @@ class SharedLimiter:
         self._proven = 0
         self._waiting = 0
         self._window = 0
-        self._throttles = 0
-        self._ignored_throttles = 0
-        self._successes = 0
-        self._change_count = 0
-        self._recent: collections.deque[CapChange] = collections.deque(maxlen=RECENT_CHANGES)
+        self._counts = DecisionCounts()
 
     # -- what workers see ------------------------------------------------------
 
@@ -244,7 +239,7 @@ class SharedLimiter:
         agent), and a cut reaches ``on_change`` when the store has made it."""
         shared = _shared(slot)
         if shared.epoch != self._mirror.budget.epoch or shared.epoch == self._cut_requested:
-            self._ignored_throttles += 1
+            self._counts.ignored_throttles += 1
             return None
         self._cut_requested = shared.epoch
         self._queue(functools.partial(self._cut, shared.epoch))
@@ -253,7 +248,7 @@ class SharedLimiter:
     def record_success(self, slot: Slot) -> CapChange | None:
         """Report a delivery on ``slot``'s connection. Returns None: growth, when
         the shared cap binds, is asked of the store and reaches ``on_change``."""
-        self._successes += 1
+        self._counts.successes += 1
         shared = _shared(slot)
         if shared.connected and not shared.delivered:
             shared.delivered = True
@@ -276,7 +271,7 @@ class SharedLimiter:
 
     def recent_changes(self) -> tuple[CapChange, ...]:
         """The most recent changes this agent saw, oldest first."""
-        return tuple(self._recent)
+        return tuple(self._counts.recent)
 
     def statistics(self) -> LimiterStatistics:
         """A snapshot: the shared cap and learning, this agent's slots and counters."""
@@ -293,11 +288,11 @@ class SharedLimiter:
             probe_interval_s=budget.probe_interval_s,
             probe_after_windows=None,
             epoch=budget.epoch,
-            throttles=self._throttles,
-            ignored_throttles=self._ignored_throttles,
-            successes=self._successes,
-            changes=self._change_count,
-            last_change=self._recent[-1] if self._recent else None,
+            throttles=self._counts.throttles,
+            ignored_throttles=self._counts.ignored_throttles,
+            successes=self._counts.successes,
+            changes=self._counts.changes,
+            last_change=self._counts.last_change,
         )
 
     # -- the background --------------------------------------------------------
@@ -388,9 +383,9 @@ class SharedLimiter:
 
     async def _cut(self, seen_epoch: int) -> None:
         if await self._mirror.cut(seen_epoch=seen_epoch):
-            self._throttles += 1
+            self._counts.throttles += 1
         else:
-            self._ignored_throttles += 1
+            self._counts.ignored_throttles += 1
         self._cut_requested = None
 
     async def _grow(self, seen: Budget) -> None:
@@ -414,8 +409,7 @@ class SharedLimiter:
             epoch=new.epoch,
             observed=new.observed,
         )
-        self._change_count += 1
-        self._recent.append(change)
+        self._counts.changed(change)
         if self._on_change is not None:
             self._on_change(change)
 
