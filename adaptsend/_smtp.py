@@ -8,6 +8,7 @@ of 40 threads never caps us and a cancelled send is never abandoned halfway.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import smtplib
 import ssl
@@ -105,6 +106,7 @@ class SMTPConnection:
         self._client = client
         self._threads = threads
         self._pipelining = pipelining
+        self._sizes = client.does_esmtp and bool(client.has_extn("size"))
 
     async def send(self, envelope: Envelope) -> SendResult:
         """Send one message. A cancelled send still runs to its end in its thread:
@@ -125,6 +127,8 @@ class SMTPConnection:
     def _send_many_blocking(
         self, envelopes: Sequence[Envelope], budget_s: float
     ) -> list[SendAttempt]:
+        if self._pipelining:
+            return self._send_many_pipelined(envelopes, time.perf_counter() + budget_s)
         attempts: list[SendAttempt] = []
         deadline = time.perf_counter() + budget_s
         for envelope in envelopes:
@@ -140,7 +144,7 @@ class SMTPConnection:
 
     def _send_blocking(self, envelope: Envelope) -> SendResult:
         if self._pipelining:
-            return self._send_pipelined(envelope)
+            return self._send_many_pipelined([envelope], 0.0)[0].result
         stage = Stage.MAIL
         try:
             self._client.ehlo_or_helo_if_needed()
@@ -164,58 +168,118 @@ class SMTPConnection:
             return self._failed(reply, refused=refused)
         return SendResult(reply=reply, refused=refused)
 
-    def _send_pipelined(self, envelope: Envelope) -> SendResult:
-        """The same transaction with MAIL, every RCPT and DATA sent at once
-        (RFC 2920): the replies come back in order and are read in order."""
+    def _send_many_pipelined(
+        self, envelopes: Sequence[Envelope], deadline: float
+    ) -> list[SendAttempt]:
+        """Send with PIPELINING (RFC 2920): a message's MAIL, RCPT and DATA go
+        out at once, and its content goes out together with the next
+        message's commands, so each message costs one round trip."""
+        attempts: list[SendAttempt] = []
+        started_at, start = utcnow(), time.perf_counter()
+        try:
+            self._client.send(self._command_group(envelopes[0]))
+        except OSError as exc:
+            reply = Reply(code=None, text=_describe(exc), stage=Stage.MAIL)
+            result = SendResult(reply=reply, connection_usable=False)
+            return [SendAttempt(result=result, started_at=started_at, duration_s=0.0)]
+        for index, envelope in enumerate(envelopes):
+            following = index + 1 < len(envelopes) and time.perf_counter() < deadline
+            upcoming = envelopes[index + 1] if following else None
+            result, went_on = self._pipelined_transaction(envelope, upcoming)
+            end = time.perf_counter()
+            attempts.append(
+                SendAttempt(result=result, started_at=started_at, duration_s=end - start)
+            )
+            if not went_on:
+                break
+            started_at, start = utcnow(), end
+        return attempts
+
+    def _pipelined_transaction(
+        self, envelope: Envelope, upcoming: Envelope | None
+    ) -> tuple[SendResult, bool]:
+        """Read the replies to ``envelope``'s commands (already sent) and send
+        its content, with ``upcoming``'s commands behind it if there is one.
+        Returns the result and whether ``upcoming`` is now under way."""
         client = self._client
         recipients = envelope.recipients
         stage = Stage.MAIL
         try:
-            client.send(self._command_group(envelope))
-            mail = self._reply(Stage.MAIL)
-            if mail.code != 250:
+            code, text = client.getreply()
+            if code != 250:
                 # Each RCPT and the DATA still get their own (failing) reply.
-                return self._failed(mail, unread=len(recipients) + 1)
+                mail = parse_reply(code, text, Stage.MAIL)
+                return self._failed(mail, unread=len(recipients) + 1), False
             stage = Stage.RCPT
             # The RCPT commands are already sent: read their replies in order.
             refused = self._add_recipients(recipients, lambda _: client.getreply())
             closing = next((r for r in refused.values() if r.code == _CLOSING), None)
             if closing is not None:
-                return self._failed(closing, refused=refused)
+                return self._failed(closing, refused=refused), False
             stage = Stage.DATA
-            data = self._reply(Stage.DATA)
+            code, text = client.getreply()
             everyone = len(refused) == len(recipients)
-            if data.code != 354:
-                first = next(iter(refused.values())) if everyone else data
-                return self._failed(first, refused=refused)
+            if code != 354:
+                first = next(iter(refused.values())) if everyone else None
+                data = first or parse_reply(code, text, Stage.DATA)
+                return self._failed(data, refused=refused), False
             if everyone:
                 # The server took DATA with no recipient left: end the empty
                 # message at once; nobody can receive it.
                 client.send(b".\r\n")
                 self._reply(Stage.DATA)
-                return self._failed(next(iter(refused.values())), refused=refused)
-            client.send(_data_block(envelope.content))
+                return self._failed(next(iter(refused.values())), refused=refused), False
+            block = _data_block(envelope.content)
+            if upcoming is not None:
+                block += self._command_group(upcoming)
+            client.send(block)
             end = self._reply(Stage.DATA)
         except (OSError, smtplib.SMTPException) as exc:
             reply = Reply(code=None, text=_describe(exc), stage=stage)
-            return SendResult(reply=reply, connection_usable=False)
-        if end.code is None or not 200 <= end.code < 300:
-            return self._failed(end, refused=refused)
-        return SendResult(reply=end, refused=refused)
+            return SendResult(reply=reply, connection_usable=False), False
+        accepted = end.code is not None and 200 <= end.code < 300
+        if accepted and not refused:
+            return SendResult(reply=end, refused=refused), upcoming is not None
+        if upcoming is None:
+            if accepted:
+                return SendResult(reply=end, refused=refused), False
+            return self._failed(end, refused=refused), False
+        # The batch stops here, but the next message's commands are already
+        # on their way; once the server has taken its DATA only hanging up
+        # can stop that message, which then stays unsent.
+        usable = end.code != _CLOSING and self._abandon(upcoming)
+        return SendResult(reply=end, refused=refused, connection_usable=usable), False
 
-    def _command_group(self, envelope: Envelope) -> str:
+    def _abandon(self, envelope: Envelope) -> bool:
+        """Read the replies to ``envelope``'s pipelined commands and end its
+        transaction unsent; whether the connection can still be used."""
+        try:
+            for _ in range(len(envelope.recipients) + 1):
+                code, _ = self._client.getreply()
+                if code == _CLOSING:
+                    return False
+            code, _ = self._client.getreply()
+        except (OSError, smtplib.SMTPException):
+            return False
+        if code == 354:
+            # Mid-DATA even a QUIT would be read as content: hang up now.
+            _discard(self._client)
+            return False
+        return self._reset()
+
+    def _command_group(self, envelope: Envelope) -> bytes:
         options = "".join(f" {option}" for option in self._mail_options(envelope))
-        lines = [f"MAIL FROM:{smtplib.quoteaddr(envelope.sender)}{options}"]
-        lines.extend(f"RCPT TO:{smtplib.quoteaddr(r)}" for r in envelope.recipients)
+        lines = [f"MAIL FROM:{_quoted(envelope.sender)}{options}"]
+        lines.extend(f"RCPT TO:{_quoted(r)}" for r in envelope.recipients)
         lines.append("DATA")
-        return "".join(f"{line}\r\n" for line in lines)
+        return "".join(f"{line}\r\n" for line in lines).encode("ascii")
 
     def _reply(self, stage: Stage) -> Reply:
         code, text = self._client.getreply()
         return parse_reply(code, text, stage)
 
     def _mail_options(self, envelope: Envelope) -> list[str]:
-        if self._client.does_esmtp and self._client.has_extn("size"):
+        if self._sizes:
             return [f"SIZE={len(envelope.content)}"]
         return []
 
@@ -274,6 +338,11 @@ def _data_block(content: bytes) -> bytes:
     if not quoted.endswith(b"\r\n"):
         quoted += b"\r\n"
     return quoted + b".\r\n"
+
+
+#: Quoting an address parses it (``email.utils``): worth keeping, since a batch
+#: repeats its senders and recipients.
+_quoted = functools.lru_cache(maxsize=4096)(smtplib.quoteaddr)
 
 
 def _discard(client: smtplib.SMTP | None) -> None:

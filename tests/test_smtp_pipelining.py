@@ -146,7 +146,7 @@ async def test_a_throttle_at_mail_with_pipelining_loses_and_repeats_nothing(
     assert server.max_concurrent >= 3  # the limit was met, so the throttle path ran
 
 
-@pytest.mark.parametrize("stage", ["mail", "rcpt"])
+@pytest.mark.parametrize("stage", ["mail", "rcpt", "data"])
 async def test_a_throttle_on_a_kept_connection_keeps_it_in_step(
     make_config: MakeConfig, stage: str
 ) -> None:
@@ -202,13 +202,20 @@ def envelope(n: int, *recipients: str) -> Envelope:
     )
 
 
+async def connect(server: ThrottlingSMTPServer, port: int | None = None) -> SMTPConnection:
+    config = SMTPConfig(host=server.host, port=port or server.port)
+    connection = await SMTPTransport(config, threads=trio.CapacityLimiter(1)).connect()
+    assert isinstance(connection, SMTPConnection)
+    return connection
+
+
+def received(server: ThrottlingSMTPServer) -> list[str | None]:
+    return [m.message_id for m in server.received]
+
+
 async def test_send_many_stops_after_the_first_unclean_attempt() -> None:
     with ThrottlingSMTPServer(pipelining=True, rcpt_replies={BAD: NO_SUCH_USER}) as server:
-        transport = SMTPTransport(
-            SMTPConfig(host=server.host, port=server.port), threads=trio.CapacityLimiter(1)
-        )
-        connection = await transport.connect()
-        assert isinstance(connection, SMTPConnection)
+        connection = await connect(server)
         envelopes = [envelope(0, "a@example.com"), envelope(1, BAD), envelope(2, "c@example.com")]
         first = await connection.send_many(envelopes, budget_s=10)
         rest = await connection.send_many(envelopes[len(first) :], budget_s=10)
@@ -227,10 +234,7 @@ async def test_send_many_stops_after_the_first_unclean_attempt() -> None:
 
 async def test_send_many_with_no_budget_sends_one() -> None:
     with ThrottlingSMTPServer(pipelining=True) as server:
-        transport = SMTPTransport(
-            SMTPConfig(host=server.host, port=server.port), threads=trio.CapacityLimiter(1)
-        )
-        connection = await transport.connect()
+        connection = await connect(server)
         attempts = await connection.send_many(
             [envelope(n, "a@example.com") for n in range(3)], budget_s=0
         )
@@ -238,3 +242,64 @@ async def test_send_many_with_no_budget_sends_one() -> None:
 
     assert len(attempts) == 1
     assert server.delivered == 1
+
+
+async def test_a_message_goes_out_with_the_next_messages_commands() -> None:
+    with ThrottlingSMTPServer(pipelining=True) as server, recording_proxy(server) as (port, wire):
+        connection = await connect(server, port)
+        envelopes = [envelope(n, "a@example.com") for n in range(4)]
+        attempts = await connection.send_many(envelopes, budget_s=10)
+        await connection.close()
+
+    assert [a.clean for a in attempts] == [True] * 4
+    assert received(server) == [e.message_id for e in envelopes]
+    # One write per message after the first: its content, then the next
+    # message's MAIL, RCPT and DATA, with no wait in between.
+    assert sum(b"\r\n.\r\nMAIL FROM:<r@example.com>" in c for c in wire.chunks) == 3
+
+
+@pytest.mark.parametrize("refusal", ["554 5.6.0 Content refused", "421 4.3.2 Closing"])
+async def test_a_refused_content_leaves_the_next_message_unsent(refusal: str) -> None:
+    # The next message's DATA was already taken when the refusal came: only
+    # hanging up keeps that message from being sent empty-handed.
+    with ThrottlingSMTPServer(pipelining=True, data_replies={BAD: refusal}) as server:
+        envelopes = [envelope(0, "a@example.com"), envelope(1, BAD), envelope(2, "c@example.com")]
+        connection = await connect(server)
+        attempts = await connection.send_many(envelopes, budget_s=10)
+        closing = trio.current_time()
+        await connection.close()
+        # Hung up already: a QUIT would have been taken as content and waited
+        # out the reply timeout (a minute).
+        assert trio.current_time() - closing < 30
+        again = await connect(server)
+        rest = await again.send_many(envelopes[len(attempts) :], budget_s=10)
+        await again.close()
+
+    assert [str(a.result.reply.code) for a in attempts] == ["250", refusal[:3]]
+    assert not attempts[1].result.connection_usable
+    assert [a.result.reply.code for a in rest] == [250]
+    assert received(server) == ["<direct-0@example.com>", "<direct-2@example.com>"]
+    assert server.connections == 2
+
+
+async def test_a_refused_content_keeps_the_connection_when_the_next_message_cannot_start() -> None:
+    # The next message's only recipient is refused, so its DATA is too: RSET
+    # ends it and the connection goes on.
+    refused_content = "c@example.com"
+    with ThrottlingSMTPServer(
+        pipelining=True,
+        data_replies={refused_content: "554 5.6.0 Content refused"},
+        rcpt_replies={BAD: NO_SUCH_USER},
+    ) as server:
+        envelopes = [envelope(0, refused_content), envelope(1, BAD), envelope(2, "d@example.com")]
+        connection = await connect(server)
+        attempts = await connection.send_many(envelopes, budget_s=10)
+        second = await connection.send_many(envelopes[1:2], budget_s=10)
+        third = await connection.send_many(envelopes[2:], budget_s=10)
+        await connection.close()
+
+    assert [a.result.reply.code for a in attempts] == [554]
+    assert attempts[0].result.connection_usable
+    assert [a.result.reply.code for a in [*second, *third]] == [550, 250]
+    assert received(server) == ["<direct-2@example.com>"]
+    assert server.connections == 1

@@ -97,10 +97,18 @@ class MisbehavingHandler:
             self._ledger.record_drop()
             server.drop()
             return _UNSENT
-        reply = self._options.data_reply or ACCEPTED
+        reply = self._data_reply(envelope.rcpt_tos)
         if reply.startswith("2"):
             self._record(envelope)
         return reply
+
+    def _data_reply(self, recipients: list[str]) -> str:
+        replies = self._options.data_replies
+        for address in recipients:
+            reply = replies.get(address.lower())
+            if reply is not None:
+                return reply
+        return self._options.data_reply or ACCEPTED
 
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any

@@ -40,7 +40,7 @@ def _to_schedule(
     return tuple(sorted(((float(at), limit) for at, limit in value), key=lambda e: e[0]))
 
 
-def _to_rcpt_replies(value: Mapping[str, str] | None) -> Mapping[str, str]:
+def _to_address_replies(value: Mapping[str, str] | None) -> Mapping[str, str]:
     # Addresses are matched without regard to case, as real providers do.
     return types.MappingProxyType({k.lower(): v for k, v in (value or {}).items()})
 
@@ -58,6 +58,9 @@ def _check_schedule(
 _reply_line = attrs.validators.matches_re(_REPLY_LINE)
 _optional_reply = attrs.validators.optional(_reply_line)
 _not_negative = attrs.validators.ge(0.0)
+_address_replies = attrs.validators.deep_mapping(
+    key_validator=attrs.validators.instance_of(str), value_validator=_reply_line
+)
 # Typed apart so that attrs' field() sees the same type in default and validator.
 _KEEP_RECEIVED: int | None = 10_000
 
@@ -82,12 +85,13 @@ class ServerOptions:
     latency_jitter_s: float = attrs.field(default=0.0, validator=_not_negative)
     rcpt_replies: Mapping[str, str] = attrs.field(
         factory=dict,
-        converter=_to_rcpt_replies,
-        validator=attrs.validators.deep_mapping(
-            key_validator=attrs.validators.instance_of(str), value_validator=_reply_line
-        ),
+        converter=_to_address_replies,
+        validator=_address_replies,
     )
     data_reply: str | None = attrs.field(default=None, validator=_optional_reply)
+    data_replies: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_to_address_replies, validator=_address_replies
+    )
     auth: tuple[str, str] | None = None
     auth_reply: str | None = attrs.field(default=None, validator=_optional_reply)
     drop_after_data: int | None = attrs.field(

@@ -53,6 +53,9 @@ class ThrottlingSMTPServer:
       ignored); a 2xx line accepts the recipient with that reply.
     - ``data_reply``: answer every end of DATA with this line instead of 250;
       a 2xx line still counts as a delivery.
+    - ``data_replies``: address -> reply line to the end of DATA of a message
+      to that address (a content filter refusing one message); before
+      ``data_reply``.
     - ``auth``: require AUTH PLAIN or LOGIN with (user, password) before MAIL
       (plain TCP allowed). Without it AUTH is offered and accepts anything.
       ``auth_reply``: answer every AUTH attempt with this failure line.
@@ -88,6 +91,7 @@ class ThrottlingSMTPServer:
         latency_jitter_s: float = 0.0,
         rcpt_replies: Mapping[str, str] | None = None,
         data_reply: str | None = None,
+        data_replies: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
         auth_reply: str | None = None,
         drop_after_data: int | None = None,
@@ -112,6 +116,7 @@ class ThrottlingSMTPServer:
             latency_jitter_s=latency_jitter_s,
             rcpt_replies=rcpt_replies,
             data_reply=data_reply,
+            data_replies=data_replies,
             auth=auth,
             auth_reply=auth_reply,
             drop_after_data=drop_after_data,
