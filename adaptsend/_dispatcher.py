@@ -78,6 +78,7 @@ class Dispatcher:
         # Leased messages no send has started on: an abort hands them back.
         self._unstarted: set[int] = set()
         self.idle_waits: set[trio.CancelScope] = set()
+        self.slot_waits: set[trio.CancelScope] = set()
         self._throttled = 0
         self._attempts = 0
         self._cap_changes = 0
@@ -106,6 +107,8 @@ class Dispatcher:
         elif self._fatal is None:
             self._fatal = fatal
         self._stopping = True
+        for waiting in list(self.slot_waits):
+            waiting.cancel()
         self._wake_feeder.set()
         self._wake_staff.set()
 

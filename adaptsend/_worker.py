@@ -12,6 +12,7 @@ outcome waits long for its judgement (its record, the limiter's signal).
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import enum
 import itertools
@@ -64,6 +65,8 @@ class WorkerHost(Protocol):
 
     #: Idle waits of open connections; a cut of the cap cancels them all.
     idle_waits: set[trio.CancelScope]
+    #: Waits for a connection slot; a stop cancels them all.
+    slot_waits: set[trio.CancelScope]
 
     @property
     def in_flight(self) -> int: ...
@@ -150,7 +153,10 @@ class _Session:
     async def run(self) -> SessionEnd:
         """Send the pending messages and those that follow, on one connection."""
         limiter = self._host.limiter
-        async with limiter.slot() as slot:
+        async with contextlib.AsyncExitStack() as held:
+            slot = await self._take_slot(held)
+            if slot is None:
+                return SessionEnd.CLOSED
             connection: Connection | None = None
             try:
                 while True:
@@ -170,6 +176,20 @@ class _Session:
                     with trio.CancelScope(shield=True):
                         await connection.close()
                     limiter.connection_closed(slot)
+
+    async def _take_slot(self, held: contextlib.AsyncExitStack) -> Slot | None:
+        """A connection slot, held until ``held`` closes; None once the run
+        is stopping, even while waiting (a shared budget's slot may not free
+        up for a long time)."""
+        host = self._host
+        slot: Slot | None = None
+        with trio.CancelScope() as waiting:
+            host.slot_waits.add(waiting)
+            try:
+                slot = await held.enter_async_context(host.limiter.slot())
+            finally:
+                host.slot_waits.discard(waiting)
+        return None if host.stopping else slot
 
     def _closing_end(self) -> SessionEnd:
         return SessionEnd.RETIRE if self._host.limiter.over_cap() else SessionEnd.CLOSED

@@ -12,7 +12,10 @@ import pytest
 import sqlalchemy as sa
 import trio
 
+import adaptsend
+from adaptsend import RunReport, Status, config_from_dict
 from adaptsend._budget_rules import BudgetRules
+from adaptsend._compose import compose
 from adaptsend._limiter import CapChange, ChangeReason
 from adaptsend._models import utcnow
 from adaptsend._shared_limiter import SharedLimiter, SharedSlot
@@ -20,6 +23,7 @@ from adaptsend._store_thread import StoreThread
 from adaptsend.store import SQLStore, open_store
 from adaptsend.store._schema import connection_slots
 from tests import databases
+from tests.conftest import batch
 
 KEY = "reports@example.com@smtp.example.net:587"
 #: Fast enough for tests to see each other's decisions within a few ticks.
@@ -391,3 +395,49 @@ async def test_cancelling_a_waiting_task_takes_no_slot(agents: Callable[..., Age
         await a_conn.close()
     assert holders(a.store)[0] is None
     assert b.limiter.statistics().slots_in_use == 0
+
+
+# --- stopping -----------------------------------------------------------------
+
+
+async def test_a_stopped_run_stops_waiting_for_a_shared_slot(
+    agents: Callable[..., Agent], db_url: str
+) -> None:
+    # Another agent holds the only slot, for as long as it likes: a graceful
+    # stop must not wait for it, and hands back every message untried.
+    other = agents("other", initial_cap=1, max_cap=1)
+    account, _, server = KEY.rpartition("@")
+    host, _, port = server.partition(":")
+    config = config_from_dict(
+        {
+            "store": {"url": db_url},
+            "smtp": {"host": host, "port": int(port), "username": account, "password": "x"},
+            "limiter": {"shared": True, "initial_cap": 1, "max_cap": 1},
+        }
+    )
+    report: RunReport | None = None
+    with adaptsend.Agent(config) as agent:
+        assert agent.sending_key == KEY
+        agent.enqueue(compose(m) for m in batch(5))
+        dispatcher = agent.dispatcher()
+
+        async def run() -> None:
+            nonlocal report
+            report = await dispatcher.run()
+
+        async with running(other), trio.open_nursery() as nursery:
+            holding = await connect(nursery, other)
+            nursery.start_soon(run)
+            await eventually(lambda: bool(dispatcher.slot_waits))
+            dispatcher.stop()
+            await eventually(lambda: report is not None)
+            await holding.close()
+
+    assert report is not None
+    assert report.interrupted and report.attempts == 0
+    assert report.released > 0
+    store = open_store(db_url)
+    try:
+        assert store.counts()[Status.QUEUED] == 5
+    finally:
+        store.close()
