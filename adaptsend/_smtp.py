@@ -334,7 +334,9 @@ class SMTPConnection:
 def _data_block(content: bytes) -> bytes:
     """The message as sent after a 354: dots doubled, ended by CRLF.CRLF, as
     ``smtplib.SMTP.data`` sends it."""
-    quoted = _LEADING_DOT.sub(b"..", content)
+    dotted = content.startswith(b".") or b"\n." in content
+    # Most messages have no line to quote; finding that out is much cheaper.
+    quoted = _LEADING_DOT.sub(b"..", content) if dotted else content
     if not quoted.endswith(b"\r\n"):
         quoted += b"\r\n"
     return quoted + b".\r\n"
