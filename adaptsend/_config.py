@@ -60,6 +60,9 @@ class SMTPConfig:
     #: Send MAIL, RCPT and DATA together when the server offers PIPELINING
     #: (RFC 2920): one round trip instead of three per message.
     pipelining: bool = True
+    #: With PIPELINING, send a whole batch of messages in one write when the
+    #: server also offers CHUNKING (RFC 3030, BDAT): no round trip per message.
+    chunking: bool = True
 
 
 @attrs.frozen(kw_only=True)

@@ -7,23 +7,27 @@ of 40 threads never caps us and a cancelled send is never abandoned halfway.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import re
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import trio
 
 from adaptsend._classifier import parse_reply
 from adaptsend._config import SMTPConfig
 from adaptsend._models import Envelope, Reply, Stage, utcnow
+from adaptsend._smtp_chunking import send_chunked
+from adaptsend._smtp_wire import (
+    CLOSING,
+    describe,
+    discard,
+    envelope_commands,
+    recipient_refusals,
+)
 from adaptsend._transport import SendAttempt, SendResult, TransportError
 
-#: A reply code after which the server closes the connection (RFC 5321 4.2.2).
-_CLOSING = 421
 #: A line of content starting with a dot gets a second one (RFC 5321 4.5.2).
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
@@ -43,8 +47,11 @@ class SMTPTransport:
 
     async def connect(self) -> SMTPConnection:
         client = await trio.to_thread.run_sync(self._open_blocking, limiter=self._threads)
-        pipelining = self._config.pipelining and client.has_extn("pipelining")
-        return SMTPConnection(client, threads=self._threads, pipelining=pipelining)
+        pipelining = self._config.pipelining and bool(client.has_extn("pipelining"))
+        chunking = pipelining and self._config.chunking and bool(client.has_extn("chunking"))
+        return SMTPConnection(
+            client, threads=self._threads, pipelining=pipelining, chunking=chunking
+        )
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self._config.ca_file)
@@ -70,17 +77,17 @@ class SMTPTransport:
                 client.login(config.username, config.password or "")
             return client
         except smtplib.SMTPNotSupportedError as exc:
-            _discard(client)
+            discard(client)
             raise SMTPConfigurationError(Reply(code=None, text=str(exc), stage=stage)) from None
         except smtplib.SMTPResponseException as exc:
-            _discard(client)
+            discard(client)
             raise TransportError(parse_reply(exc.smtp_code, exc.smtp_error, stage)) from None
         except (ssl.SSLError, ssl.CertificateError) as exc:
-            _discard(client)
-            raise TransportError(Reply(code=None, text=_describe(exc), stage=Stage.TLS)) from None
+            discard(client)
+            raise TransportError(Reply(code=None, text=describe(exc), stage=Stage.TLS)) from None
         except (OSError, smtplib.SMTPException) as exc:
-            _discard(client)
-            raise TransportError(Reply(code=None, text=_describe(exc), stage=stage)) from None
+            discard(client)
+            raise TransportError(Reply(code=None, text=describe(exc), stage=stage)) from None
 
     def _new_client(self) -> smtplib.SMTP:
         config = self._config
@@ -101,11 +108,17 @@ class SMTPConnection:
     """One open SMTP session, reused for many messages by one task at a time."""
 
     def __init__(
-        self, client: smtplib.SMTP, *, threads: trio.CapacityLimiter, pipelining: bool = False
+        self,
+        client: smtplib.SMTP,
+        *,
+        threads: trio.CapacityLimiter,
+        pipelining: bool = False,
+        chunking: bool = False,
     ) -> None:
         self._client = client
         self._threads = threads
         self._pipelining = pipelining
+        self._chunking = chunking
         self._sizes = client.does_esmtp and bool(client.has_extn("size"))
 
     async def send(self, envelope: Envelope) -> SendResult:
@@ -127,6 +140,8 @@ class SMTPConnection:
     def _send_many_blocking(
         self, envelopes: Sequence[Envelope], budget_s: float
     ) -> list[SendAttempt]:
+        if self._chunking:
+            return send_chunked(self._client, envelopes, self._mail_options)
         if self._pipelining:
             return self._send_many_pipelined(envelopes, time.perf_counter() + budget_s)
         attempts: list[SendAttempt] = []
@@ -143,6 +158,8 @@ class SMTPConnection:
         return attempts
 
     def _send_blocking(self, envelope: Envelope) -> SendResult:
+        if self._chunking:
+            return send_chunked(self._client, [envelope], self._mail_options)[0].result
         if self._pipelining:
             return self._send_many_pipelined([envelope], 0.0)[0].result
         stage = Stage.MAIL
@@ -152,7 +169,7 @@ class SMTPConnection:
             if code != 250:
                 return self._failed(parse_reply(code, text, Stage.MAIL))
             stage = Stage.RCPT
-            refused = self._add_recipients(envelope.recipients, self._client.rcpt)
+            refused = recipient_refusals(envelope.recipients, self._client.rcpt)
             if len(refused) == len(envelope.recipients):
                 first = next(iter(refused.values()))
                 return self._failed(first, refused=refused)
@@ -161,7 +178,7 @@ class SMTPConnection:
         except smtplib.SMTPResponseException as exc:
             return self._failed(parse_reply(exc.smtp_code, exc.smtp_error, stage))
         except (OSError, smtplib.SMTPException) as exc:
-            reply = Reply(code=None, text=_describe(exc), stage=stage)
+            reply = Reply(code=None, text=describe(exc), stage=stage)
             return SendResult(reply=reply, connection_usable=False)
         reply = parse_reply(code, text, Stage.DATA)
         if not 200 <= code < 300:
@@ -179,7 +196,7 @@ class SMTPConnection:
         try:
             self._client.send(self._command_group(envelopes[0]))
         except OSError as exc:
-            reply = Reply(code=None, text=_describe(exc), stage=Stage.MAIL)
+            reply = Reply(code=None, text=describe(exc), stage=Stage.MAIL)
             result = SendResult(reply=reply, connection_usable=False)
             return [SendAttempt(result=result, started_at=started_at, duration_s=0.0)]
         for index, envelope in enumerate(envelopes):
@@ -212,8 +229,8 @@ class SMTPConnection:
                 return self._failed(mail, unread=len(recipients) + 1), False
             stage = Stage.RCPT
             # The RCPT commands are already sent: read their replies in order.
-            refused = self._add_recipients(recipients, lambda _: client.getreply())
-            closing = next((r for r in refused.values() if r.code == _CLOSING), None)
+            refused = recipient_refusals(recipients, lambda _: client.getreply())
+            closing = next((r for r in refused.values() if r.code == CLOSING), None)
             if closing is not None:
                 return self._failed(closing, refused=refused), False
             stage = Stage.DATA
@@ -235,7 +252,7 @@ class SMTPConnection:
             client.send(block)
             end = self._reply(Stage.DATA)
         except (OSError, smtplib.SMTPException) as exc:
-            reply = Reply(code=None, text=_describe(exc), stage=stage)
+            reply = Reply(code=None, text=describe(exc), stage=stage)
             return SendResult(reply=reply, connection_usable=False), False
         accepted = end.code is not None and 200 <= end.code < 300
         if accepted and not refused:
@@ -247,7 +264,7 @@ class SMTPConnection:
         # The batch stops here, but the next message's commands are already
         # on their way; once the server has taken its DATA only hanging up
         # can stop that message, which then stays unsent.
-        usable = end.code != _CLOSING and self._abandon(upcoming)
+        usable = end.code != CLOSING and self._abandon(upcoming)
         return SendResult(reply=end, refused=refused, connection_usable=usable), False
 
     def _abandon(self, envelope: Envelope) -> bool:
@@ -256,21 +273,19 @@ class SMTPConnection:
         try:
             for _ in range(len(envelope.recipients) + 1):
                 code, _ = self._client.getreply()
-                if code == _CLOSING:
+                if code == CLOSING:
                     return False
             code, _ = self._client.getreply()
         except (OSError, smtplib.SMTPException):
             return False
         if code == 354:
             # Mid-DATA even a QUIT would be read as content: hang up now.
-            _discard(self._client)
+            discard(self._client)
             return False
         return self._reset()
 
     def _command_group(self, envelope: Envelope) -> bytes:
-        options = "".join(f" {option}" for option in self._mail_options(envelope))
-        lines = [f"MAIL FROM:{_quoted(envelope.sender)}{options}"]
-        lines.extend(f"RCPT TO:{_quoted(r)}" for r in envelope.recipients)
+        lines = envelope_commands(envelope, self._mail_options(envelope))
         lines.append("DATA")
         return "".join(f"{line}\r\n" for line in lines).encode("ascii")
 
@@ -283,35 +298,19 @@ class SMTPConnection:
             return [f"SIZE={len(envelope.content)}"]
         return []
 
-    def _add_recipients(
-        self, recipients: tuple[str, ...], answer: Callable[[str], tuple[int, bytes]]
-    ) -> dict[str, Reply]:
-        """The recipients refused, by the reply ``answer`` gets for each one's
-        RCPT (sending it, or reading the reply to one already sent)."""
-        refused: dict[str, Reply] = {}
-        for recipient in recipients:
-            code, text = answer(recipient)
-            if code not in (250, 251):
-                refused[recipient] = parse_reply(code, text, Stage.RCPT)
-            if code == _CLOSING:
-                # The server is hanging up: no later recipient can be tried.
-                refused.update({r: refused[recipient] for r in recipients if r not in refused})
-                break
-        return refused
-
     def _failed(
         self, reply: Reply, *, refused: dict[str, Reply] | None = None, unread: int = 0
     ) -> SendResult:
         """End a failed transaction; the connection stays only if RSET works.
         ``unread`` replies to pipelined commands are read (and dropped) first."""
-        usable = reply.code != _CLOSING and self._skip_replies(unread) and self._reset()
+        usable = reply.code != CLOSING and self._skip_replies(unread) and self._reset()
         return SendResult(reply=reply, refused=refused or {}, connection_usable=usable)
 
     def _skip_replies(self, count: int) -> bool:
         try:
             for _ in range(count):
                 code, _ = self._client.getreply()
-                if code == _CLOSING:
+                if code == CLOSING:
                     return False
         except (OSError, smtplib.SMTPException):
             return False
@@ -328,7 +327,7 @@ class SMTPConnection:
         try:
             self._client.quit()
         except (OSError, smtplib.SMTPException):
-            _discard(self._client)
+            discard(self._client)
 
 
 def _data_block(content: bytes) -> bytes:
@@ -340,19 +339,3 @@ def _data_block(content: bytes) -> bytes:
     if not quoted.endswith(b"\r\n"):
         quoted += b"\r\n"
     return quoted + b".\r\n"
-
-
-#: Quoting an address parses it (``email.utils``): worth keeping, since a batch
-#: repeats its senders and recipients.
-_quoted = functools.lru_cache(maxsize=4096)(smtplib.quoteaddr)
-
-
-def _discard(client: smtplib.SMTP | None) -> None:
-    if client is not None:
-        with contextlib.suppress(OSError):
-            client.close()
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text

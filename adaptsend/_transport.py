@@ -82,9 +82,11 @@ class BatchConnection(Connection, Protocol):
     ) -> list[SendAttempt]:
         """Send ``envelopes`` in order, stopping after the first attempt that
         is not :attr:`SendAttempt.clean` or once ``budget_s`` seconds have passed.
+        A transport that writes the whole batch before reading any reply
+        cannot stop early: it reports every attempt whose outcome it read.
 
-        Returns the attempts made, at least one; the envelopes after them were
-        not tried. Never raises for an SMTP or network failure, and like
+        Returns the attempts made, in order, at least one; the envelopes after
+        them were not tried. Never raises for an SMTP or network failure, and like
         :meth:`Connection.send` runs to its end when the caller is cancelled."""
         ...
 

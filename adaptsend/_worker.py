@@ -245,6 +245,10 @@ class _Session:
             # was sent, so reconnect and try once more without counting it.
             await self._drop(slot, connection)
             return await self._deliver(slot, None)
+        # Every attempt is judged, also those after one that ends the
+        # connection: a transport that sent the batch in one write reports
+        # what the server did with each message.
+        ended = fatal = False
         for attempt in attempts:
             message = self._pending.popleft()
             timed = AttemptContext(
@@ -254,9 +258,11 @@ class _Session:
                 in_flight=context.in_flight,
             )
             judgement = await self._judge(slot, message, attempt.result, timed)
-            if not attempt.result.connection_usable or judgement.signal in _ENDING:
-                await self._drop(slot, connection)
-                return None, judgement.signal is not Outcome.FATAL
+            ended |= not attempt.result.connection_usable or judgement.signal in _ENDING
+            fatal |= judgement.signal is Outcome.FATAL
+        if ended:
+            await self._drop(slot, connection)
+            return None, not fatal
         return connection, True
 
     async def _open(self, slot: Slot) -> tuple[Connection | None, bool]:

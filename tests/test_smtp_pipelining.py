@@ -5,70 +5,16 @@ in step for the messages after it."""
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import attrs
 import pytest
 import trio
 
 from adaptsend import Message, Status, send_batch_async
-from adaptsend._config import SMTPConfig
-from adaptsend._models import Envelope
-from adaptsend._smtp import SMTPConnection, SMTPTransport
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, batch, rows
+from tests.smtp_helpers import connect, envelope, received, recording_proxy
 
 BAD = "nobody@example.com"
 NO_SUCH_USER = "550 5.1.1 No such user"
-
-
-@attrs.define
-class Wire:
-    """What a client wrote, one chunk per read on the server's side."""
-
-    chunks: list[bytes] = attrs.field(factory=list)
-
-    def grouped(self) -> bool:
-        """Whether MAIL, RCPT and DATA ever arrived in one chunk."""
-        return any(b"MAIL FROM" in c and b"RCPT TO" in c and b"DATA\r\n" in c for c in self.chunks)
-
-
-@contextmanager
-def recording_proxy(server: ThrottlingSMTPServer) -> Iterator[tuple[int, Wire]]:
-    """A TCP proxy in front of ``server`` that keeps what clients send."""
-    wire = Wire()
-    listener = socket.create_server(("127.0.0.1", 0))
-    stopping = threading.Event()
-
-    def pump(source: socket.socket, sink: socket.socket, record: bool) -> None:
-        with source, sink:
-            while data := source.recv(65536):
-                if record:
-                    wire.chunks.append(data)
-                sink.sendall(data)
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stopping.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            upstream = socket.create_connection((server.host, server.port))
-            threading.Thread(target=pump, args=(client, upstream.dup(), True), daemon=True).start()
-            threading.Thread(target=pump, args=(upstream, client.dup(), False), daemon=True).start()
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
-        yield listener.getsockname()[1], wire
-    finally:
-        stopping.set()
-        acceptor.join()
-        listener.close()
 
 
 def to(*recipients: str, n: int = 0) -> Message:
@@ -190,27 +136,6 @@ async def test_a_refused_end_of_data_is_judged_and_retried(
     assert rows(db_url, "SELECT DISTINCT outcome, stage, reply_code FROM attempts") == [
         ("transient", "data", 451)
     ]
-
-
-def envelope(n: int, *recipients: str) -> Envelope:
-    body = f"Message-ID: <direct-{n}@example.com>\r\nSubject: {n}\r\n\r\n.dotted\r\n"
-    return Envelope(
-        message_id=f"<direct-{n}@example.com>",
-        sender="r@example.com",
-        recipients=recipients,
-        content=body.encode(),
-    )
-
-
-async def connect(server: ThrottlingSMTPServer, port: int | None = None) -> SMTPConnection:
-    config = SMTPConfig(host=server.host, port=port or server.port)
-    connection = await SMTPTransport(config, threads=trio.CapacityLimiter(1)).connect()
-    assert isinstance(connection, SMTPConnection)
-    return connection
-
-
-def received(server: ThrottlingSMTPServer) -> list[str | None]:
-    return [m.message_id for m in server.received]
 
 
 async def test_send_many_stops_after_the_first_unclean_attempt() -> None:

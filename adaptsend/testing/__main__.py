@@ -95,6 +95,7 @@ def _serve(server: ThrottlingSMTPServer) -> None:
 @click.option("--tls-cert", default=None, help="PEM certificate (chain) to offer STARTTLS.")
 @click.option("--tls-key", default=None, help="PEM key, if not inside --tls-cert.")
 @click.option("--pipelining", is_flag=True, help="Offer PIPELINING in the EHLO reply.")
+@click.option("--chunking", is_flag=True, help="Offer CHUNKING (BDAT) in the EHLO reply.")
 def main(
     host: str,
     port: int,
@@ -115,6 +116,7 @@ def main(
     tls_cert: str | None,
     tls_key: str | None,
     pipelining: bool,
+    chunking: bool,
 ) -> None:
     """Run an SMTP server that throttles like Microsoft 365, until SIGINT/SIGTERM."""
     logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -142,6 +144,7 @@ def main(
             stall_stage=Stage(stall_stage),
             tls_context=_tls_context(tls_cert, tls_key),
             pipelining=pipelining,
+            chunking=chunking,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

@@ -57,6 +57,8 @@ class MisbehavingHandler:
         session.host_name = hostname
         if self._options.pipelining:
             responses.insert(-1, "250-PIPELINING")
+        if self._options.chunking:
+            responses.insert(-1, "250-CHUNKING")
         return responses
 
     async def at_connect(self, server: Connection) -> str | None:
@@ -89,6 +91,7 @@ class MisbehavingHandler:
         return reply or "250 2.1.5 Recipient OK"
 
     async def handle_DATA(self, server: Connection, session: Any, envelope: Any) -> str:
+        """The reply to the end of a message, sent by DATA or by BDAT LAST."""
         await self._answer_delay()
         refusal = await self._gate(Stage.DATA, server)
         if refusal is not None:

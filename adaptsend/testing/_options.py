@@ -101,6 +101,7 @@ class ServerOptions:
     stall_stage: Stage = attrs.field(default=Stage.DATA, converter=_to_stage)
     tls_context: ssl.SSLContext | None = None
     pipelining: bool = False
+    chunking: bool = False
     keep_received: int | None = attrs.field(
         default=_KEEP_RECEIVED, validator=attrs.validators.optional(attrs.validators.ge(0))
     )

@@ -5,8 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
+from adaptsend.testing._chunking import (
+    BAD_SYNTAX,
+    NO_TRANSACTION,
+    ChunkedEnvelope,
+    chunk_received,
+    parse_bdat,
+)
 from adaptsend.testing._connections import ConnectionTable
 from adaptsend.testing._handler import MisbehavingHandler
 
@@ -19,12 +26,23 @@ class _QuietSession(Session):
 
 class ThrottlingSMTP(SMTP):
     """One connection. Counts itself in the table from accept to loss, so that
-    the position by age the handler throttles on is exact."""
+    the position by age the handler throttles on is exact.
+
+    With ``chunking`` it also takes BDAT (RFC 3030); without, BDAT is an
+    unknown command, as on a server that does not offer CHUNKING.
+    """
 
     def __init__(
-        self, handler: MisbehavingHandler, *, connections: ConnectionTable, **kwargs: Any
+        self,
+        handler: MisbehavingHandler,
+        *,
+        connections: ConnectionTable,
+        chunking: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
+        if not chunking:
+            del self._smtp_methods["BDAT"]
         self._handler = handler
         self._connections = connections
         self.connection_id: int | None = None
@@ -39,6 +57,7 @@ class ThrottlingSMTP(SMTP):
         """Hang up now; any reply aiosmtpd still tries to send goes nowhere."""
         self._dropped = True
         self._abort()
+        self._discard_unread()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # STARTTLS calls this again for the same connection with the TLS
@@ -59,6 +78,7 @@ class ThrottlingSMTP(SMTP):
         if self._close_pending and self.transport is not None:
             self._close_pending = False
             self.transport.close()
+            self._discard_unread()
 
     async def _handle_client(self) -> None:
         # aiosmtpd writes its greeting at the top of this coroutine and offers
@@ -69,8 +89,48 @@ class ThrottlingSMTP(SMTP):
             return
         await super()._handle_client()
 
+    @syntax("BDAT <size> [LAST]")
+    async def smtp_BDAT(self, arg: str | None) -> None:
+        parsed = parse_bdat(arg)
+        if parsed is None:
+            # Without a size there is no telling where the chunk ends and the
+            # next command begins, so the rest of the stream is not trusted.
+            self.close_after_reply()
+            await self.push(BAD_SYNTAX)
+            return
+        size, last = parsed
+        # Read before any refusal: a pipelining client has sent the chunk
+        # already, and it must not be taken for commands.
+        chunk = await self._reader.readexactly(size)
+        if await self.check_helo_needed("EHLO") or await self.check_auth_needed("BDAT"):
+            return
+        envelope = self.envelope
+        assert isinstance(envelope, ChunkedEnvelope)
+        if not envelope.rcpt_tos:
+            await self.push(NO_TRANSACTION)
+            return
+        envelope.chunks.append(chunk)
+        if not last:
+            await self.push(chunk_received(size))
+            return
+        # Raw, unlike DATA: no dot-stuffing to undo.
+        envelope.original_content = envelope.content = b"".join(envelope.chunks)
+        status = await self._call_handler_hook("DATA")
+        self.envelope = self._create_envelope()  # what aiosmtpd does after DATA
+        await self.push(status)
+
     def _create_session(self) -> Session:
         return _QuietSession(self.loop)
+
+    def _create_envelope(self) -> Envelope:
+        return ChunkedEnvelope()
+
+    def _discard_unread(self) -> None:
+        # A pipelining client may have sent more commands, whole messages even,
+        # behind the one that ended the connection. Already buffered, they would
+        # still be read and acted on before the loss of the connection stops
+        # this task, delivering messages whose replies can never arrive.
+        self._reader._buffer.clear()  # type: ignore[attr-defined]
 
     def _abort(self) -> None:
         if isinstance(self.transport, asyncio.Transport):

@@ -66,7 +66,14 @@ class ThrottlingSMTPServer:
       timeouts; the wait ends early if the client hangs up.
     - ``tls_context``: offer STARTTLS with this server-side context.
     - ``pipelining``: offer PIPELINING (RFC 2920) in the EHLO reply, as
-      Microsoft 365 does; commands sent together are answered in order.
+      Microsoft 365 does; commands sent together are answered in order, and
+      those behind a reply that closes or drops the connection are ignored.
+    - ``chunking``: offer CHUNKING (RFC 3030) and take ``BDAT <size> [LAST]``.
+      The chunk is always read, even when BDAT is refused (503 without MAIL
+      and an accepted RCPT). BDAT LAST ends the message as end of DATA does:
+      everything said above of end of DATA applies to it too, and the content
+      is the chunks joined, as sent. A malformed size gets 501 and the
+      connection is closed, since the stream can no longer be followed.
     - ``keep_received``: how many accepted messages :attr:`received` keeps
       (the latest; None keeps all); counts are never trimmed.
     - ``clock``: seconds for the schedule, ``time.monotonic`` unless a test
@@ -99,6 +106,7 @@ class ThrottlingSMTPServer:
         stall_stage: Stage | str = Stage.DATA,
         tls_context: ssl.SSLContext | None = None,
         pipelining: bool = False,
+        chunking: bool = False,
         hostname: str = "adaptsend-testing",
         keep_received: int | None = 10_000,
         clock: Callable[[], float] = time.monotonic,
@@ -124,6 +132,7 @@ class ThrottlingSMTPServer:
             stall_stage=stall_stage,
             tls_context=tls_context,
             pipelining=pipelining,
+            chunking=chunking,
             keep_received=keep_received,
             clock=clock,
         )
@@ -287,6 +296,7 @@ class ThrottlingSMTPServer:
         return ThrottlingSMTP(
             self._handler,
             connections=self._connections,
+            chunking=options.chunking,
             loop=loop,
             hostname=options.hostname,
             tls_context=options.tls_context,
