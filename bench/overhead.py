@@ -51,11 +51,23 @@ def _one_per_message(
 
 
 def _adaptsend(
-    host: str, port: int, envelopes: Sequence[Envelope], connections: int, *, pipelining: bool
+    host: str,
+    port: int,
+    envelopes: Sequence[Envelope],
+    connections: int,
+    *,
+    pipelining: bool = True,
+    chunking: bool = True,
 ) -> float:
     # The cap is pinned so that only the cost of sending is measured, not the search.
     fixed = {"initial_cap": connections, "min_cap": connections, "max_cap": connections}
-    smtp = {"host": host, "port": port, "timeout_s": 30, "pipelining": pipelining}
+    smtp = {
+        "host": host,
+        "port": port,
+        "timeout_s": 30,
+        "pipelining": pipelining,
+        "chunking": chunking,
+    }
     return _agent.send(envelopes, {"smtp": smtp, "limiter": fixed}).elapsed_s
 
 
@@ -67,7 +79,8 @@ def _trio_threads(host: str, port: int, envelopes: Sequence[Envelope], connectio
 
 STRATEGIES: tuple[tuple[str, Strategy], ...] = (
     ("raw smtplib, persistent connections", _raw),
-    ("adaptsend", functools.partial(_adaptsend, pipelining=True)),
+    ("adaptsend", _adaptsend),
+    ("adaptsend, CHUNKING turned off", functools.partial(_adaptsend, chunking=False)),
     ("adaptsend, PIPELINING turned off", functools.partial(_adaptsend, pipelining=False)),
     ("smtplib via trio threads, nothing else", _trio_threads),
     ("raw smtplib, one connection per message", _one_per_message),
