@@ -57,6 +57,7 @@ def test_overhead_compares_adaptsend_with_raw_smtplib() -> None:
     assert [row[0] for row in rows] == [
         "raw smtplib, persistent connections",
         "adaptsend",
+        "adaptsend, CHUNKING turned off",
         "adaptsend, PIPELINING turned off",
         "smtplib via trio threads, nothing else",
         "raw smtplib, one connection per message",
