@@ -18,9 +18,20 @@ the same one depends on the database:
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Select, Update, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    select,
+    update,
+)
 
 from adaptsend._models import ClaimedMessage, Status
 from adaptsend.store import _rows
@@ -39,7 +50,9 @@ def style_for(dialect: str) -> ClaimStyle:
     return "cursor" if dialect == "oracle" else "update"
 
 
-def _due(sending_key: str, now: dt.datetime) -> ColumnElement[bool]:
+def _due(
+    sending_key: str | BindParameter[str], now: dt.datetime | BindParameter[dt.datetime]
+) -> ColumnElement[bool]:
     # ``next_attempt_at`` holds the lease expiry of ``sending`` rows, so expired
     # leases come back through the same index range as queued and retry rows.
     return (
@@ -47,7 +60,7 @@ def _due(sending_key: str, now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def _lease_values(owner: str, until: dt.datetime, now: dt.datetime) -> dict[str, Any]:
+def _lease_values(owner: Any, until: Any, now: Any) -> dict[str, Any]:
     return {
         "status": Status.SENDING.value,
         "lease_owner": owner,
@@ -57,30 +70,36 @@ def _lease_values(owner: str, until: dt.datetime, now: dt.datetime) -> dict[str,
     }
 
 
-def pick_due(*, sending_key: str, limit: int, now: dt.datetime) -> Select[tuple[int]]:
-    """The ids of up to ``limit`` due messages, oldest due first, locked and
-    skipping rows another transaction holds (SQLite has no such clause and
-    leaves it out)."""
-    return (
+def _lease_update() -> Update:
+    """The ``"update"`` claim: mark the picked rows and return them.
+
+    The subquery picks the ids of up to ``limit`` due messages, oldest due
+    first, locked and skipping rows another transaction holds (SQLite has no
+    such clause and leaves it out). Built once, with every value a parameter:
+    building it cost more than running it. Parameter names differ from column
+    names, which SQLAlchemy reserves for SET.
+    """
+    now: BindParameter[dt.datetime] = bindparam("p_now")
+    due = (
         select(m.c.id)
-        .where(_due(sending_key, now))
+        .where(_due(bindparam("p_key"), now))
         .order_by(m.c.next_attempt_at, m.c.id)
-        .limit(limit)
+        .limit(bindparam("p_limit", type_=Integer()))
         .with_for_update(skip_locked=True)
     )
-
-
-def lease_statement(
-    *, owner: str, sending_key: str, limit: int, until: dt.datetime, now: dt.datetime
-) -> Update:
-    """The ``"update"`` claim: mark the picked rows and return them."""
-    due = pick_due(sending_key=sending_key, limit=limit, now=now)
     return (
         update(m)
         .where(m.c.id.in_(due.scalar_subquery()))
-        .values(_lease_values(owner, until, now))
+        .values(_lease_values(bindparam("p_owner"), bindparam("p_until"), now))
         .returning(*_CLAIMED_COLUMNS)
     )
+
+
+_LEASE = _lease_update()
+#: The contents of a list of messages (kept under ``_rows.IN_CHUNK`` ids).
+_CONTENTS = select(c.c.message_pk, c.c.content).where(
+    c.c.message_pk.in_(bindparam("p_ids", expanding=True))
+)
 
 
 def locking_query(*, sending_key: str, now: dt.datetime) -> Select[Any]:
@@ -122,16 +141,15 @@ def lease(
         return []
     until = now + dt.timedelta(seconds=lease_s)
     if style == "update":
-        stmt = lease_statement(
-            owner=owner, sending_key=sending_key, limit=limit, until=until, now=now
-        )
-        rows = list(conn.execute(stmt))
+        params = dict(p_owner=owner, p_key=sending_key, p_limit=limit, p_until=until, p_now=now)
+        rows = list(conn.execute(_LEASE, params).all())
     else:
         rows = _lease_by_cursor(conn, owner, sending_key, limit, until=until, now=now)
     # RETURNING gives no order; ids follow enqueue order, close to due order.
-    rows.sort(key=lambda r: r.id)
-    contents = _contents(conn, [r.id for r in rows])
-    return [_rows.claimed(r, contents[r.id]) for r in rows]
+    rows.sort(key=itemgetter(0))
+    ids = [r[0] for r in rows]
+    contents = _contents(conn, ids)
+    return [_rows.claimed(r, contents[pk]) for pk, r in zip(ids, rows, strict=True)]
 
 
 def _lease_by_cursor(
@@ -155,6 +173,6 @@ def _lease_by_cursor(
 def _contents(conn: Connection, ids: list[int]) -> dict[int, bytes]:
     found: dict[int, bytes] = {}
     for batch in _rows.chunks(ids, _rows.IN_CHUNK):
-        query = select(c.c.message_pk, c.c.content).where(c.c.message_pk.in_(batch))
-        found.update((pk, bytes(content)) for pk, content in conn.execute(query))
+        rows = conn.execute(_CONTENTS, {"p_ids": batch}).all()
+        found.update((pk, bytes(content)) for pk, content in rows)
     return found

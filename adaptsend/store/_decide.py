@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
+import attrs
 from sqlalchemy import ColumnElement, Connection, Update, bindparam, update
 
 from adaptsend._models import Decision, Status
@@ -17,21 +19,26 @@ from adaptsend.store._schema import messages as m
 MIN_SHARED = 4
 
 
+#: Everything of a decision but its message: decisions alike in these set
+#: identical values.
+_shape = attrgetter(*(f.name for f in attrs.fields(Decision) if f.name != "message_pk"))
+
+
 def apply(conn: Connection, decisions: Sequence[Decision], *, owner: str, now: dt.datetime) -> None:
     """Apply ``owner``'s decisions in the caller's transaction; a message whose
     lease ``owner`` no longer holds is left alone."""
     # Most decisions in a batch are alike ("sent, first attempt, 250 OK"), so
     # rows that get identical values share one statement.
-    alike: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+    alike: dict[tuple[Any, ...], list[Decision]] = {}
     for d in decisions:
-        values = _rows.decision_values(d, now=now)
-        alike.setdefault(tuple(values.items()), []).append(d.message_pk)
+        alike.setdefault(_shape(d), []).append(d)
     singles: list[tuple[dict[str, Any], int]] = []
-    for items, pks in alike.items():
-        if len(pks) >= MIN_SHARED:
-            _apply_shared(conn, dict(items), pks, owner=owner)
+    for group in alike.values():
+        values = _rows.decision_values(group[0], now=now)
+        if len(group) >= MIN_SHARED:
+            _apply_shared(conn, values, [d.message_pk for d in group], owner=owner)
         else:
-            singles.extend((dict(items), pk) for pk in pks)
+            singles.extend((values, d.message_pk) for d in group)
     _apply_singles(conn, singles, owner=owner)
 
 
@@ -40,10 +47,16 @@ def _held_by(owner: ColumnElement[Any] | str) -> ColumnElement[bool]:
     return (m.c.lease_owner == owner) & (m.c.status == Status.SENDING.value)
 
 
+#: Built once: building it cost more than running it. The SET clause is made
+#: from the columns each execution gives values for.
+_SHARED = update(m).where(
+    _held_by(bindparam("p_owner")), m.c.id.in_(bindparam("p_ids", expanding=True))
+)
+
+
 def _apply_shared(conn: Connection, values: dict[str, Any], pks: list[int], *, owner: str) -> None:
-    stmt = update(m).where(_held_by(owner)).values(values)
     for batch in _rows.chunks(pks, _rows.IN_CHUNK):
-        conn.execute(stmt.where(m.c.id.in_(batch)))
+        conn.execute(_SHARED, {**values, "p_owner": owner, "p_ids": batch})
 
 
 def _apply_singles(

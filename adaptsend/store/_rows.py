@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from json.encoder import encode_basestring_ascii
 from typing import Any, TypeVar
 
 from adaptsend._models import (
@@ -20,6 +21,8 @@ from adaptsend._models import (
 )
 from adaptsend.store import _schema as s
 
+_QUEUED = Status.QUEUED.value
+
 T = TypeVar("T")
 #: Ids per IN list; Oracle refuses more than 1000.
 IN_CHUNK = 500
@@ -27,6 +30,37 @@ Params = dict[str, Any]
 #: A result row. Row's type parameters differ between SQLAlchemy 2.0 and 2.1,
 #: and its columns are reached by name anyway.
 AnyRow = Any
+#: A time as a statement binds it: a datetime, or on the SQLite fast path
+#: (``_sqlite_fast``) the text SQLAlchemy would have stored for it.
+Stamp = dt.datetime | str
+
+#: The columns of a newly queued message, in the order of ``envelope_row``.
+MESSAGE_COLUMNS = (
+    "message_id",
+    "sending_key",
+    "sender",
+    "recipients",
+    "status",
+    "attempts",
+    "throttles",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
+#: The columns of an attempt row, in the order of ``attempt_row``.
+ATTEMPT_COLUMNS = (
+    "message_pk",
+    "started_at",
+    "duration_s",
+    "outcome",
+    "stage",
+    "reply_code",
+    "enhanced_code",
+    "reply_text",
+    "recipient",
+    "cap",
+    "in_flight",
+)
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -49,52 +83,71 @@ def _check_len(what: str, value: str, length: int) -> None:
         raise ValueError(f"The {what} {value[:40]!r}... is longer than {length} characters.")
 
 
-def envelope_params(env: Envelope, *, sending_key: str, now: dt.datetime) -> Params:
-    """The row for a newly queued message, due now."""
+def recipients_json(recipients: Iterable[str]) -> str:
+    """The stored form of a list of addresses: what ``json.dumps`` writes for
+    it, made without the encoder's set-up, which costs more than the list."""
+    return "[" + ", ".join(map(encode_basestring_ascii, recipients)) + "]"
+
+
+def envelope_row(env: Envelope, *, sending_key: str, now: Stamp) -> tuple[Any, ...]:
+    """The row for a newly queued message, due now, in ``MESSAGE_COLUMNS`` order."""
     _check_len("Message-ID", env.message_id, s.MESSAGE_ID_LEN)
     _check_len("sender", env.sender, s.ADDRESS_LEN)
-    return {
-        "message_id": env.message_id,
-        "sending_key": sending_key,
-        "sender": env.sender,
-        "recipients": json.dumps(list(env.recipients)),
-        "status": Status.QUEUED.value,
-        "attempts": 0,
-        "throttles": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return (
+        env.message_id,
+        sending_key,
+        env.sender,
+        recipients_json(env.recipients),
+        _QUEUED,
+        0,
+        0,
+        now,
+        now,
+        now,
+    )
+
+
+def envelope_params(env: Envelope, *, sending_key: str, now: dt.datetime) -> Params:
+    """The row for a newly queued message, due now."""
+    row = envelope_row(env, sending_key=sending_key, now=now)
+    return dict(zip(MESSAGE_COLUMNS, row, strict=True))
 
 
 def claimed(row: AnyRow, content: bytes) -> ClaimedMessage:
-    """A leased row and its content as the core sees them."""
+    """A leased row (id, Message-ID, sender, recipients, attempts, throttles)
+    and its content as the core sees them."""
+    pk, message_id, sender, recipients, attempts, throttles = row
     envelope = Envelope(
-        message_id=row.message_id,
-        sender=row.sender,
-        recipients=tuple(json.loads(row.recipients)),
+        message_id=message_id,
+        sender=sender,
+        recipients=tuple(json.loads(recipients)),
         content=content,
     )
-    return ClaimedMessage(
-        id=row.id, envelope=envelope, attempts=row.attempts, throttles=row.throttles
+    return ClaimedMessage(id=pk, envelope=envelope, attempts=attempts, throttles=throttles)
+
+
+def attempt_row(rec: AttemptRecord, *, started_at: Stamp) -> tuple[Any, ...]:
+    """The row for one attempt in ``ATTEMPT_COLUMNS`` order, with over-long
+    texts cut to fit; ``started_at`` is ``rec.started_at`` as the statement binds it."""
+    reply = rec.reply
+    return (
+        rec.message_pk,
+        started_at,
+        rec.duration_s,
+        rec.outcome.value,
+        reply.stage.value,
+        reply.code,
+        clip(reply.enhanced, s.CODE_LEN),
+        clip(reply.text, s.REPLY_TEXT_LEN),
+        clip(rec.recipient, s.ADDRESS_LEN),
+        rec.cap,
+        rec.in_flight,
     )
 
 
 def attempt_params(rec: AttemptRecord) -> Params:
     """The row for one attempt, with over-long texts cut to fit."""
-    return {
-        "message_pk": rec.message_pk,
-        "started_at": rec.started_at,
-        "duration_s": rec.duration_s,
-        "outcome": rec.outcome.value,
-        "stage": rec.reply.stage.value,
-        "reply_code": rec.reply.code,
-        "enhanced_code": clip(rec.reply.enhanced, s.CODE_LEN),
-        "reply_text": clip(rec.reply.text, s.REPLY_TEXT_LEN),
-        "recipient": clip(rec.recipient, s.ADDRESS_LEN),
-        "cap": rec.cap,
-        "in_flight": rec.in_flight,
-    }
+    return dict(zip(ATTEMPT_COLUMNS, attempt_row(rec, started_at=rec.started_at), strict=True))
 
 
 def reply_columns(reply: Reply) -> Params:
@@ -121,7 +174,7 @@ def decision_values(d: Decision, *, now: dt.datetime) -> Params:
         "lease_expires_at": None,
     }
     if d.recipients is not None:
-        values["recipients"] = json.dumps(list(d.recipients))
+        values["recipients"] = recipients_json(d.recipients)
     if d.last_reply is not None:
         values.update(reply_columns(d.last_reply))
     return values

@@ -37,15 +37,19 @@ def enqueue(
     *,
     sending_key: str,
     now: dt.datetime,
+    sqlite_fast: bool,
 ) -> dict[str, int]:
     """Queue the rows with unknown keys (the first of each key) in the caller's
-    transaction; the unique key makes a concurrent duplicate fail the commit."""
+    transaction; the unique key makes a concurrent duplicate fail the commit.
+    ``sqlite_fast`` as for ``_enqueue.insert_messages``."""
     known = states(conn, source, [key for key, _ in rows])
     fresh: dict[str, Envelope] = {}
     for key, envelope in rows:
         if key not in known:
             fresh.setdefault(key, envelope)
-    pks = _enqueue.insert_messages(conn, fresh.values(), sending_key=sending_key, now=now)
+    pks = _enqueue.insert_messages(
+        conn, fresh.values(), sending_key=sending_key, now=now, sqlite_fast=sqlite_fast
+    )
     if pks:
         conn.execute(
             insert(r),

@@ -39,6 +39,7 @@ from adaptsend.store import (
     _reports,
     _rows,
     _sources,
+    _sqlite_fast,
 )
 from adaptsend.store import _schema as s
 
@@ -106,17 +107,32 @@ class SQLStore:
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
     one the database supports. Tests choose the other to run Oracle's way on
-    the databases they have.
+    the databases they have. ``sqlite_fast`` (on by default on SQLite) writes
+    queued messages and attempts the SQLite way (see ``_sqlite_fast``); tests
+    turn it off to run every database's way on SQLite.
     """
 
-    def __init__(self, engine: Engine, *, claim_style: _claim.ClaimStyle | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        claim_style: _claim.ClaimStyle | None = None,
+        sqlite_fast: bool | None = None,
+    ) -> None:
         self.engine = engine
         self.claim_style = claim_style or _claim.style_for(engine.dialect.name)
+        if sqlite_fast is None:
+            sqlite_fast = _sqlite_fast.suits(engine.dialect)
+        elif sqlite_fast and not _sqlite_fast.suits(engine.dialect):
+            raise ValueError(f"SQLite's way of writing rows cannot write to {engine.dialect.name}.")
+        self.sqlite_fast = sqlite_fast
 
     def enqueue(self, envelopes: Iterable[Envelope], *, sending_key: str) -> list[int]:
         """Queue messages for sending now, in one transaction; return their ids in order."""
         with self.engine.begin() as conn:
-            return _enqueue.insert_messages(conn, envelopes, sending_key=sending_key, now=utcnow())
+            return _enqueue.insert_messages(
+                conn, envelopes, sending_key=sending_key, now=utcnow(), sqlite_fast=self.sqlite_fast
+            )
 
     def claim(
         self, *, owner: str, sending_key: str, limit: int, lease_s: float, now: dt.datetime
@@ -139,7 +155,9 @@ class SQLStore:
         """Write attempt rows and apply ``owner``'s decisions in one transaction."""
         now = utcnow()
         with self.engine.begin() as conn:
-            if attempts:
+            if self.sqlite_fast:
+                _sqlite_fast.insert_attempts(conn, attempts)
+            elif attempts:
                 conn.execute(insert(s.attempts), [_rows.attempt_params(r) for r in attempts])
             _decide.apply(conn, decisions, owner=owner, now=now)
 
@@ -276,7 +294,14 @@ class SQLStore:
         self, source: str, rows: Sequence[tuple[str, Envelope]], sending_key: str
     ) -> dict[str, int]:
         with self.engine.begin() as conn:
-            return _sources.enqueue(conn, source, rows, sending_key=sending_key, now=utcnow())
+            return _sources.enqueue(
+                conn,
+                source,
+                rows,
+                sending_key=sending_key,
+                now=utcnow(),
+                sqlite_fast=self.sqlite_fast,
+            )
 
     def unreported(self, source: str, *, limit: int) -> list[SourceOutcome]:
         """Final messages of ``source`` whose outcome is not written back yet."""

@@ -3,13 +3,16 @@
 The suite runs against a SQLite file and every database in tests/databases.py.
 On PostgreSQL it runs twice: with the claim the database uses, and with
 Oracle's way of claiming (a locking cursor), so that Oracle's claim runs on a
-real server with row locks even where no Oracle server can run.
+real server with row locks even where no Oracle server can run. On SQLite it
+runs twice too: with the SQLite store's own way of writing rows, and with the
+way every other database writes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -17,58 +20,69 @@ from adaptsend.store import SQLStore, open_store
 from adaptsend.store._claim import ClaimStyle, style_for
 from tests import databases
 
-_VARIANTS: list[tuple[str, ClaimStyle | None]] = [(databases.SQLITE, None)]
+
+class Variant(NamedTuple):
+    url: str
+    #: Claim this way rather than the database's own.
+    claim_style: ClaimStyle | None = None
+    #: Write rows as every database but SQLite does, on SQLite too.
+    portable_writes: bool = False
+
+
+_VARIANTS = [Variant(databases.SQLITE), Variant(databases.SQLITE, portable_writes=True)]
 for _url in databases.SERVER_URLS:
-    _VARIANTS.append((_url, None))
+    _VARIANTS.append(Variant(_url))
     if style_for(databases.name(_url)) != "cursor":
-        _VARIANTS.append((_url, "cursor"))
+        _VARIANTS.append(Variant(_url, "cursor"))
 
 OpenStore = Callable[[str], SQLStore]
 
 
-def _variant_id(variant: tuple[str, ClaimStyle | None]) -> str:
-    url, style = variant
-    return databases.name(url) + ("-cursor-claim" if style else "")
+def _variant_id(variant: Variant) -> str:
+    extra = ("-cursor-claim" if variant.claim_style else "") + (
+        "-portable-writes" if variant.portable_writes else ""
+    )
+    return databases.name(variant.url) + extra
 
 
 #: For a test of row locks: each server database, with its own way of claiming.
 on_servers = pytest.mark.parametrize(
     "variant",
-    [v for v in _VARIANTS if v[0] != databases.SQLITE and v[1] is None],
+    [v for v in _VARIANTS if v.url != databases.SQLITE and v.claim_style is None],
     ids=_variant_id,
     indirect=True,
 )
 #: For a test that needs SQLite itself.
 on_sqlite = pytest.mark.parametrize(
-    "variant", [(databases.SQLITE, None)], ids=_variant_id, indirect=True
+    "variant", [Variant(databases.SQLITE)], ids=_variant_id, indirect=True
 )
 
 
 @pytest.fixture(params=_VARIANTS, ids=_variant_id)
-def variant(request: pytest.FixtureRequest) -> tuple[str, ClaimStyle | None]:
+def variant(request: pytest.FixtureRequest) -> Variant:
     return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def store_url(variant: tuple[str, ClaimStyle | None], tmp_path: Path) -> Iterator[str]:
+def store_url(variant: Variant, tmp_path: Path) -> Iterator[str]:
     """A URL for a database whose tables are new and empty."""
-    param, _ = variant
-    yield databases.ready_database(param, tmp_path)
-    if param != databases.SQLITE:
-        databases.wipe(param)
+    yield databases.ready_database(variant.url, tmp_path)
+    if variant.url != databases.SQLITE:
+        databases.wipe(variant.url)
 
 
 @pytest.fixture
-def make_store(variant: tuple[str, ClaimStyle | None]) -> Iterator[OpenStore]:
-    """``make_store(url)``: open a store that claims the way this variant does;
-    every store it opened is closed after the test."""
+def make_store(variant: Variant) -> Iterator[OpenStore]:
+    """``make_store(url)``: open a store that claims and writes the way this
+    variant does; every store it opened is closed after the test."""
     opened: list[SQLStore] = []
 
     def make(url: str) -> SQLStore:
         store = open_store(url)
-        style = variant[1]
-        if style is not None:
-            store.claim_style = style
+        if variant.claim_style is not None:
+            store.claim_style = variant.claim_style
+        if variant.portable_writes:
+            store.sqlite_fast = False
         opened.append(store)
         return store
 

@@ -2,10 +2,10 @@
 
 No Oracle server can run where these tests run, so the store's SQL is checked
 the way Oracle would receive it: a workload calls every method of the Store
-protocol and of the table source's ledger on a SQLite store that claims the
-way an Oracle store does, and each statement SQLAlchemy executes is compiled
-for the Oracle dialect. The DDL is what ``adaptsend db upgrade --sql`` writes
-for Oracle.
+protocol and of the table source's ledger on a SQLite store that claims and
+writes rows the way an Oracle store does, and each statement SQLAlchemy
+executes is compiled for the Oracle dialect. The DDL is what
+``adaptsend db upgrade --sql`` writes for Oracle.
 
 The expected texts live in ``tests/store/oracle/``, read and checked by hand.
 After a deliberate change, regenerate them with ``python -m tests.store.oracle_sql``
@@ -168,6 +168,7 @@ def captured_statements(tmp_path: Path) -> tuple[str, set[str]]:
     each headed by the store method that ran it; and the methods called."""
     store = open_store(f"sqlite:///{tmp_path / 'oracle-shaped.db'}")
     store.claim_style = "cursor"
+    store.sqlite_fast = False
     recorder = _Recorder(store)
     try:
         _workload(recorder)

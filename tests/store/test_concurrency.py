@@ -9,11 +9,11 @@ import time
 import sqlalchemy as sa
 
 from adaptsend._models import utcnow
-from adaptsend.store import SQLStore
+from adaptsend.store import SQLStore, _rows
 from adaptsend.store._schema import messages
 
 from .conftest import OpenStore
-from .helpers import KEY, claim_ids, decision, enqueue
+from .helpers import KEY, claim_ids, decision, enqueue, envelope
 
 
 def test_owners_claiming_at_once_get_disjoint_sets(store_url: str, make_store: OpenStore) -> None:
@@ -39,6 +39,31 @@ def test_owners_claiming_at_once_get_disjoint_sets(store_url: str, make_store: O
     claimed = [pk for pks in got.values() for pk in pks]
     assert len(claimed) == len(set(claimed))
     assert sorted(claimed) == ids
+
+
+def test_agents_queueing_at_once_get_the_ids_of_their_own_messages(
+    store_url: str, make_store: OpenStore
+) -> None:
+    stores = [make_store(store_url) for _ in range(3)]
+    got: dict[int, list[int]] = {n: [] for n in range(len(stores))}
+    start = threading.Barrier(len(stores))
+
+    def numbers(n: int) -> list[int]:
+        return [1000 * n + i for i in range(200)]
+
+    def queue(n: int, store: SQLStore) -> None:
+        start.wait()
+        for batch in _rows.chunks(numbers(n), 40):
+            got[n].extend(store.enqueue([envelope(i) for i in batch], sending_key=KEY))
+
+    threads = [threading.Thread(target=queue, args=item) for item in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for n, ids in got.items():
+        expected = [envelope(i).message_id for i in numbers(n)]
+        assert [s.message_id for s in stores[0].states(ids)] == expected
 
 
 def test_a_claim_never_takes_rows_another_transaction_holds(

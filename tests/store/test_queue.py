@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import delete
 
 from adaptsend._models import FINAL_STATUSES, Outcome, Status, utcnow
-from adaptsend.store import SQLStore
+from adaptsend.store import SQLStore, _enqueue, _sqlite_fast
+from adaptsend.store._schema import message_contents, messages
 
 from .helpers import (
     KEY,
@@ -37,6 +39,24 @@ def test_enqueue_returns_ids_in_order_and_queues_now(store: SQLStore) -> None:
     assert json.loads(row.recipients) == ["to@example.org"]
     assert before <= row.next_attempt_at <= utcnow()
     assert row.lease_owner is None and row.last_code is None
+
+
+def test_each_id_is_that_of_its_message_across_batches(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches and statements, so that one enqueue spans several of each.
+    monkeypatch.setattr(_enqueue, "ENQUEUE_CHUNK", 5)
+    monkeypatch.setattr(_sqlite_fast, "_MAX_PARAMETERS", 30)
+    sent = [envelope(i, recipients=(f"r{i}@example.org",)) for i in range(12)]
+    first = store.enqueue(sent[:4], sending_key=KEY)
+    with store.engine.begin() as conn:
+        # Ids need not be dense: a purge takes away the newest rows too.
+        conn.execute(delete(message_contents).where(message_contents.c.message_pk == first[-1]))
+        conn.execute(delete(messages).where(messages.c.id == first[-1]))
+    ids = first[:-1] + store.enqueue(sent[4:], sending_key=KEY)
+    claimed = store.claim(owner="a", sending_key=KEY, limit=100, lease_s=60, now=utcnow())
+    by_id = {c.id: c.envelope for c in claimed}
+    assert by_id == dict(zip(ids, sent[:3] + sent[4:], strict=True))
 
 
 def test_enqueue_of_nothing_is_fine(store: SQLStore) -> None:

@@ -15,13 +15,13 @@ UPDATE messages SET status=:status, next_attempt_at=:next_attempt_at, updated_at
 -- claim
 SELECT message_contents.message_pk, message_contents.content 
 FROM message_contents 
-WHERE message_contents.message_pk IN (__[POSTCOMPILE_message_pk_1]);
+WHERE message_contents.message_pk IN (__[POSTCOMPILE_p_ids]);
 
 -- record
 INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight);
 
 -- record
-UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at, last_code=:last_code, last_enhanced=:last_enhanced, last_text=:last_text, last_stage=:last_stage WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1 AND messages.id IN (__[POSTCOMPILE_id_1]);
+UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at, last_code=:last_code, last_enhanced=:last_enhanced, last_text=:last_text, last_stage=:last_stage WHERE messages.lease_owner = :p_owner AND messages.status = :status_1 AND messages.id IN (__[POSTCOMPILE_p_ids]);
 
 -- record
 UPDATE messages SET status=:p_status, attempts=:p_attempts, throttles=:p_throttles, next_attempt_at=:p_next_attempt_at, updated_at=:p_updated_at, lease_owner=:p_lease_owner, lease_expires_at=:p_lease_expires_at WHERE messages.id = :p_id AND messages.lease_owner = :p_owner AND messages.status = :status_1;
