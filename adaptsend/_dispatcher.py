@@ -149,6 +149,7 @@ class Dispatcher:
             owner=self.owner,
             batch=self._run.record_batch,
             on_recorded=self._recorded,
+            sends_in_flight=lambda: self._in_flight,
         )
         finished = False
         try:
