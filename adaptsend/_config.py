@@ -58,7 +58,8 @@ class SMTPConfig:
     #: The name given in EHLO; the machine's name when unset.
     local_hostname: str | None = None
     #: Send MAIL, RCPT and DATA together when the server offers PIPELINING
-    #: (RFC 2920): one round trip instead of three per message.
+    #: (RFC 2920), and a content with the next message's commands: one round
+    #: trip per message instead of four.
     pipelining: bool = True
     #: With PIPELINING, send a whole batch of messages in one write when the
     #: server also offers CHUNKING (RFC 3030, BDAT): no round trip per message.
