@@ -7,6 +7,8 @@ stays a string and ``false`` is a boolean.
 from __future__ import annotations
 
 import contextlib
+import difflib
+import logging
 import tomllib
 import types
 import typing
@@ -16,6 +18,8 @@ from typing import Any
 import attrs
 
 from adaptsend._errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 PREFIX = "ADAPTSEND_"
 #: Variables under the prefix that are not configuration keys.
@@ -34,12 +38,20 @@ def apply_env_overrides(
             continue
         section, _, key = name[len(PREFIX) :].lower().partition("_")
         if section not in sections:
+            log.warning("%s", _unknown_section(name, section, sections))
             continue
         path, annotation = _key_path(sections[section], key, name)
         table = _table(merged, [section, *path[:-1]], name)
         table[path[-1]] = _parse(environ[name], annotation, name)
         applied.append(name)
     return merged, applied
+
+
+def _unknown_section(variable: str, section: str, sections: Mapping[str, type]) -> str:
+    """Why ``variable`` is ignored, with the section it may have meant."""
+    close = difflib.get_close_matches(section, list(sections), n=1)
+    hint = f"; did you mean [{close[0]}]?" if close else ""
+    return f"{variable} is ignored: the configuration has no section [{section}]{hint}"
 
 
 def _table(merged: dict[str, Any], path: list[str], variable: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,16 @@ def test_a_mistake_in_the_alerts_section_is_one_sentence(
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={})
     assert str(caught.value) == f"{path}: {message}"
+
+
+def test_a_variable_naming_no_section_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="adaptsend._config_env"):
+        config = load_config(environ={"ADAPTSEND_SMPT_HOST": "mail.example.com"})
+
+    assert config.smtp.host == "localhost"
+    assert caplog.messages == [
+        "ADAPTSEND_SMPT_HOST is ignored: the configuration has no section [smpt]; "
+        "did you mean [smtp]?"
+    ]
