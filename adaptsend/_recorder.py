@@ -29,7 +29,7 @@ class Recorder:
         owner: str,
         batch: int,
         on_recorded: Callable[[Sequence[Judgement]], None],
-        sends_in_flight: Callable[[], int] = lambda: 1,
+        sends_in_flight: Callable[[], int],
     ) -> None:
         self._store = store
         self._owner = owner

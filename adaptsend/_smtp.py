@@ -25,6 +25,7 @@ from adaptsend._smtp_wire import (
     discard,
     envelope_commands,
     recipient_refusals,
+    skip_replies,
 )
 from adaptsend._transport import SendAttempt, SendResult, TransportError
 
@@ -270,11 +271,10 @@ class SMTPConnection:
     def _abandon(self, envelope: Envelope) -> bool:
         """Read the replies to ``envelope``'s pipelined commands and end its
         transaction unsent; whether the connection can still be used."""
+        # MAIL and every RCPT first, then the DATA, whose reply decides.
+        if not skip_replies(self._client, len(envelope.recipients) + 1):
+            return False
         try:
-            for _ in range(len(envelope.recipients) + 1):
-                code, _ = self._client.getreply()
-                if code == CLOSING:
-                    return False
             code, _ = self._client.getreply()
         except (OSError, smtplib.SMTPException):
             return False
@@ -303,18 +303,8 @@ class SMTPConnection:
     ) -> SendResult:
         """End a failed transaction; the connection stays only if RSET works.
         ``unread`` replies to pipelined commands are read (and dropped) first."""
-        usable = reply.code != CLOSING and self._skip_replies(unread) and self._reset()
+        usable = reply.code != CLOSING and skip_replies(self._client, unread) and self._reset()
         return SendResult(reply=reply, refused=refused or {}, connection_usable=usable)
-
-    def _skip_replies(self, count: int) -> bool:
-        try:
-            for _ in range(count):
-                code, _ = self._client.getreply()
-                if code == CLOSING:
-                    return False
-        except (OSError, smtplib.SMTPException):
-            return False
-        return True
 
     def _reset(self) -> bool:
         try:

@@ -25,7 +25,13 @@ import attrs
 
 from adaptsend._classifier import parse_reply
 from adaptsend._models import Envelope, Reply, Stage, utcnow
-from adaptsend._smtp_wire import CLOSING, describe, envelope_commands, recipient_refusals
+from adaptsend._smtp_wire import (
+    CLOSING,
+    describe,
+    envelope_commands,
+    recipient_refusals,
+    skip_replies,
+)
 from adaptsend._transport import SendAttempt, SendResult
 
 MailOptions = Callable[[Envelope], Sequence[str]]
@@ -91,7 +97,7 @@ def _read_transaction(client: smtplib.SMTP, envelope: Envelope) -> SendResult:
         if code != 250:
             mail = parse_reply(code, text, Stage.MAIL)
             # Each RCPT and the BDAT still get their own (failing) reply.
-            usable = code != CLOSING and _skip(client, len(recipients) + 1)
+            usable = code != CLOSING and skip_replies(client, len(recipients) + 1)
             return SendResult(reply=mail, connection_usable=usable)
         stage = Stage.RCPT
         refused = recipient_refusals(recipients, lambda _: client.getreply())
@@ -108,19 +114,6 @@ def _read_transaction(client: smtplib.SMTP, envelope: Envelope) -> SendResult:
         # Nobody could receive it; the BDAT's refusal says only that.
         end = next(iter(refused.values()))
     return SendResult(reply=end, refused=refused, connection_usable=code != CLOSING)
-
-
-def _skip(client: smtplib.SMTP, count: int) -> bool:
-    """Read ``count`` replies to commands already sent; whether the connection
-    is still there afterwards."""
-    try:
-        for _ in range(count):
-            code, _ = client.getreply()
-            if code == CLOSING:
-                return False
-    except (OSError, smtplib.SMTPException):
-        return False
-    return True
 
 
 def _mark_unusable(attempts: list[SendAttempt]) -> None:

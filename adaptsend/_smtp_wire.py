@@ -44,6 +44,19 @@ def recipient_refusals(
     return refused
 
 
+def skip_replies(client: smtplib.SMTP, count: int) -> bool:
+    """Read ``count`` replies to commands already sent; whether the connection
+    is still there afterwards."""
+    try:
+        for _ in range(count):
+            code, _ = client.getreply()
+            if code == CLOSING:
+                return False
+    except (OSError, smtplib.SMTPException):
+        return False
+    return True
+
+
 def discard(client: smtplib.SMTP | None) -> None:
     if client is not None:
         with contextlib.suppress(OSError):
