@@ -16,6 +16,11 @@ row meanwhile. The rules, as in the local limiter:
   ceiling (a probe that held) the ceiling is forgotten.
 * Growing below the ceiling takes one success at a binding cap; growing to the
   ceiling or past it takes a window of ``cap`` successes.
+
+Two things the local limiter does are left out: a shared cap keeps one
+connection on trial also while no ceiling is known (a slot on trial in one
+agent holds back every agent), and it takes the slots held at a throttle as
+the level that failed, not the refused connection's trial level.
 """
 
 from __future__ import annotations

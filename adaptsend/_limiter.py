@@ -25,15 +25,23 @@ DATA. This limiter learns the cap from those refusals:
   double them; each failed probe uses up one level of the fall, so a fall
   that lasts costs a few refusals more and then backs off like any other.
 * Additive increase, one connection at a time. While the cap is binding and
-  no level above it is known to fail, one more success grows it by one: each
-  added connection must deliver before the next one is added, so finding the
-  limit costs one refused connection and the search takes one message time
-  per step. Growing to the ceiling or beyond it takes a whole window of
-  successes (as many as the cap). The cap is binding when at least ``cap``
-  connections are open and each has delivered since it opened: a cap that
-  nobody is using proves nothing (growing it would only allow a burst later),
-  and a connection that has not delivered yet may be the one about to be
-  refused, so it is no evidence either.
+  no level above it is known to fail, one more success grows it by one. The
+  cap is binding when at least ``cap`` connections are open and each has
+  delivered since it opened, but for the connections allowed *on trial*: a
+  cap that nobody is using proves nothing (growing it would only allow a
+  burst later), and a connection that has not delivered yet may be the one
+  about to be refused, so it is no evidence either. While no ceiling is known
+  two connections may be on trial, so the search adds a connection about
+  every half message time and finding the limit costs up to two refused
+  connections; below a known ceiling one may, each added connection
+  delivering before the next is added. Growing to the ceiling or beyond it
+  takes a whole window of successes (as many as the cap).
+* Trial levels. A connection opened after the run's first delivery and
+  refused before its own first delivery was on trial at the level it opened
+  at (the connections open then, itself included). When the other
+  connection on trial opened after it, that level, not the number open, is
+  the ceiling; when the other one is refused first, this one's refusal
+  lowers the ceiling to its level without another cut.
 
 Only :meth:`AIMDLimiter.slot` waits; everything else is synchronous and must be
 called from inside a trio run (it reads ``trio.current_time()``).
@@ -52,6 +60,11 @@ import trio
 
 #: How many recent cap changes a limiter keeps for reports.
 RECENT_CHANGES = 100
+
+#: Connections on trial at once while no ceiling is known. Two halve the time
+#: the search takes; the over-shoot that ends it then has two connections above
+#: the limit instead of one (see "Trial levels" above for the ceiling it sets).
+SEARCH_TRIALS = 2
 
 #: After a fall, probes come this many times sooner (in windows): a limit that
 #: was higher a moment ago is likelier to rise again than one never seen higher.
@@ -159,6 +172,10 @@ class Slot:
     connected: bool = False
     #: Whether the open connection has delivered at least once.
     delivered: bool = False
+    #: The open connections, this one included, when this connection opened:
+    #: the level it is on trial for until it delivers. None before the run's
+    #: first delivery.
+    level: int | None = None
 
 
 class AIMDLimiter:
@@ -263,6 +280,9 @@ class AIMDLimiter:
         slot.delivered = False
         slot.epoch = self._epoch
         self._open += 1
+        # The connections a run opens before its first delivery open
+        # together, and the server may have taken them in another order.
+        slot.level = self._open if self._most_proven else None
 
     def connection_closed(self, slot: Slot) -> None:
         """Stop counting ``slot``'s connection; does nothing if none is open."""
@@ -283,10 +303,11 @@ class AIMDLimiter:
         """
         if slot.epoch != self._epoch:
             self._counts.ignored_throttles += 1
+            self._narrow_ceiling(slot)
             return None
         self._counts.throttles += 1
         observed = self._open + (0 if slot.connected else 1)
-        target, reason = self._throttle_target(observed)
+        target, reason = self._throttle_target(self._failed_level(slot, observed))
         # A throttle never raises the cap, whatever the arithmetic says.
         new_cap = max(self._min_cap, min(self._cap, target))
         self._epoch += 1
@@ -294,14 +315,41 @@ class AIMDLimiter:
         self._successes_since_cut = 0
         return self._change(new_cap, reason, observed=observed)
 
-    def _throttle_target(self, observed: int) -> tuple[int, ChangeReason]:
-        """The cap a counted throttle asks for; updates ceiling and probe interval."""
-        if self._ceiling is None or observed < self._ceiling:
+    def _on_trial_at(self, slot: Slot) -> int | None:
+        """The level ``slot``'s connection is on trial for, if it is on trial
+        at a level never held in this run; None otherwise."""
+        if slot.delivered or slot.level is None or slot.level <= self._most_proven:
+            return None
+        return slot.level
+
+    def _failed_level(self, slot: Slot, observed: int) -> int:
+        """How many connections a counted throttle shows to be too many."""
+        level = self._on_trial_at(slot)
+        if level is not None and _just_below(level, observed):
+            # The other connection on trial opened after this one: this
+            # one's level failed, the one above is not known yet.
+            return level
+        return observed
+
+    def _narrow_ceiling(self, slot: Slot) -> None:
+        """A connection of an over-shoot already paid for was refused on trial
+        at a level below the ceiling that over-shoot set: that level fails too."""
+        level = self._on_trial_at(slot)
+        if level is None or self._ceiling is None:
+            return
+        # Not once the cap has grown to the level: it is in use there now.
+        if self._cap < level and _just_below(level, self._ceiling):
+            self._ceiling = level
+
+    def _throttle_target(self, failed: int) -> tuple[int, ChangeReason]:
+        """The cap a counted throttle at ``failed`` connections asks for;
+        updates ceiling and probe interval."""
+        if self._ceiling is None or failed < self._ceiling:
             # A new (or lower) limit: the old probe history no longer applies.
-            self._ceiling = observed
+            self._ceiling = failed
             self._probe_interval = self._base_probe_interval
             self._probe_windows = self._base_probe_windows
-            return math.floor(observed * self._decrease_factor), ChangeReason.THROTTLE
+            return math.floor(failed * self._decrease_factor), ChangeReason.THROTTLE
         if self._cap >= self._ceiling:
             self._probe_interval = min(self._max_probe_interval, 2 * self._probe_interval)
             if self._limit_fell():
@@ -323,7 +371,7 @@ class AIMDLimiter:
             slot.delivered = True
             self._proven += 1
             self._most_proven = max(self._most_proven, self._proven)
-        if self._proven < self._cap:
+        if not self._binding():
             return None
         self._successes_since_cut += 1
         self._window += 1
@@ -341,6 +389,11 @@ class AIMDLimiter:
                 return None
             return self._change(self._cap + 1, ChangeReason.PROBE)
         return self._change(self._cap + 1, ChangeReason.GROWTH)
+
+    def _binding(self) -> bool:
+        """Whether every slot is in use and proven, but for those on trial."""
+        on_trial = SEARCH_TRIALS if self._ceiling is None else 1
+        return self._open >= self._cap and self._proven > self._cap - on_trial
 
     def _probe_due(self) -> bool:
         """Whether enough has gone well since the last cut to try the ceiling."""
@@ -415,6 +468,12 @@ class AIMDLimiter:
             changes=self._counts.changes,
             last_change=self._counts.last_change,
         )
+
+
+def _just_below(level: int, limit: int) -> bool:
+    """Whether ``level`` is below ``limit`` by less than the connections that
+    may be on trial together: a lower level was not tried alongside."""
+    return limit - SEARCH_TRIALS < level < limit
 
 
 def _check_settings(

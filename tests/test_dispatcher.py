@@ -21,8 +21,9 @@ async def test_200_messages_through_a_hidden_limit_of_3(
     assert report.ok
     assert len(server.deliveries) == 200
     assert set(server.deliveries.values()) == {1}
-    # Finding the limit costs one over-shoot, not a saw-tooth.
-    assert server.max_concurrent == 4
+    # Finding the limit costs one over-shoot (two connections on trial at
+    # most), not a saw-tooth.
+    assert server.max_concurrent in (4, 5)
     assert 1 <= server.rejections <= 3
     attempts = rows(db_url, "SELECT outcome, count(*) FROM attempts GROUP BY outcome")
     outcomes = dict(attempts)
@@ -36,7 +37,7 @@ async def test_200_messages_through_a_hidden_limit_of_3(
         db_url, "SELECT min(in_flight), max(in_flight), max(cap) FROM attempts"
     )
     assert low >= 1
-    assert high <= top_cap <= 4
+    assert high <= top_cap <= 5
 
 
 async def test_the_limit_drops_from_6_to_2_mid_run(make_config: MakeConfig, db_url: str) -> None:

@@ -170,9 +170,10 @@ async def test_no_growth_while_the_cap_is_not_binding() -> None:
         assert changes == []
 
         limiter.connection_opened(idle)
-        # Two proven connections and one that has not delivered: still no evidence.
+        # Every slot in use, one connection on trial: while no ceiling is
+        # known that binds, once; at cap 4 three connections bind nothing.
         succeed(limiter, two, rounds=50)
-        assert changes == []
+        assert [(c.old_cap, c.new_cap) for c in changes] == [(3, 4)]
         assert limiter.statistics().successes == 300
 
 
@@ -180,17 +181,19 @@ async def test_without_a_ceiling_each_proven_connection_grows_the_cap() -> None:
     limiter, changes = make(initial_cap=3)
     async with contextlib.AsyncExitStack() as stack:
         slots = await take_many(stack, limiter, 3)
-        # The cap binds once all three have delivered: the third success.
+        # Two connections on trial while no ceiling is known: the cap binds
+        # once all but one have delivered, at the second success.
         assert limiter.record_success(slots[0]) is None
-        assert limiter.record_success(slots[1]) is None
-        grown = limiter.record_success(slots[2])
+        grown = limiter.record_success(slots[1])
         assert grown is not None
         assert (grown.old_cap, grown.new_cap, grown.reason) == (3, 4, ChangeReason.GROWTH)
 
         # At cap 4 with 3 connections nothing more happens...
-        assert succeed(limiter, slots, rounds=10) == []
-        # ...until the fourth connection has delivered: one on trial at a time.
+        assert succeed(limiter, slots[:2], rounds=10) == []
+        # ...and with the fourth open, two are on trial: no growth until one
+        # of them has delivered.
         slots.append(await take(stack, limiter, open_=True))
+        assert succeed(limiter, slots[:2], rounds=10) == []
         grown = limiter.record_success(slots[3])
         assert grown is not None
         assert (grown.old_cap, grown.new_cap) == (4, 5)
