@@ -85,6 +85,9 @@ class Dispatcher:
         self._rate = 0.0
         self._started = 0.0
         self._buffered = 0
+        # The last claim found fewer due messages than it asked for; see
+        # _claim_useful().
+        self._drained = False
 
     # -- what workers and callers see -------------------------------------
 
@@ -117,7 +120,7 @@ class Dispatcher:
 
     def message_taken(self) -> None:
         self._buffered -= 1
-        if self._buffered < self._target_buffer() // 2:
+        if self._claim_useful():
             self._wake_feeder.set()
 
     def statistics(self) -> DispatcherStatistics:
@@ -208,6 +211,8 @@ class Dispatcher:
                     to_send.send_nowait(message)
                 self._buffered += len(claimed)
                 self._outstanding += len(claimed)
+                if room > 0:
+                    self._drained = len(claimed) < room
                 if claimed:
                     continue
                 timeout = await self._idle_timeout()
@@ -252,6 +257,15 @@ class Dispatcher:
         target = self._target_buffer()
         return target - self._buffered if self._buffered <= target // 2 else 0
 
+    def _claim_useful(self) -> bool:
+        """Whether to wake the feeder for a claim. Once a claim has come back
+        short, another finds nothing until a retry is recorded or new mail is
+        queued: until then the feeder claims only when the buffer is empty
+        (or its poll interval passes), not each time a message is taken."""
+        if self._drained and self._buffered > 0:
+            return False
+        return self._refill_room() > 0
+
     def _target_buffer(self) -> int:
         cap = self.limiter.cap
         by_rate = int(self._rate * _BUFFER_SECONDS)
@@ -267,6 +281,7 @@ class Dispatcher:
                 self._throttled += 1
             if decision.status is Status.RETRY and self._fatal is None:
                 self._retrying.add(decision.message_pk)
+                self._drained = False
             else:
                 self._retrying.discard(decision.message_pk)
             if decision.status in (Status.SENT, Status.FAILED, Status.DEAD):
@@ -275,7 +290,7 @@ class Dispatcher:
                 self._plugins.recorded(judgement.attempts, decision, self.transport.sending_key)
         self._outstanding -= len(batch)
         self._rate = self._counts[Status.SENT] / elapsed
-        if not self._outstanding or self._refill_room():
+        if not self._outstanding or self._claim_useful():
             self._wake_feeder.set()
 
     def _cap_changed(self, change: CapChange) -> None:

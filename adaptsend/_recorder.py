@@ -49,6 +49,8 @@ class Recorder:
                     with trio.move_on_after(gather_s):
                         while _take_waiting(judgements, batch, self._batch) < self._batch:
                             batch.append(await judgements.receive())
+                            if not self._sends_in_flight():
+                                break  # the last sends have reported
                 except trio.EndOfChannel:
                     pass
                 except trio.Cancelled:
