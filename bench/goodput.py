@@ -7,9 +7,8 @@ are divided by the oracle's, measured in this same run; for a changing limit,
 by the ideal computed from the schedule with the time per message and
 connection that the oracles measured.
 
-adaptsend runs with its default settings. Two more rows show it with other
-settings, outside the targets: a raised ``max_cap`` where the limit equals the
-default one, and settings scaled to this fast server under a changing limit.
+adaptsend runs with its default settings. One more row shows it with a raised
+``max_cap`` where the limit equals the default one, outside the targets.
 """
 
 from __future__ import annotations
@@ -39,10 +38,6 @@ STEADY_TARGET = 1.10
 CHANGING_TARGET = 1.25
 REJECTION_TARGET = 0.02
 DEFAULT_MAX_CAP = LimiterConfig().max_cap
-#: Settings scaled to this server's speed (messages take tens of milliseconds,
-#: not seconds): throttled messages come back at once and probes come often
-#: enough to see a limit that rises within a run of a few seconds.
-FAST_SERVER = {"limiter": {"probe_interval_s": 0.5}, "retry": {"base_delay_s": 0.05}}
 
 Strategy = Callable[[str, int, Sequence[Envelope]], float]
 
@@ -101,15 +96,7 @@ def _strategies(limit: int | None) -> list[tuple[str, Strategy]]:
         chosen.append(
             (f"adaptsend, max_cap {raised}", _adaptsend({"limiter": {"max_cap": raised}}))
         )
-    if limit is None:
-        chosen.append((f"adaptsend, {_describe(FAST_SERVER)}", _adaptsend(FAST_SERVER)))
     return chosen
-
-
-def _describe(settings: Mapping[str, Mapping[str, float]]) -> str:
-    return ", ".join(
-        f"{key} {value:g}" for table in settings.values() for key, value in table.items()
-    )
 
 
 def _pool(connections: int) -> Strategy:
