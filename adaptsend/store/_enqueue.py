@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from sqlalchemy import Connection, insert
 
 from adaptsend._models import Envelope
-from adaptsend.store import _rows, _sqlite_fast
+from adaptsend.store import _postgres_fast, _rows, _sqlite_fast
 from adaptsend.store import _schema as s
 
 #: Rows per executemany batch when queueing, so memory stays flat.
 ENQUEUE_CHUNK = 1000
+
+#: The database whose own way of writing many rows a store takes (see
+#: ``_sqlite_fast`` and ``_postgres_fast``), or None for the way every database takes.
+FastWay = Literal["sqlite", "postgres"] | None
 
 
 def insert_messages(
@@ -21,11 +26,10 @@ def insert_messages(
     *,
     sending_key: str,
     now: dt.datetime,
-    sqlite_fast: bool,
+    fast: FastWay,
 ) -> list[int]:
-    """Queue messages due ``now`` in the caller's transaction; their ids in order.
-    ``sqlite_fast`` takes the SQLite store's way (see ``_sqlite_fast``)."""
-    insert_batch = _sqlite_fast.insert_messages if sqlite_fast else _insert_batch
+    """Queue messages due ``now`` in the caller's transaction; their ids in order."""
+    insert_batch = _BATCH_INSERTS[fast]
     ids: list[int] = []
     for batch in _rows.chunks(envelopes, ENQUEUE_CHUNK):
         ids.extend(insert_batch(conn, batch, sending_key=sending_key, now=now))
@@ -43,3 +47,10 @@ def _insert_batch(
     ]
     conn.execute(insert(s.message_contents), contents)
     return ids
+
+
+_BATCH_INSERTS = {
+    None: _insert_batch,
+    "sqlite": _sqlite_fast.insert_messages,
+    "postgres": _postgres_fast.insert_messages,
+}

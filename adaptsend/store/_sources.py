@@ -10,11 +10,13 @@ from sqlalchemy import ColumnElement, Connection, insert, select, update
 
 from adaptsend._models import FINAL_STATUSES, Envelope, Status
 from adaptsend._source_api import SourceOutcome
-from adaptsend.store import _enqueue, _rows
+from adaptsend.store import _enqueue, _postgres_fast, _rows
 from adaptsend.store._schema import messages as m
 from adaptsend.store._schema import source_rows as r
 
 _FINAL = sorted(status.value for status in FINAL_STATUSES)
+#: The columns of a new ledger row, in the order ``enqueue`` builds them.
+_LEDGER_COLUMNS = ("message_pk", "source_name", "source_key", "queued_at")
 
 
 def states(conn: Connection, source: str, keys: Sequence[str]) -> dict[str, Status]:
@@ -37,27 +39,24 @@ def enqueue(
     *,
     sending_key: str,
     now: dt.datetime,
-    sqlite_fast: bool,
+    fast: _enqueue.FastWay,
 ) -> dict[str, int]:
     """Queue the rows with unknown keys (the first of each key) in the caller's
     transaction; the unique key makes a concurrent duplicate fail the commit.
-    ``sqlite_fast`` as for ``_enqueue.insert_messages``."""
+    ``fast`` as for ``_enqueue.insert_messages``."""
     known = states(conn, source, [key for key, _ in rows])
     fresh: dict[str, Envelope] = {}
     for key, envelope in rows:
         if key not in known:
             fresh.setdefault(key, envelope)
     pks = _enqueue.insert_messages(
-        conn, fresh.values(), sending_key=sending_key, now=now, sqlite_fast=sqlite_fast
+        conn, fresh.values(), sending_key=sending_key, now=now, fast=fast
     )
-    if pks:
-        conn.execute(
-            insert(r),
-            [
-                {"message_pk": pk, "source_name": source, "source_key": key, "queued_at": now}
-                for pk, key in zip(pks, fresh, strict=True)
-            ],
-        )
+    ledger = [(pk, source, key, now) for pk, key in zip(pks, fresh, strict=True)]
+    if fast == "postgres":
+        _postgres_fast.insert_rows(conn, r, _LEDGER_COLUMNS, ledger)
+    elif ledger:
+        conn.execute(insert(r), [dict(zip(_LEDGER_COLUMNS, row, strict=True)) for row in ledger])
     return dict(zip(fresh, pks, strict=True))
 
 

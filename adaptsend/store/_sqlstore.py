@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Engine, case, exc, func, insert, select, update
+from sqlalchemy.engine import Dialect
 
 from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake
 from adaptsend._budget_rules import BudgetRules
@@ -35,6 +36,7 @@ from adaptsend.store import (
     _engine,
     _enqueue,
     _migrate,
+    _postgres_fast,
     _purge,
     _reports,
     _rows,
@@ -102,14 +104,30 @@ def _ready_schema(engine: Engine, shown: str, *, upgrade: bool) -> None:
     )
 
 
+def _fast_way_wanted(
+    wanted: bool | None, suits: Callable[[Dialect], bool], engine: Engine, database: str
+) -> bool:
+    """Whether a store takes a database's own way of writing rows: by default
+    where it suits the engine, and never where it does not."""
+    if wanted is None:
+        return suits(engine.dialect)
+    if wanted and not suits(engine.dialect):
+        shown = f"{engine.dialect.name}+{engine.dialect.driver}"
+        raise ValueError(f"{database}'s way of writing rows cannot write to {shown}.")
+    return wanted
+
+
 class SQLStore:
     """A Store on one SQLAlchemy engine. Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
     one the database supports. Tests choose the other to run Oracle's way on
     the databases they have. ``sqlite_fast`` (on by default on SQLite) writes
-    queued messages and attempts the SQLite way (see ``_sqlite_fast``); tests
-    turn it off to run every database's way on SQLite.
+    queued messages and attempts the SQLite way (see ``_sqlite_fast``);
+    ``postgres_fast`` (on by default on PostgreSQL through psycopg) queues
+    messages and the table source's rows the PostgreSQL way (see
+    ``_postgres_fast``). Tests turn them off to run every database's way on
+    SQLite and PostgreSQL.
     """
 
     def __init__(
@@ -118,20 +136,26 @@ class SQLStore:
         *,
         claim_style: _claim.ClaimStyle | None = None,
         sqlite_fast: bool | None = None,
+        postgres_fast: bool | None = None,
     ) -> None:
         self.engine = engine
         self.claim_style = claim_style or _claim.style_for(engine.dialect.name)
-        if sqlite_fast is None:
-            sqlite_fast = _sqlite_fast.suits(engine.dialect)
-        elif sqlite_fast and not _sqlite_fast.suits(engine.dialect):
-            raise ValueError(f"SQLite's way of writing rows cannot write to {engine.dialect.name}.")
-        self.sqlite_fast = sqlite_fast
+        self.sqlite_fast = _fast_way_wanted(sqlite_fast, _sqlite_fast.suits, engine, "SQLite")
+        self.postgres_fast = _fast_way_wanted(
+            postgres_fast, _postgres_fast.suits, engine, "PostgreSQL"
+        )
+
+    @property
+    def _fast_way(self) -> _enqueue.FastWay:
+        if self.sqlite_fast:
+            return "sqlite"
+        return "postgres" if self.postgres_fast else None
 
     def enqueue(self, envelopes: Iterable[Envelope], *, sending_key: str) -> list[int]:
         """Queue messages for sending now, in one transaction; return their ids in order."""
         with self.engine.begin() as conn:
             return _enqueue.insert_messages(
-                conn, envelopes, sending_key=sending_key, now=utcnow(), sqlite_fast=self.sqlite_fast
+                conn, envelopes, sending_key=sending_key, now=utcnow(), fast=self._fast_way
             )
 
     def claim(
@@ -300,7 +324,7 @@ class SQLStore:
                 rows,
                 sending_key=sending_key,
                 now=utcnow(),
-                sqlite_fast=self.sqlite_fast,
+                fast=self._fast_way,
             )
 
     def unreported(self, source: str, *, limit: int) -> list[SourceOutcome]:

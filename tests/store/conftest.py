@@ -1,11 +1,12 @@
 """Fixtures for the store tests: each test gets a fresh, empty store.
 
 The suite runs against a SQLite file and every database in tests/databases.py.
-On PostgreSQL it runs twice: with the claim the database uses, and with
-Oracle's way of claiming (a locking cursor), so that Oracle's claim runs on a
-real server with row locks even where no Oracle server can run. On SQLite it
-runs twice too: with the SQLite store's own way of writing rows, and with the
-way every other database writes them.
+On PostgreSQL it runs twice: with the database's own ways of claiming and
+of writing rows, and with Oracle's (a locking cursor, and the way every
+database writes rows), so that Oracle's claim runs on a real server with row
+locks even where no Oracle server can run. On SQLite it runs twice too: with
+the SQLite store's own way of writing rows, and with the way every other
+database writes them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Variant(NamedTuple):
     url: str
     #: Claim this way rather than the database's own.
     claim_style: ClaimStyle | None = None
-    #: Write rows as every database but SQLite does, on SQLite too.
+    #: Write rows as every database does, not in the database's own way.
     portable_writes: bool = False
 
 
@@ -33,7 +34,7 @@ _VARIANTS = [Variant(databases.SQLITE), Variant(databases.SQLITE, portable_write
 for _url in databases.SERVER_URLS:
     _VARIANTS.append(Variant(_url))
     if style_for(databases.name(_url)) != "cursor":
-        _VARIANTS.append(Variant(_url, "cursor"))
+        _VARIANTS.append(Variant(_url, "cursor", portable_writes=True))
 
 OpenStore = Callable[[str], SQLStore]
 
@@ -82,7 +83,7 @@ def make_store(variant: Variant) -> Iterator[OpenStore]:
         if variant.claim_style is not None:
             store.claim_style = variant.claim_style
         if variant.portable_writes:
-            store.sqlite_fast = False
+            store.sqlite_fast = store.postgres_fast = False
         opened.append(store)
         return store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from adaptsend._models import FINAL_STATUSES, Outcome, Status, utcnow
 from adaptsend.store import SQLStore, _enqueue, _sqlite_fast
@@ -57,6 +57,26 @@ def test_each_id_is_that_of_its_message_across_batches(
     claimed = store.claim(owner="a", sending_key=KEY, limit=100, lease_s=60, now=utcnow())
     by_id = {c.id: c.envelope for c in claimed}
     assert by_id == dict(zip(ids, sent[:3] + sent[4:], strict=True))
+
+
+def test_many_messages_keep_their_ids_and_contents_across_pages(store: SQLStore) -> None:
+    # Over two full pages of the default size, so that statements and pages end mid-way.
+    count = 2 * _enqueue.ENQUEUE_CHUNK + 345
+    sent = [envelope(i, recipients=(f"r{i}@example.org", "all@example.org")) for i in range(count)]
+    ids = store.enqueue(sent, sending_key=KEY)
+    assert len(ids) == count and ids == sorted(set(ids))
+    query = (
+        select(messages.c.id, messages.c.message_id, messages.c.recipients)
+        .add_columns(message_contents.c.content)
+        .join(message_contents, message_contents.c.message_pk == messages.c.id)
+        .order_by(messages.c.id)
+    )
+    with store.engine.connect() as conn:
+        stored = conn.execute(query).all()
+    assert [row.id for row in stored] == ids
+    for row, env in zip(stored, sent, strict=True):
+        assert (row.message_id, row.content) == (env.message_id, env.content)
+        assert json.loads(row.recipients) == list(env.recipients)
 
 
 def test_enqueue_of_nothing_is_fine(store: SQLStore) -> None:

@@ -56,7 +56,7 @@ def _written(tmp_path: Path, *, sqlite_fast: bool) -> dict[str, list[Any]]:
     try:
         with store.engine.begin() as conn:
             pks = _enqueue.insert_messages(
-                conn, ENVELOPES, sending_key=KEY, now=NOW, sqlite_fast=sqlite_fast
+                conn, ENVELOPES, sending_key=KEY, now=NOW, fast="sqlite" if sqlite_fast else None
             )
         store.record(_attempts(pks), [], owner="a")
         return _stored(store)

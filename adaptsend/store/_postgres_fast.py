@@ -1,0 +1,98 @@
+"""Bulk inserts on PostgreSQL that send each column as one array.
+
+SQLAlchemy inserts a page of rows on PostgreSQL as one INSERT with a VALUES
+list of up to a thousand rows. psycopg keeps the conversion of a statement's
+placeholders only for short statements (4096 characters and 50 parameters),
+so it parsed that text again, in Python, for every page: more than half of
+queueing's time, and more than the database's own work. The contents and
+the table source's ledger rows, which need no RETURNING, went through
+psycopg's executemany: one statement execution per row.
+
+Here an insert is one short statement whose text never changes: each column
+goes as one array, and ``unnest`` turns the arrays back into rows. psycopg
+converts and prepares that text once per connection. The arrays go in its
+binary format, which it builds without quoting every element as the text
+format does.
+
+Only PostgreSQL through psycopg takes this path (``SQLStore.postgres_fast``):
+``%b`` placeholders are psycopg's own. Other drivers, and Oracle, take
+SQLAlchemy's way (``_enqueue``), whose statements stay as they were.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Column, Connection, String, Table, make_url
+from sqlalchemy.engine import Dialect
+
+from adaptsend._models import Envelope
+from adaptsend.store import _rows
+from adaptsend.store import _schema as s
+
+#: The driver whose placeholders these statements use.
+_DRIVER = "psycopg"
+_DIALECT: Dialect = make_url(f"postgresql+{_DRIVER}://").get_dialect()()
+
+
+def suits(dialect: Dialect) -> bool:
+    """Whether ``dialect`` is PostgreSQL with the driver these statements are written for."""
+    return dialect.name == "postgresql" and dialect.driver == _DRIVER
+
+
+def insert_messages(
+    conn: Connection, envelopes: Sequence[Envelope], *, sending_key: str, now: dt.datetime
+) -> list[int]:
+    """Queue messages due ``now`` in the caller's transaction; their ids in order."""
+    if not envelopes:
+        return []
+    rows = [_rows.envelope_row(e, sending_key=sending_key, now=now) for e in envelopes]
+    # The rows go in in their order, so the identity numbers them upwards
+    # (SQLAlchemy's ordered RETURNING on PostgreSQL counts on this as well):
+    # sorted, the ids are in the order of the envelopes.
+    ids = sorted(insert_rows(conn, s.messages, _rows.MESSAGE_COLUMNS, rows, returning="id"))
+    contents = [(pk, e.content) for pk, e in zip(ids, envelopes, strict=True)]
+    insert_rows(conn, s.message_contents, ("message_pk", "content"), contents)
+    return ids
+
+
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert ``rows`` of ``columns`` in one statement, in their order;
+    the ``returning`` column of the new rows, if asked for."""
+    if not rows:
+        return []
+    arrays = tuple(list(column) for column in zip(*rows, strict=True))
+    result = conn.exec_driver_sql(_insert_sql(table, columns, returning), arrays)
+    return list(result.scalars()) if returning else []
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: Table, columns: tuple[str, ...], returning: str | None) -> str:
+    """An INSERT of the rows whose columns the arrays give, in the arrays' order."""
+    quote = _DIALECT.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    arrays = ", ".join(f"%b::{_array_type(table.c[name])}" for name in columns)
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS given ({names}, row_no) ORDER BY row_no"
+    )
+    return f"{sql} RETURNING {quote(returning)}" if returning else sql
+
+
+def _array_type(column: Column[Any]) -> str:
+    """The type of an array of ``column``'s values. Without a length: a cast
+    to VARCHAR(n) would cut a longer value, which the insert itself refuses."""
+    type_ = column.type
+    if isinstance(type_, String):
+        type_ = type(type_)()
+    return f"{type_.compile(dialect=_DIALECT)}[]"
