@@ -36,12 +36,13 @@ DATA. This limiter learns the cap from those refusals:
   connections; below a known ceiling one may, each added connection
   delivering before the next is added. Growing to the ceiling or beyond it
   takes a whole window of successes (as many as the cap).
-* Trial levels. A connection opened after the run's first delivery and
-  refused before its own first delivery was on trial at the level it opened
-  at (the connections open then, itself included). When the other
-  connection on trial opened after it, that level, not the number open, is
-  the ceiling; when the other one is refused first, this one's refusal
-  lowers the ceiling to its level without another cut.
+* Trial levels. A connection refused before its first delivery was on trial
+  at the level it opened at: the connections open then, itself included (for
+  those a run opens together before its first delivery, the cap if that is
+  more: the most that level can be). When a connection on trial opened after it, that
+  level, not the number open, is the ceiling; when that other one is refused
+  first, this one's refusal lowers the ceiling to its level without another
+  cut.
 
 Only :meth:`AIMDLimiter.slot` waits; everything else is synchronous and must be
 called from inside a trio run (it reads ``trio.current_time()``).
@@ -173,8 +174,8 @@ class Slot:
     #: Whether the open connection has delivered at least once.
     delivered: bool = False
     #: The open connections, this one included, when this connection opened:
-    #: the level it is on trial for until it delivers. None before the run's
-    #: first delivery.
+    #: the level it is on trial for until it delivers. Before the run's first
+    #: delivery, the cap if that is more: the most it can be.
     level: int | None = None
 
 
@@ -281,8 +282,9 @@ class AIMDLimiter:
         slot.epoch = self._epoch
         self._open += 1
         # The connections a run opens before its first delivery open
-        # together, and the server may have taken them in another order.
-        slot.level = self._open if self._most_proven else None
+        # together, and the server may have taken them in another order:
+        # each may be the last of them.
+        slot.level = self._open if self._most_proven else max(self._open, self._cap)
 
     def connection_closed(self, slot: Slot) -> None:
         """Stop counting ``slot``'s connection; does nothing if none is open."""

@@ -22,7 +22,7 @@ async def two_trials_at_three_and_four(
     slots.append(await take(stack, limiter, open_=True))
     assert limiter.record_success(slots[1]) is not None  # cap 4
     slots.append(await take(stack, limiter, open_=True))
-    assert [s.level for s in slots] == [None, None, 3, 4]
+    assert [s.level for s in slots] == [2, 2, 3, 4]
     assert limiter.cap == 4
     return slots
 
@@ -73,15 +73,31 @@ async def test_a_trial_refused_once_the_cap_is_back_at_its_level_changes_nothing
         assert (limiter.statistics().ceiling, limiter.cap) == (4, 3)
 
 
-async def test_connections_opened_before_any_delivery_are_not_trials() -> None:
+async def test_connections_opened_before_any_delivery_may_each_be_the_last() -> None:
     limiter, _ = make(initial_cap=3)
     async with contextlib.AsyncExitStack() as stack:
         slots = await take_many(stack, limiter, 3)
-        assert [s.level for s in slots] == [None, None, None]
+        assert [s.level for s in slots] == [3, 3, 3]
         # The server may have taken them in another order: all three count.
         cut = limiter.record_throttle(slots[1])
         assert cut is not None
         assert (cut.observed, cut.ceiling, cut.new_cap) == (3, 3, 1)
+
+
+async def test_a_first_connection_refused_after_the_other_delivered_sets_the_ceiling() -> None:
+    # A limit of 1: of the two first connections, the one that delivers
+    # first is within it; the cap grows to 3 before the other is refused.
+    limiter, _ = make(initial_cap=2)
+    async with contextlib.AsyncExitStack() as stack:
+        first, second = await take_many(stack, limiter, 2)
+        assert limiter.record_success(first) is not None
+        third = await take(stack, limiter, open_=True)
+        cut = limiter.record_throttle(second)
+        assert cut is not None
+        # At most two were open when the second opened: not 3.
+        assert (cut.observed, cut.ceiling, cut.new_cap) == (3, 2, 1)
+        assert limiter.record_throttle(third) is None
+        assert limiter.statistics().ceiling == 2
 
 
 async def test_below_a_known_ceiling_one_connection_is_on_trial() -> None:
