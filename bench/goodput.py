@@ -9,11 +9,18 @@ connection that the oracles measured.
 
 adaptsend runs with its default settings. One more row shows it with a raised
 ``max_cap`` where the limit equals the default one, outside the targets.
+
+A run of a second or two moves by several hundredths from one try to the
+next on a shared machine. So the runs that the targets judge (the oracle and
+adaptsend) are repeated, in turns, while a scenario's turns have taken less
+than :data:`REPEAT_WHILE_S`, up to :data:`MAX_ROUNDS` times; a drain time is
+the median of its runs, and delivered, duplicates and rejections the worst.
 """
 
 from __future__ import annotations
 
 import itertools
+import statistics
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
@@ -38,27 +45,52 @@ STEADY_TARGET = 1.10
 CHANGING_TARGET = 1.25
 REJECTION_TARGET = 0.02
 DEFAULT_MAX_CAP = LimiterConfig().max_cap
+REPEAT_WHILE_S = 5.0
+MAX_ROUNDS = 3
 
 Strategy = Callable[[str, int, Sequence[Envelope]], float]
 
 
 @attrs.frozen(kw_only=True)
+class Run:
+    elapsed_s: float
+    stats: ServerStatistics
+
+
+@attrs.frozen(kw_only=True)
 class Result:
+    """One strategy in one scenario, over one or more runs."""
+
     scenario: str
     strategy: str
     count: int
-    elapsed_s: float
-    stats: ServerStatistics
+    runs: tuple[Run, ...]
     #: The oracle's drain time, or the ideal one for a changing limit.
     best_s: float = 0.0
 
     @property
+    def elapsed_s(self) -> float:
+        return statistics.median(run.elapsed_s for run in self.runs)
+
+    @property
+    def delivered(self) -> int:
+        return min(run.stats.unique_messages for run in self.runs)
+
+    @property
+    def duplicates(self) -> int:
+        return max(run.stats.duplicate_deliveries for run in self.runs)
+
+    @property
+    def rejections(self) -> int:
+        return max(run.stats.rejections for run in self.runs)
+
+    @property
     def rejections_per_delivered(self) -> float:
-        return self.stats.rejections / max(self.stats.unique_messages, 1)
+        return max(run.stats.rejections / max(run.stats.unique_messages, 1) for run in self.runs)
 
     @property
     def lost(self) -> int:
-        return self.count - self.stats.unique_messages
+        return self.count - self.delivered
 
 
 def run(count: int) -> list[Result]:
@@ -67,7 +99,7 @@ def run(count: int) -> list[Result]:
     oracle_s: dict[int, float] = {}
     for limit in STEADY_LIMITS:
         args = ("--limit", str(limit))
-        rows = [_run_one(f"K = {limit}", name, s, args, count) for name, s in _strategies(limit)]
+        rows = _run_scenario(f"K = {limit}", _strategies(limit), args, count)
         oracle_s[limit] = next(r.elapsed_s for r in rows if r.strategy.startswith("oracle"))
         results += [attrs.evolve(r, best_s=oracle_s[limit]) for r in rows]
     per_message = _per_message_s(oracle_s, count)
@@ -75,9 +107,8 @@ def run(count: int) -> list[Result]:
     ideal = ideal_drain_s(schedule, count, per_message)
     scenario = " → ".join(str(limit) for _, limit in schedule)
     args = ("--schedule", ",".join(f"{at:.3f}:{limit}" for at, limit in schedule))
-    for name, strategy in _strategies(None):
-        result = _run_one(scenario, name, strategy, args, count)
-        results.append(attrs.evolve(result, best_s=ideal))
+    rows = _run_scenario(scenario, _strategies(None), args, count)
+    results += [attrs.evolve(r, best_s=ideal) for r in rows]
     return results
 
 
@@ -116,14 +147,42 @@ def _adaptsend(overrides: Mapping[str, Mapping[str, float]]) -> Strategy:
     return send
 
 
-def _run_one(
-    scenario: str, name: str, strategy: Strategy, server_args: Sequence[str], count: int
-) -> Result:
+def _run_scenario(
+    scenario: str,
+    strategies: Sequence[tuple[str, Strategy]],
+    server_args: Sequence[str],
+    count: int,
+) -> list[Result]:
+    """Every strategy once, then the judged ones again in turns while the
+    turns are short (see the module's docstring)."""
+    runs: dict[str, list[Run]] = {name: [] for name, _ in strategies}
+    judged = [(name, s) for name, s in strategies if _judged(name)]
+    turns_s = 0.0
+    for name, strategy in strategies:
+        runs[name].append(_run_one(strategy, server_args, count))
+        turns_s += runs[name][-1].elapsed_s if _judged(name) else 0.0
+    for _ in range(MAX_ROUNDS - 1):
+        if turns_s >= REPEAT_WHILE_S:
+            break
+        for name, strategy in judged:
+            runs[name].append(_run_one(strategy, server_args, count))
+            turns_s += runs[name][-1].elapsed_s
+    return [
+        Result(scenario=scenario, strategy=name, count=count, runs=tuple(runs[name]))
+        for name, _ in strategies
+    ]
+
+
+def _judged(strategy: str) -> bool:
+    return strategy.startswith(("oracle", "adaptsend"))
+
+
+def _run_one(strategy: Strategy, server_args: Sequence[str], count: int) -> Run:
     envelopes = batch(count, tag=uuid.uuid4().hex[:12])
     with ServerProcess([*LATENCY_ARGS, *server_args]) as server:
         elapsed = strategy(server.host, server.port, envelopes)
         stats = server.stop()
-    return Result(scenario=scenario, strategy=name, count=count, elapsed_s=elapsed, stats=stats)
+    return Run(elapsed_s=elapsed, stats=stats)
 
 
 def _per_message_s(oracle_s: dict[int, float], count: int) -> dict[int, float]:
@@ -173,15 +232,17 @@ def table(results: Sequence[Result]) -> str:
         "duplicates",
         "rejected / delivered",
         "drain / best",
+        "runs",
     ]
     rows = [
         [
             r.scenario,
             r.strategy,
-            f"{r.stats.unique_messages} / {r.count}",
-            str(r.stats.duplicate_deliveries),
+            f"{r.delivered} / {r.count}",
+            str(r.duplicates),
             f"{r.rejections_per_delivered:.3f}",
             _table.ratio(r.elapsed_s / r.best_s),
+            str(len(r.runs)),
         ]
         for r in results
     ]
@@ -195,9 +256,9 @@ def verdicts(results: Sequence[Result]) -> list[str]:
     changing = [r for r in ours if not r.scenario.startswith("K")]
     worst_steady = max(r.elapsed_s / r.best_s for r in steady)
     worst_changing = max(r.elapsed_s / r.best_s for r in changing)
-    worst_rejections = max(r.stats.rejections / r.count for r in steady)
+    worst_rejections = max(r.rejections / r.count for r in steady)
     every_adaptsend = [r for r in results if r.strategy.startswith("adaptsend")]
-    clean = all(r.lost == 0 and r.stats.duplicate_deliveries == 0 for r in every_adaptsend)
+    clean = all(r.lost == 0 and r.duplicates == 0 for r in every_adaptsend)
     extra = [r for r in every_adaptsend if r not in ours]
     return [
         f"0 lost and 0 duplicates: {_table.verdict(clean)}",
@@ -209,7 +270,7 @@ def verdicts(results: Sequence[Result]) -> list[str]:
         f"{_table.verdict(worst_rejections <= REJECTION_TARGET)} (worst {worst_rejections:.1%})",
         *(
             f"({r.strategy} at {r.scenario}, not the defaults the targets are for: "
-            f"{r.elapsed_s / r.best_s:.2f}x the best, {r.stats.rejections} rejection(s))"
+            f"{r.elapsed_s / r.best_s:.2f}x the best, {r.rejections} rejection(s))"
             for r in extra
         ),
     ]
