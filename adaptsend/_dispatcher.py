@@ -152,7 +152,7 @@ class Dispatcher:
             owner=self.owner,
             batch=self._run.record_batch,
             on_recorded=self._recorded,
-            sends_in_flight=lambda: self._in_flight,
+            sends_to_come=lambda: self._in_flight + self._buffered,
         )
         finished = False
         try:

@@ -1,8 +1,8 @@
 """Writes attempt outcomes to the store in batches.
 
 Workers hand over judgements as they happen. The recorder waits a moment
-(:data:`GATHER_SECONDS`) after the first one for others to join it, if sends
-are under way that could bring them, then writes
+(:data:`GATHER_SECONDS`) after the first one for others to join it, while
+sends are under way or waiting to start that could bring them, then writes
 them all in one transaction: a busy run writes a few large transactions a
 second instead of hundreds of small ones, and a crash can lose at most that
 moment's outcomes (their messages would be sent again).
@@ -29,27 +29,28 @@ class Recorder:
         owner: str,
         batch: int,
         on_recorded: Callable[[Sequence[Judgement]], None],
-        sends_in_flight: Callable[[], int],
+        sends_to_come: Callable[[], int],
     ) -> None:
         self._store = store
         self._owner = owner
         self._batch = batch
         self._on_recorded = on_recorded
-        self._sends_in_flight = sends_in_flight
+        self._sends_to_come = sends_to_come
 
     async def run(self, judgements: trio.MemoryReceiveChannel[Judgement]) -> None:
         """Record until every sender of ``judgements`` has closed it."""
         async with judgements:
             async for first in judgements:
                 batch = [first]
-                # With no send under way no outcome is coming soon (the last
-                # ones of a run, or of a lull): waiting would only delay them.
-                gather_s = GATHER_SECONDS if self._sends_in_flight() else 0.0
+                # With no send under way or waiting no outcome is coming soon
+                # (the last ones of a run, or of a lull): waiting would only
+                # delay them.
+                gather_s = GATHER_SECONDS if self._sends_to_come() else 0.0
                 try:
                     with trio.move_on_after(gather_s):
                         while _take_waiting(judgements, batch, self._batch) < self._batch:
                             batch.append(await judgements.receive())
-                            if not self._sends_in_flight():
+                            if not self._sends_to_come():
                                 break  # the last sends have reported
                 except trio.EndOfChannel:
                     pass

@@ -34,8 +34,8 @@ def sent(pk: int) -> Judgement:
 async def record(
     steps: list[tuple[float, int, int]], *, in_flight: int
 ) -> tuple[list[list[int]], float]:
-    """Hand the recorder judgement ``pk`` at each ``(delay, pk, sends left
-    in flight)`` with ``in_flight`` sends under way at first; returns the
+    """Hand the recorder judgement ``pk`` at each ``(delay, pk, sends still
+    to come)`` with ``in_flight`` sends to come at first; returns the
     batches written by the time the first was recorded, and that time."""
     store = WrittenBatches()
     sending = [in_flight]
@@ -51,7 +51,7 @@ async def record(
         owner="test",
         batch=100,
         on_recorded=on_recorded,
-        sends_in_flight=lambda: sending[0],
+        sends_to_come=lambda: sending[0],
     )
     send, receive = trio.open_memory_channel[Judgement](10)
     async with trio.open_nursery() as nursery:
