@@ -12,7 +12,7 @@ import attrs
 from sqlalchemy import ColumnElement, Connection, Update, bindparam, update
 
 from adaptsend._models import Decision, Status
-from adaptsend.store import _rows
+from adaptsend.store import _postgres_fast, _rows
 from adaptsend.store._schema import messages as m
 
 #: A group of decisions this large is cheaper as one UPDATE ... WHERE id IN (...).
@@ -24,9 +24,17 @@ MIN_SHARED = 4
 _shape = attrgetter(*(f.name for f in attrs.fields(Decision) if f.name != "message_pk"))
 
 
-def apply(conn: Connection, decisions: Sequence[Decision], *, owner: str, now: dt.datetime) -> None:
+def apply(
+    conn: Connection,
+    decisions: Sequence[Decision],
+    *,
+    owner: str,
+    now: dt.datetime,
+    postgres_fast: bool = False,
+) -> None:
     """Apply ``owner``'s decisions in the caller's transaction; a message whose
-    lease ``owner`` no longer holds is left alone."""
+    lease ``owner`` no longer holds is left alone. ``postgres_fast`` gives the
+    ids of a shared statement as one array (see ``_postgres_fast``)."""
     # Most decisions in a batch are alike ("sent, first attempt, 250 OK"), so
     # rows that get identical values share one statement.
     alike: dict[tuple[Any, ...], list[Decision]] = {}
@@ -36,7 +44,8 @@ def apply(conn: Connection, decisions: Sequence[Decision], *, owner: str, now: d
     for group in alike.values():
         values = _rows.decision_values(group[0], now=now)
         if len(group) >= MIN_SHARED:
-            _apply_shared(conn, values, [d.message_pk for d in group], owner=owner)
+            pks = [d.message_pk for d in group]
+            _apply_shared(conn, values, pks, owner=owner, postgres_fast=postgres_fast)
         else:
             singles.extend((values, d.message_pk) for d in group)
     _apply_singles(conn, singles, owner=owner)
@@ -54,7 +63,12 @@ _SHARED = update(m).where(
 )
 
 
-def _apply_shared(conn: Connection, values: dict[str, Any], pks: list[int], *, owner: str) -> None:
+def _apply_shared(
+    conn: Connection, values: dict[str, Any], pks: list[int], *, owner: str, postgres_fast: bool
+) -> None:
+    if postgres_fast:
+        _postgres_fast.update_leased(conn, values, pks, owner=owner)
+        return
     for batch in _rows.chunks(pks, _rows.IN_CHUNK):
         conn.execute(_SHARED, {**values, "p_owner": owner, "p_ids": batch})
 

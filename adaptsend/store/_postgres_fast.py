@@ -1,4 +1,4 @@
-"""Bulk inserts on PostgreSQL that send each column as one array.
+"""Bulk writes on PostgreSQL that send each column, or a batch's ids, as one array.
 
 SQLAlchemy inserts a page of rows on PostgreSQL as one INSERT with a VALUES
 list of up to a thousand rows. psycopg keeps the conversion of a statement's
@@ -14,22 +14,30 @@ converts and prepares that text once per connection. The arrays go in its
 binary format, which it builds without quoting every element as the text
 format does.
 
+Attempt rows go in the same way; SQLAlchemy's executemany ran one statement
+per row. A decision shared by many messages gives their ids as one array
+(``= ANY``), not as an ``IN`` list as long as the group, whose text psycopg
+parsed again for every batch. The other decisions still run one statement
+per message: a single UPDATE joined with arrays of ids and values was faster
+on analyzed tables, but before PostgreSQL had statistics it chose a nested
+loop that read all the arrays again for every message, and was slower.
+
 Only PostgreSQL through psycopg takes this path (``SQLStore.postgres_fast``):
 ``%b`` placeholders are psycopg's own. Other drivers, and Oracle, take
-SQLAlchemy's way (``_enqueue``), whose statements stay as they were.
+SQLAlchemy's way (``_enqueue``, ``_decide``), whose statements stay as they were.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, String, Table, make_url
 from sqlalchemy.engine import Dialect
 
-from adaptsend._models import Envelope
+from adaptsend._models import AttemptRecord, Envelope, Status
 from adaptsend.store import _rows
 from adaptsend.store import _schema as s
 
@@ -57,6 +65,12 @@ def insert_messages(
     contents = [(pk, e.content) for pk, e in zip(ids, envelopes, strict=True)]
     insert_rows(conn, s.message_contents, ("message_pk", "content"), contents)
     return ids
+
+
+def insert_attempts(conn: Connection, records: Sequence[AttemptRecord]) -> None:
+    """Write attempt rows in the caller's transaction."""
+    rows = [_rows.attempt_row(r, started_at=r.started_at) for r in records]
+    insert_rows(conn, s.attempts, _rows.ATTEMPT_COLUMNS, rows)
 
 
 def insert_rows(
@@ -89,10 +103,38 @@ def _insert_sql(table: Table, columns: tuple[str, ...], returning: str | None) -
     return f"{sql} RETURNING {quote(returning)}" if returning else sql
 
 
+def update_leased(
+    conn: Connection, values: Mapping[str, Any], pks: Sequence[int], *, owner: str
+) -> None:
+    """Set the columns of ``values`` in the messages of ``pks`` whose lease
+    ``owner`` holds, in one statement."""
+    sql = _update_sql(tuple(values))
+    conn.exec_driver_sql(sql, (*values.values(), list(pks), owner))
+
+
+@functools.lru_cache(maxsize=64)
+def _update_sql(columns: tuple[str, ...]) -> str:
+    """An UPDATE of ``columns`` in the messages whose ids the array after
+    their values gives, where the last parameter holds the lease."""
+    quote = _DIALECT.identifier_preparer.quote
+    table = s.messages
+    sets = ", ".join(f"{quote(name)} = %b::{_type(table.c[name])}" for name in columns)
+    # The lease check of ``_decide``: an owner that lost its lease changes nothing.
+    return (
+        f"UPDATE {quote(table.name)} SET {sets} WHERE id = ANY(%b::{_array_type(table.c.id)}) "
+        f"AND lease_owner = %b AND status = '{Status.SENDING.value}'"
+    )
+
+
 def _array_type(column: Column[Any]) -> str:
-    """The type of an array of ``column``'s values. Without a length: a cast
-    to VARCHAR(n) would cut a longer value, which the insert itself refuses."""
+    """The type of an array of ``column``'s values."""
+    return f"{_type(column)}[]"
+
+
+def _type(column: Column[Any]) -> str:
+    """The type of ``column``'s values as a parameter. Without a length: a cast
+    to VARCHAR(n) would cut a longer value, which the statement itself refuses."""
     type_ = column.type
     if isinstance(type_, String):
         type_ = type(type_)()
-    return f"{type_.compile(dialect=_DIALECT)}[]"
+    return type_.compile(dialect=_DIALECT)

@@ -125,9 +125,9 @@ class SQLStore:
     the databases they have. ``sqlite_fast`` (on by default on SQLite) writes
     queued messages and attempts the SQLite way (see ``_sqlite_fast``);
     ``postgres_fast`` (on by default on PostgreSQL through psycopg) queues
-    messages and the table source's rows the PostgreSQL way (see
-    ``_postgres_fast``). Tests turn them off to run every database's way on
-    SQLite and PostgreSQL.
+    messages and the table source's rows, writes attempts and applies
+    decisions the PostgreSQL way (see ``_postgres_fast``). Tests turn them off
+    to run every database's way on SQLite and PostgreSQL.
     """
 
     def __init__(
@@ -181,9 +181,11 @@ class SQLStore:
         with self.engine.begin() as conn:
             if self.sqlite_fast:
                 _sqlite_fast.insert_attempts(conn, attempts)
+            elif self.postgres_fast:
+                _postgres_fast.insert_attempts(conn, attempts)
             elif attempts:
                 conn.execute(insert(s.attempts), [_rows.attempt_params(r) for r in attempts])
-            _decide.apply(conn, decisions, owner=owner, now=now)
+            _decide.apply(conn, decisions, owner=owner, now=now, postgres_fast=self.postgres_fast)
 
     def release(self, *, owner: str, message_pks: Iterable[int] | None = None) -> int:
         """Hand back ``owner``'s untried leases; returns how many."""

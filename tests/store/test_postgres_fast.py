@@ -1,6 +1,6 @@
-"""The PostgreSQL store's own way of queueing stores exactly what the way
-every database takes would have stored; the rest of the suite runs both
-ways on PostgreSQL (see conftest.py)."""
+"""The PostgreSQL store's own way of queueing and recording stores exactly
+what the way every database takes would have stored; the rest of the suite
+runs both ways on PostgreSQL (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from adaptsend._models import Envelope
+from adaptsend._models import AttemptRecord, Decision, Envelope, Outcome, Reply, Stage, Status
 from adaptsend.store import SQLStore, _enqueue, _postgres_fast, _sources, open_store
 from tests import databases
 
-from .helpers import KEY, envelope
+from .helpers import KEY, LATER, NO_USER, OK, attempt, decision, envelope
 
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7, 890123)
 
@@ -28,7 +28,7 @@ ENVELOPES = [
     Envelope(message_id="<4@x>", sender="a@x.org", recipients=("b@x",), content=b"\x00\xff\r\n"),
     Envelope(message_id="<5@x>", sender="", recipients=("{a,b}@x.org",), content=b""),
 ]
-TABLES = ("messages", "message_contents", "source_rows")
+TABLES = ("messages", "message_contents", "source_rows", "attempts")
 
 POSTGRES_URLS = [url for url in databases.SERVER_URLS if databases.name(url) == "postgresql"]
 
@@ -50,28 +50,68 @@ def _stored(store: SQLStore) -> dict[str, list[Any]]:
         }
 
 
-def _written(url: str, tmp_path: Path, *, postgres_fast: bool) -> dict[str, list[Any]]:
+def _outcomes(mine: list[int], theirs: list[int]) -> tuple[list[AttemptRecord], list[Decision]]:
+    """Attempts with texts to cut, no reply code or a refused recipient, and
+    decisions: alike ones sharing a statement, others one by one, and some
+    for messages whose lease another agent holds."""
+    long_reply = Reply(code=452, text="x" * 5000, enhanced="4.5.3.1.2.3.4.5.6.7", stage=Stage.RCPT)
+    no_reply = Reply(code=None, text="", stage=Stage.CONNECT)
+    attempts = [
+        *(attempt(pk, OK, started_at=NOW) for pk in mine[:4]),
+        attempt(mine[1], NO_USER, Outcome.PERMANENT, started_at=NOW, recipient="zoë@exämple.org"),
+        attempt(mine[4], long_reply, Outcome.TRANSIENT, started_at=NOW + dt.timedelta(seconds=1)),
+        attempt(
+            mine[4], no_reply, Outcome.TRANSIENT, started_at=NOW + dt.timedelta(microseconds=1)
+        ),
+    ]
+    retry_at = NOW + dt.timedelta(minutes=5)
+    decisions = [
+        *(decision(pk, last_reply=OK) for pk in [*mine[:4], theirs[0]]),
+        decision(mine[4], Status.RETRY, next_attempt_at=retry_at, last_reply=long_reply),
+        decision(theirs[1], Status.FAILED, last_reply=NO_USER, recipients=("b@x",)),
+        decision(theirs[2], Status.RETRY, attempts=0, throttles=1, last_reply=LATER),
+    ]
+    return attempts, decisions
+
+
+def _written(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, postgres_fast: bool
+) -> dict[str, list[Any]]:
     """Every row written by queueing the envelopes, then the same again from a
-    site's table, into new tables (so that the ids start afresh)."""
+    site's table, then recording outcomes, into new tables (so that the ids
+    start afresh)."""
+    monkeypatch.setattr("adaptsend.store._sqlstore.utcnow", lambda: NOW)
     store = open_store(databases.ready_database(url, tmp_path))
+    store.postgres_fast = postgres_fast
     fast: _enqueue.FastWay = "postgres" if postgres_fast else None
     try:
         with store.engine.begin() as conn:
             _enqueue.insert_messages(conn, ENVELOPES, sending_key=KEY, now=NOW, fast=fast)
             rows = [(f'"{i}"', e) for i, e in enumerate(ENVELOPES)]
             _sources.enqueue(conn, "table", rows, sending_key="other", now=NOW, fast=fast)
+        mine, theirs = (
+            [c.id for c in store.claim(owner=owner, sending_key=key, limit=5, lease_s=60, now=NOW)]
+            for owner, key in (("a", KEY), ("b", "other"))
+        )
+        store.record(*_outcomes(mine, theirs), owner="a")
         return _stored(store)
     finally:
         store.close()
 
 
 def test_the_postgres_way_stores_what_the_portable_way_does(
-    postgres_url: str, tmp_path: Path
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fast = _written(postgres_url, tmp_path, postgres_fast=True)
-    assert fast == _written(postgres_url, tmp_path, postgres_fast=False)
-    assert [len(fast[table]) for table in TABLES] == [10, 10, 5]
+    fast = _written(postgres_url, tmp_path, monkeypatch, postgres_fast=True)
+    assert fast == _written(postgres_url, tmp_path, monkeypatch, postgres_fast=False)
+    assert [len(fast[table]) for table in TABLES] == [10, 10, 5, 7]
     assert fast["message_contents"][3].content == b"\x00\xff\r\n"
+    # Decisions apply to the messages "a" holds alone; attempts are all kept.
+    statuses = [(row.status, row.lease_owner) for row in fast["messages"]]
+    assert statuses == [("sent", None)] * 4 + [("retry", None)] + [("sending", "b")] * 5
+    assert fast["messages"][4].last_text == "x" * 999 + "\u2026"
+    assert [row.reply_code for row in fast["attempts"][-2:]] == [452, None]
+    assert fast["attempts"][4].recipient == "zoë@exämple.org"
 
 
 def test_a_sending_key_too_long_for_its_column_is_refused_not_cut(
