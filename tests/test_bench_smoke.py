@@ -48,9 +48,10 @@ def test_goodput_compares_every_strategy_in_every_scenario() -> None:
         if row[1].startswith("adaptsend"):
             delivered, count = row[2].split(" / ")
             assert (delivered, row[3]) == (count, "0")
-    # Runs this short are repeated for the rows the targets judge, only those.
+    # Only the rows the targets judge are repeated (how often depends on how
+    # long the runs took), three times at most.
     judged = {row[6] for row in rows if row[1].startswith(("oracle", "adaptsend"))}
-    assert judged == {"3"}
+    assert judged <= {"1", "2", "3"}
     assert {row[6] for row in rows if row[1] in ("naive", "fixed pool of 3")} == {"1"}
     assert "- drain ≤ 1.10x oracle at a steady limit:" in output
 
