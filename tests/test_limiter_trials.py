@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 import trio.testing
 
 from adaptsend._limiter import AIMDLimiter, ChangeReason, Slot
@@ -27,34 +28,32 @@ async def two_trials_at_three_and_four(
     return slots
 
 
-async def test_the_lower_trial_refused_first_sets_the_ceiling_at_its_level() -> None:
+@pytest.mark.parametrize(
+    ("first", "then", "ceiling_at_cut", "new_cap"),
+    [(2, 3, 3, 1), (3, 2, 4, 2)],
+    ids=["lower-trial-refused-first", "higher-trial-refused-first"],
+)
+async def test_two_trials_refused_in_one_over_shoot_leave_the_ceiling_at_the_lower_level(
+    first: int, then: int, ceiling_at_cut: int, new_cap: int
+) -> None:
     limiter, changes = make(initial_cap=2)
     async with contextlib.AsyncExitStack() as stack:
         slots = await two_trials_at_three_and_four(stack, limiter)
-        cut = limiter.record_throttle(slots[2])
+        cut = limiter.record_throttle(slots[first])
         assert cut is not None
-        # Four were open, but the fourth opened after the refused third.
-        assert (cut.observed, cut.ceiling, cut.new_cap) == (4, 3, 1)
-        assert cut.reason is ChangeReason.THROTTLE
-        # The fourth is refused too: the same over-shoot, already paid for.
-        assert limiter.record_throttle(slots[3]) is None
+        # Four were open either way: the ceiling is the refused trial's level.
+        assert (cut.reason, cut.observed, cut.ceiling, cut.new_cap) == (
+            ChangeReason.THROTTLE,
+            4,
+            ceiling_at_cut,
+            new_cap,
+        )
+        # The other trial is refused too: the same over-shoot, already paid
+        # for, so no second cut; the ceiling ends at the lower level, 3.
+        assert limiter.record_throttle(slots[then]) is None
         stats = limiter.statistics()
-        assert (stats.ceiling, stats.cap, stats.throttles, stats.ignored_throttles) == (3, 1, 1, 1)
-        assert len(changes) == 3
-
-
-async def test_the_higher_trial_refused_first_is_corrected_by_the_lower_one() -> None:
-    limiter, changes = make(initial_cap=2)
-    async with contextlib.AsyncExitStack() as stack:
-        slots = await two_trials_at_three_and_four(stack, limiter)
-        cut = limiter.record_throttle(slots[3])
-        assert cut is not None
-        assert (cut.observed, cut.ceiling, cut.new_cap) == (4, 4, 2)
-        # Level 3 fails as well: the ceiling comes down, without a second cut.
-        assert limiter.record_throttle(slots[2]) is None
-        stats = limiter.statistics()
-        assert (stats.ceiling, stats.cap, stats.epoch, stats.throttles) == (3, 2, 1, 1)
-        assert len(changes) == 3
+        assert (stats.ceiling, stats.cap, stats.epoch) == (3, new_cap, 1)
+        assert (stats.throttles, stats.ignored_throttles, len(changes)) == (1, 1, 3)
 
 
 async def test_a_trial_refused_once_the_cap_is_back_at_its_level_changes_nothing() -> None:

@@ -32,13 +32,13 @@ def sent(pk: int) -> Judgement:
 
 
 async def record(
-    steps: list[tuple[float, int, int]], *, in_flight: int
+    steps: list[tuple[float, int, int]], *, to_come: int
 ) -> tuple[list[list[int]], float]:
     """Hand the recorder judgement ``pk`` at each ``(delay, pk, sends still
-    to come)`` with ``in_flight`` sends to come at first; returns the
+    to come)`` with ``to_come`` sends to come at first; returns the
     batches written by the time the first was recorded, and that time."""
     store = WrittenBatches()
-    sending = [in_flight]
+    sending = [to_come]
     recorded = trio.Event()
     recorded_at: list[float] = []
 
@@ -66,20 +66,20 @@ async def record(
     return store.batches, recorded_at[0]
 
 
-async def test_the_last_outcomes_are_written_once_no_send_is_under_way(
+async def test_the_last_outcomes_are_written_once_no_send_is_under_way_or_waiting(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     start = trio.current_time()
-    batches, recorded_at = await record([(0.0, 1, 1), (0.005, 2, 0)], in_flight=2)
+    batches, recorded_at = await record([(0.0, 1, 1), (0.005, 2, 0)], to_come=2)
     # Both in one write, when the last send reported, not a gather later.
     assert batches == [[1, 2]]
     assert recorded_at == start + 0.005
 
 
-async def test_outcomes_wait_for_others_while_sends_are_under_way(
+async def test_outcomes_wait_for_others_while_sends_are_under_way_or_waiting(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     start = trio.current_time()
-    batches, recorded_at = await record([(0.0, 1, 2), (0.005, 2, 1)], in_flight=3)
+    batches, recorded_at = await record([(0.0, 1, 2), (0.005, 2, 1)], to_come=3)
     assert batches == [[1, 2]]
     assert recorded_at == start + GATHER_SECONDS
