@@ -1,7 +1,7 @@
 """``python -m bench [--full | --tiny] [goodput] [overhead] [drain]``: run the
 benchmarks and print their tables (Markdown) with the targets each meets.
 
-Quick mode (the default) takes about two minutes on a 2-core machine, full
+Quick mode (the default) takes two to three minutes on a 2-core machine, full
 mode about ten; tiny mode only shows that every benchmark runs.
 """
 
