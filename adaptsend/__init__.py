@@ -34,7 +34,7 @@ from adaptsend._errors import (
     PluginError,
     StoreError,
 )
-from adaptsend._limiter import CapChange
+from adaptsend._limiter_records import CapChange
 from adaptsend._models import (
     Attachment,
     AttemptRecord,

@@ -30,7 +30,7 @@ import math
 
 import attrs
 
-from adaptsend._limiter import ChangeReason
+from adaptsend._limiter_records import ChangeReason
 
 
 @attrs.frozen(kw_only=True)

@@ -20,7 +20,7 @@ from adaptsend._cli_common import exit_code, fail_cleanly
 from adaptsend._compose import compose
 from adaptsend._config import Config, LimiterConfig, RetryConfig, SMTPConfig, StoreConfig
 from adaptsend._interactive import run_with_signals
-from adaptsend._limiter import CapChange
+from adaptsend._limiter_records import CapChange
 from adaptsend._models import Message
 from adaptsend._plugins import load_plugins
 from adaptsend._progress import describe_change, write_summary

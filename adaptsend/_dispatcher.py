@@ -18,7 +18,7 @@ import trio
 
 from adaptsend._config import Config
 from adaptsend._decide import Judge, Judgement
-from adaptsend._limiter import CapChange
+from adaptsend._limiter_records import CapChange
 from adaptsend._limiters import Limiter, make_limiter, running
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Status, utcnow
 from adaptsend._plugins import Plugins

@@ -14,7 +14,7 @@ import trio
 from rich.console import Console
 
 from adaptsend._dispatcher import Dispatcher
-from adaptsend._limiter import CapChange
+from adaptsend._limiter_records import CapChange
 from adaptsend._progress import describe_change, show_progress
 from adaptsend._report import RunReport
 from adaptsend.hookspecs import hookimpl

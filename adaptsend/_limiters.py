@@ -17,7 +17,8 @@ from adaptsend._budget_api import BudgetStore
 from adaptsend._budget_rules import BudgetRules
 from adaptsend._config import Config
 from adaptsend._errors import ConfigError
-from adaptsend._limiter import AIMDLimiter, CapChange, LimiterStatistics, Slot
+from adaptsend._limiter import AIMDLimiter, Slot
+from adaptsend._limiter_records import CapChange, LimiterStatistics
 from adaptsend._shared_limiter import SharedLimiter
 from adaptsend._store_thread import StoreThread
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from adaptsend._limiter import CapChange
+from adaptsend._limiter_records import CapChange
 from adaptsend._report import DispatcherStatistics, RunReport
 
 log = logging.getLogger("adaptsend.run")

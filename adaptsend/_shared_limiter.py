@@ -44,7 +44,8 @@ import trio
 from adaptsend._budget_api import Want
 from adaptsend._budget_mirror import BudgetMirror
 from adaptsend._budget_rules import Budget, BudgetRules, grow, window_size
-from adaptsend._limiter import CapChange, DecisionCounts, LimiterStatistics, Slot
+from adaptsend._limiter import Slot
+from adaptsend._limiter_records import CapChange, DecisionCounts, LimiterStatistics
 from adaptsend._models import utcnow
 from adaptsend._store_thread import StoreThread
 

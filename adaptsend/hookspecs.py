@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from adaptsend._alerts import Alert, AlertSink, SinkContext
     from adaptsend._config import Config
-    from adaptsend._limiter import CapChange
+    from adaptsend._limiter_records import CapChange
     from adaptsend._models import AttemptRecord, Decision
     from adaptsend._store_api import Store
     from adaptsend._transport import Transport

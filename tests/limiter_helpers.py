@@ -7,11 +7,8 @@ import contextlib
 
 import trio
 
-from adaptsend._limiter import (
-    AIMDLimiter,
-    CapChange,
-    Slot,
-)
+from adaptsend._limiter import AIMDLimiter, Slot
+from adaptsend._limiter_records import CapChange
 
 
 def make(

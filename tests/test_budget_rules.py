@@ -21,7 +21,8 @@ from adaptsend._budget_rules import (
     probe_due,
     window_size,
 )
-from adaptsend._limiter import AIMDLimiter, ChangeReason
+from adaptsend._limiter import AIMDLimiter
+from adaptsend._limiter_records import ChangeReason
 
 RULES = BudgetRules(min_cap=1, max_cap=8, probe_interval_s=30.0, max_probe_interval_s=100.0)
 T0 = dt.datetime(2026, 11, 29, 21, 0, 0)

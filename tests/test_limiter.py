@@ -7,14 +7,9 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from adaptsend import _limiter
-from adaptsend._limiter import (
-    AIMDLimiter,
-    CapChange,
-    ChangeReason,
-    LimiterStatistics,
-    Slot,
-)
+from adaptsend import _limiter_records
+from adaptsend._limiter import AIMDLimiter, Slot
+from adaptsend._limiter_records import CapChange, ChangeReason, LimiterStatistics
 from tests.limiter_helpers import cut_to_two_with_ceiling_four, make, succeed, take, take_many
 
 # --- construction ---------------------------------------------------------
@@ -368,7 +363,7 @@ async def test_statistics_report_every_field(autojump_clock: trio.testing.MockCl
 
 
 async def test_recent_changes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_limiter, "RECENT_CHANGES", 3)
+    monkeypatch.setattr(_limiter_records, "RECENT_CHANGES", 3)
     limiter, changes = make(initial_cap=1, max_cap=10)
     async with contextlib.AsyncExitStack() as stack:
         slots: list[Slot] = []

@@ -8,11 +8,8 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from adaptsend._limiter import (
-    AIMDLimiter,
-    CapChange,
-    ChangeReason,
-)
+from adaptsend._limiter import AIMDLimiter
+from adaptsend._limiter_records import CapChange, ChangeReason
 
 # --- a simulated provider -------------------------------------------------
 

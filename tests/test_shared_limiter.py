@@ -16,7 +16,7 @@ import adaptsend
 from adaptsend import RunReport, Status, config_from_dict
 from adaptsend._budget_rules import BudgetRules
 from adaptsend._compose import compose
-from adaptsend._limiter import CapChange, ChangeReason
+from adaptsend._limiter_records import CapChange, ChangeReason
 from adaptsend._models import utcnow
 from adaptsend._shared_limiter import SharedLimiter, SharedSlot
 from adaptsend._store_thread import StoreThread

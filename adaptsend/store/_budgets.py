@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, Update, exc, func, insert, select, up
 from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake, Want
 from adaptsend._budget_rules import Budget, BudgetRules, cut, grow, new_budget
 from adaptsend._errors import StoreError
-from adaptsend._limiter import ChangeReason
+from adaptsend._limiter_records import ChangeReason
 from adaptsend.store._claim import ClaimStyle
 from adaptsend.store._rows import AnyRow
 from adaptsend.store._schema import OWNER_LEN

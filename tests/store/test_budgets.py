@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from adaptsend._budget_api import BudgetView, Want
 from adaptsend._budget_rules import Budget, BudgetRules
-from adaptsend._limiter import ChangeReason
+from adaptsend._limiter_records import ChangeReason
 from adaptsend._models import utcnow
 from adaptsend.store import SQLStore
 from adaptsend.store._schema import connection_slots, sending_budgets
