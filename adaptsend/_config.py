@@ -109,6 +109,9 @@ class RetryConfig:
     max_throttles: int = attrs.field(default=100, validator=_positive)
     base_delay_s: float = attrs.field(default=2.0, validator=_positive)
     max_delay_s: float = attrs.field(default=300.0, validator=_positive)
+    #: A message still unsent this long after it was queued is dead at its next
+    #: failure: five days, as long as a mail server keeps mail.
+    max_age_s: float = attrs.field(default=432_000.0, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.base_delay_s > self.max_delay_s:
@@ -145,8 +148,13 @@ class RunConfig:
     transport: str = "smtp"
     #: Messages leased per claim; a page, never the whole queue.
     page_size: int = attrs.field(default=200, validator=_positive)
-    #: How long a claim is held before another agent may take the message.
-    lease_s: float = attrs.field(default=300.0, validator=_positive)
+    #: How long a claim is held before another agent may take the message. A
+    #: run renews the leases it holds every third of this, so after a crash
+    #: the next run takes over within about this long.
+    lease_s: float = attrs.field(default=60.0, validator=_positive)
+    #: Without ``--follow``, how long a run waits for an unreachable server
+    #: before it stops with exit 4 (deferred), leaving the messages queued.
+    outage_wait_s: float = attrs.field(default=300.0, validator=_positive)
     #: Most outcomes written per transaction. Outcomes are written as soon as
     #: the previous write is done, so a busy run writes big batches by itself.
     record_batch: int = attrs.field(default=200, validator=_positive)

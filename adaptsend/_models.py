@@ -37,6 +37,10 @@ class Outcome(enum.StrEnum):
     THROTTLED = "throttled"
     #: Try this message again later, with backoff.
     TRANSIENT = "transient"
+    #: The content went out and no final reply came (a timeout after the final
+    #: dot, a reset, a hang-up): the message may have been delivered. Retried
+    #: with backoff and the same Message-ID, and counted as a possible duplicate.
+    UNKNOWN = "unknown"
     #: This message will never be accepted: stop retrying it.
     PERMANENT = "permanent"
     #: Authentication or configuration is wrong: stop the whole run.
@@ -133,6 +137,8 @@ class ClaimedMessage:
     #: Throttled attempts before this claim; kept apart so that a provider's
     #: congestion cannot use up a message's retry budget.
     throttles: int
+    #: When the message was queued; past ``[retry] max_age_s`` a failure is its last.
+    queued_at: dt.datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

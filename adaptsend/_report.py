@@ -21,6 +21,9 @@ class DispatcherStatistics:
     throttled: int
     attempts: int
     elapsed_s: float
+    unknown: int = 0
+    #: Since when the server could not be reached; None while it can.
+    unreachable_since: float | None = None
 
     @property
     def rate(self) -> float:
@@ -35,6 +38,12 @@ class RunReport:
     ``fatal`` is the reply that stopped the run, if one did; ``interrupted`` is
     True when it was asked to stop (a signal, or a caller). Messages not
     finished stay queued for the next run.
+
+    ``unknown`` counts attempts whose content went out with no final reply:
+    each may have delivered its message once more than ``sent`` says.
+    ``deferred`` counts messages left waiting because the server could not be
+    reached for ``[run] outage_wait_s``; ``unreachable`` is the last failure
+    to reach it then.
     """
 
     sent: int
@@ -48,8 +57,11 @@ class RunReport:
     cap_changes: int
     fatal: Reply | None = None
     interrupted: bool = False
+    unknown: int = 0
+    deferred: int = 0
+    unreachable: Reply | None = None
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed, died, or stopped the run."""
-        return not (self.failed or self.dead or self.fatal or self.interrupted)
+        """True when nothing failed, died, waits for the server, or stopped the run."""
+        return not (self.failed or self.dead or self.fatal or self.interrupted or self.deferred)

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from adaptsend._models import Envelope, Reply
+from adaptsend._models import Envelope, Outcome, Reply
 
 
 @attrs.frozen(kw_only=True)
@@ -19,11 +19,22 @@ class SendResult:
     message was accepted). ``refused`` holds the recipients the server turned
     down inside a transaction that it otherwise accepted. ``connection_usable``
     is False when the connection is gone or must not be used again.
+
+    ``outcome`` is the transport's own verdict where it knows more than the
+    reply says: :attr:`Outcome.UNKNOWN` when the whole content was written and
+    no final reply came (the message may have been delivered), or the verdict
+    of a transport whose protocol has no SMTP replies. None: classify the reply.
+
+    ``untouched`` says that nothing of this message reached a server that could
+    act on it (the connection was found closed before its first command): it
+    may go again on a new connection without counting as an attempt.
     """
 
     reply: Reply
     refused: Mapping[str, Reply] = attrs.field(factory=dict)
     connection_usable: bool = True
+    outcome: Outcome | None = None
+    untouched: bool = False
 
 
 @attrs.frozen(kw_only=True)
