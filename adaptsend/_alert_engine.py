@@ -3,8 +3,9 @@
 It observes every recorded attempt and decision (the dispatcher calls it right
 after each batch is committed, in the trio thread, so it only counts and
 decides there), checks its rules again on a short tick so that a quiet spell
-resolves them, polls the store for the queue's age when a rule asks, and hands
-alerts to :class:`Deliveries` so that sinks never hold up sending.
+resolves them and an outage's length grows, polls the store for the queue's
+age when a rule asks, and hands alerts to :class:`Deliveries` so that sinks
+never hold up sending.
 
 Events are watched only while :meth:`AlertEngine.running` is open around a run.
 The rules' memory lives as long as the engine: an agent that runs again (with
@@ -26,7 +27,7 @@ from adaptsend._alert_delivery import Deliveries
 from adaptsend._alert_rules import Change, Draft, Event, RuleState
 from adaptsend._alerts import Alert, AlertSink
 from adaptsend._config_alerts import AlertsConfig
-from adaptsend._models import AttemptRecord, Decision, Outcome, Status, utcnow
+from adaptsend._models import AttemptRecord, Decision, Outcome, Reply, Status, utcnow
 from adaptsend._store_thread import StoreThread
 
 log = logging.getLogger("adaptsend.alerts")
@@ -34,6 +35,7 @@ log = logging.getLogger("adaptsend.alerts")
 _ATTEMPT_TRIGGERS = {
     Outcome.THROTTLED: "throttled",
     Outcome.TRANSIENT: "transient",
+    Outcome.UNKNOWN: "unknown",
     Outcome.FATAL: "fatal",
 }
 _DECISION_TRIGGERS = {Status.FAILED: "failed", Status.DEAD: "dead"}
@@ -122,6 +124,20 @@ class AlertEngine:
             event = Event(at=now, message_pk=decision.message_pk, reply=decision.last_reply)
             self._observe(trigger, event)
 
+    def reachability_changed(
+        self, sending_key: str, unreachable_since: dt.datetime | None, reply: Reply | None
+    ) -> None:
+        if self._deliveries is None:
+            return
+        now = self._clock()
+        began = None
+        if unreachable_since is not None:
+            # The dispatcher's wall-clock start, moved onto this engine's clock.
+            began = now - max((utcnow() - unreachable_since).total_seconds(), 0.0)
+        for state in self._by_trigger.get("unreachable", ()):
+            state.measure_outage(began, reply, now)
+            self._check(state, now)
+
     def _observe(self, trigger: str, event: Event) -> None:
         for state in self._by_trigger.get(trigger, ()):
             state.add(event)
@@ -149,6 +165,10 @@ class AlertEngine:
                     watch.cancel_scope.cancel()
                     self.check_all()
                     self._deliveries = None
+                    # An outage still going is the next run's to report: a
+                    # run that finds the server answering hears nothing of it.
+                    for state in self._by_trigger.get("unreachable", ()):
+                        state.forget_outage()
         except BaseExceptionGroup as group:
             # The run's own error, wrapped by our nurseries on its way out:
             # the caller gets it as the run raised it.
@@ -245,12 +265,15 @@ _NOUNS = {
     "failed": "message(s) failed permanently",
     "dead": "message(s) dead after their last retry",
     "fatal": "fatal reply(ies) that stop the run",
+    "unknown": "attempt(s) that got no final reply and may have been delivered",
 }
 
 
 def summary(draft: Draft) -> str:
     """One sentence: what was counted, against what threshold."""
     rule = draft.rule
+    if rule.when == "unreachable":
+        return _outage_summary(draft)
     if rule.when == "queue_age":
         measured = f"the oldest unsent message has waited {draft.count} s"
         limit = f"{rule.threshold:g} s"
@@ -262,3 +285,15 @@ def summary(draft: Draft) -> str:
     if draft.change is Change.REPEATED:
         return f"{measured}, still over the threshold of {limit}"
     return f"{measured} (threshold {limit})"
+
+
+def _outage_summary(draft: Draft) -> str:
+    """For how long the server has not answered, and its last failure."""
+    limit = f"threshold {draft.rule.threshold:g} s"
+    if draft.change is Change.RESOLVED:
+        return f"the server answers again after {draft.count} s without answering ({limit})"
+    still = "still " if draft.change is Change.REPEATED else ""
+    measured = f"the server has {still}not answered for {draft.count} s ({limit})"
+    if draft.last_reply is None:
+        return measured
+    return f"{measured}; last failure: {draft.last_reply.describe()}"

@@ -1,8 +1,9 @@
 """One alert rule's memory: the events in its sliding window, whether it is
 firing, and when it last said so.
 
-Pure and synchronous: the engine feeds events and the time, and acts on what
-:meth:`RuleState.evaluate` returns. Times are seconds on any monotonic clock.
+Pure and synchronous: the engine feeds events (or, for the rules that measure
+seconds, the measure) and the time, and acts on what :meth:`RuleState.evaluate`
+returns. Times are seconds on any monotonic clock.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Draft:
     sample_pks: tuple[int, ...]
     #: For queue_age: the Message-ID of the oldest unsent message.
     sample_message_ids: tuple[str, ...] = ()
+    #: For unreachable: the latest failure to reach the server.
+    last_reply: Reply | None = None
 
 
 class RuleState:
@@ -66,6 +69,9 @@ class RuleState:
         self._last_alert_at = -math.inf
         self._age = 0.0
         self._oldest_id: str | None = None
+        self._outage_began: float | None = None
+        self._outage_lasted = 0.0
+        self._last_reply: Reply | None = None
 
     @property
     def firing(self) -> bool:
@@ -79,10 +85,33 @@ class RuleState:
         self._age = age_s
         self._oldest_id = message_id
 
+    def measure_outage(self, began: float | None, reply: Reply | None, now: float) -> None:
+        """For an unreachable rule: the outage began at ``began`` (on the clock
+        :meth:`evaluate` is given), with ``reply`` the latest failure; or, with
+        None, the server answers again as of ``now``."""
+        known = self._outage_began
+        if began is None and known is not None:
+            self._outage_lasted = max(now - known, 0.0)
+        elif began is not None and known is not None:
+            # Told again during the same outage: it began when first told.
+            began = min(began, known)
+        self._outage_began = began
+        if reply is not None:
+            self._last_reply = reply
+
+    def forget_outage(self) -> None:
+        """Set aside an outage without a notice: the run that reported it is
+        over, and a later run reports again whatever it finds."""
+        self._outage_began = None
+        self._firing = False
+
     def level(self, now: float) -> float:
-        """Events in the window ending at ``now``, or the measured age."""
+        """Events in the window ending at ``now``, or the measured seconds."""
         if self.rule.when == "queue_age":
             return self._age
+        if self.rule.when == "unreachable":
+            began = self._outage_began
+            return 0.0 if began is None else max(now - began, 0.0)
         horizon = now - self.rule.window_s
         while self._events and self._events[0].at <= horizon:
             self._events.popleft()
@@ -108,14 +137,21 @@ class RuleState:
     def _draft(self, change: Change, level: float) -> Draft:
         severity = Severity.RESOLVED if change is Change.RESOLVED else self._severity()
         samples = (self._oldest_id,) if self._oldest_id and change is not Change.RESOLVED else ()
+        replies = [e.reply for e in self._events if e.reply is not None]
+        if self.rule.when == "unreachable":
+            replies = [self._last_reply] if self._last_reply is not None else []
+            if change is Change.RESOLVED:
+                # What a person wants to know now is how long it lasted.
+                level = self._outage_lasted
         return Draft(
             rule=self.rule,
             change=change,
             severity=severity,
             count=round(level),
-            top_replies=top_replies(e.reply for e in self._events if e.reply is not None),
+            top_replies=top_replies(replies),
             sample_pks=self._sample_pks(),
             sample_message_ids=samples,
+            last_reply=self._last_reply if self.rule.when == "unreachable" else None,
         )
 
     def _severity(self) -> Severity:

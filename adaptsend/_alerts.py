@@ -58,14 +58,18 @@ def _now() -> dt.datetime:
 class Alert:
     """Something a person should know about, with enough to act on it.
 
-    ``count`` is what the rule measured: events in the window, or for a
-    ``queue_age`` rule the age of the oldest unsent message in whole seconds.
-    ``counts`` holds every kind of outcome seen in the same window, so that a
-    reader can tell 20 throttles among 30 attempts from 20 among 30 000.
+    ``count`` is what the rule measured: events in the window; for a
+    ``queue_age`` rule the age of the oldest unsent message in whole seconds;
+    for an ``unreachable`` rule how long the server has not answered (in its
+    resolved notice, how long it did not). ``counts`` holds every kind of
+    outcome seen in the same window, so that a reader can tell 20 throttles
+    among 30 attempts from 20 among 30 000; ``unknown`` there counts attempts
+    that may have been delivered although they will be tried again.
     """
 
     rule: str
-    #: What the rule watches: throttled, transient, failed, dead, fatal or queue_age.
+    #: What the rule watches: throttled, transient, unknown, failed, dead, fatal,
+    #: queue_age or unreachable.
     when: str
     severity: Severity
     summary: str

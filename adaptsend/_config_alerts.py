@@ -11,10 +11,17 @@ from typing import Any, Literal
 
 import attrs
 
-#: What a rule can watch. Events: ``throttled`` and ``transient`` attempts,
-#: ``fatal`` replies, messages that ended ``failed`` or ``dead``. ``queue_age``
-#: measures how long the oldest unsent message has waited, in seconds.
-Trigger = Literal["throttled", "transient", "failed", "dead", "fatal", "queue_age"]
+#: What a rule can watch. Events: ``throttled``, ``transient`` and ``unknown``
+#: attempts (``unknown``: the content went out and no final reply came, so the
+#: message may have been delivered), ``fatal`` replies, messages that ended
+#: ``failed`` or ``dead``. Measures, in seconds: ``queue_age``, how long the
+#: oldest unsent message has waited; ``unreachable``, how long the server has
+#: not answered.
+Trigger = Literal[
+    "throttled", "transient", "unknown", "failed", "dead", "fatal", "queue_age", "unreachable"
+]
+#: The triggers that measure seconds rather than count events.
+MEASURES = frozenset({"queue_age", "unreachable"})
 RuleSeverity = Literal["warning", "critical"]
 
 
@@ -34,7 +41,7 @@ class AlertRuleConfig:
 
     name: str
     when: Trigger
-    #: Events in the window that raise the alert (seconds of age for queue_age).
+    #: Events in the window that raise the alert (seconds for queue_age and unreachable).
     threshold: float = attrs.field(validator=_positive)
     window_s: float = attrs.field(default=300.0, validator=_positive)
     #: While the rule stays over its threshold, it alerts again at most this often.
@@ -68,6 +75,8 @@ DEFAULT_RULES = (
     # The limiter costs a refusal now and then by design (one per probe);
     # twenty in five minutes means the limit fell or someone else is sending.
     AlertRuleConfig(name="throttling", when="throttled", threshold=20),
+    # A minute covers a server's restart; longer, and a person should look.
+    AlertRuleConfig(name="unreachable", when="unreachable", threshold=60, severity="critical"),
 )
 
 
@@ -75,7 +84,7 @@ DEFAULT_RULES = (
 class AlertsConfig:
     """``[alerts]``: rules, default sinks, and how long a run waits for them."""
 
-    #: Run the built-in rules (dead, fatal, failures, throttling) as well.
+    #: Run the built-in rules (dead, fatal, failures, throttling, unreachable) as well.
     defaults: bool = True
     #: Sinks for the rules that do not name their own.
     sinks: tuple[str, ...] = ("log",)

@@ -7,21 +7,27 @@ plugin author takes is the one every run takes.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import importlib
 import importlib.metadata
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import attrs
 import pluggy
 
 from adaptsend import hookspecs
 from adaptsend._errors import PluginError
-from adaptsend._models import AttemptRecord, Decision
+from adaptsend._models import AttemptRecord, Decision, Reply
+from adaptsend._plugin_calls import ObserverHooks
 from adaptsend._plugin_registry import Registry, collect
+
+if TYPE_CHECKING:
+    from adaptsend._alerts import Alert
+    from adaptsend._limiter_records import CapChange
 
 log = logging.getLogger("adaptsend.plugins")
 
@@ -80,17 +86,33 @@ class PluginInfo:
 class Observer(Protocol):
     """A core component that watches what the dispatcher records, called
     directly rather than through the plugin manager (so that agents sharing one
-    :class:`Plugins` never see each other's events)."""
+    :class:`Plugins` never see each other's events). Like the observer hooks,
+    its methods run in the trio thread and must not block; what they raise is
+    logged and sending goes on."""
 
     def attempt_recorded(self, attempt: AttemptRecord, sending_key: str) -> None: ...
 
     def decision_recorded(self, decision: Decision, sending_key: str) -> None: ...
 
+    def reachability_changed(
+        self, sending_key: str, unreachable_since: dt.datetime | None, reply: Reply | None
+    ) -> None: ...
+
+
+def _observer_hooks(plugins: Plugins) -> ObserverHooks:
+    return ObserverHooks(plugins.manager)
+
 
 @attrs.define
 class Plugins:
     """A typed facade over the plugin manager: core code calls these methods,
-    never ``pm.hook`` directly."""
+    never ``pm.hook`` directly.
+
+    The observer methods (:meth:`recorded`, :meth:`cap_changed`,
+    :meth:`alert`, :meth:`reachability_changed`) call each plugin and each
+    core observer on its own: one that raises is logged on
+    ``adaptsend.plugins`` and the others are still called. They never raise.
+    """
 
     manager: pluggy.PluginManager
     registry: Registry
@@ -99,6 +121,11 @@ class Plugins:
     #: Entry points not loaded because ``ADAPTSEND_DISABLE_PLUGINS`` names them.
     blocked: list[str] = attrs.field(factory=list)
     observers: tuple[Observer, ...] = ()
+    #: The observer hooks' implementations, fetched once: the manager must
+    #: not gain or lose plugins after this is made.
+    hooks: ObserverHooks = attrs.field(
+        default=attrs.Factory(_observer_hooks, takes_self=True), repr=False
+    )
 
     def with_observer(self, observer: Observer) -> Plugins:
         """The same plugins, with ``observer`` also told of every record."""
@@ -118,20 +145,46 @@ class Plugins:
         self, attempts: Sequence[AttemptRecord], decision: Decision, sending_key: str
     ) -> None:
         """One message's attempts and decision were committed to the store."""
-        hook = self.manager.hook
+        hooks = self.hooks
         for attempt in attempts:
-            hook.adaptsend_attempt_recorded(attempt=attempt, sending_key=sending_key)
-        hook.adaptsend_decision_recorded(decision=decision, sending_key=sending_key)
+            hooks.attempt_recorded(attempt=attempt, sending_key=sending_key)
+        hooks.decision_recorded(decision=decision, sending_key=sending_key)
         for observer in self.observers:
             for attempt in attempts:
-                observer.attempt_recorded(attempt, sending_key)
-            observer.decision_recorded(decision, sending_key)
+                try:
+                    observer.attempt_recorded(attempt, sending_key)
+                except Exception as exc:  # a bug in watching must not stop sending
+                    self._observer_failed(observer, "attempt_recorded", exc)
+            try:
+                observer.decision_recorded(decision, sending_key)
+            except Exception as exc:
+                self._observer_failed(observer, "decision_recorded", exc)
 
-    def cap_changed(self, sending_key: str, change: Any) -> None:
-        self.manager.hook.adaptsend_cap_changed(sending_key=sending_key, change=change)
+    def cap_changed(self, sending_key: str, change: CapChange) -> None:
+        """The limiter of ``sending_key`` changed its connection cap."""
+        self.hooks.cap_changed(sending_key=sending_key, change=change)
 
-    def alert(self, alert: Any) -> None:
-        self.manager.hook.adaptsend_alert(alert=alert)
+    def alert(self, alert: Alert) -> None:
+        """An alert was raised or resolved, before its sinks deliver it."""
+        self.hooks.alert(alert=alert)
+
+    def reachability_changed(
+        self, sending_key: str, unreachable_since: dt.datetime | None, reply: Reply | None
+    ) -> None:
+        """The server of ``sending_key`` could not be reached since
+        ``unreachable_since`` (naive UTC) with ``reply`` the latest failure,
+        or (both None) it answers again."""
+        self.hooks.reachability_changed(
+            sending_key=sending_key, unreachable_since=unreachable_since, reply=reply
+        )
+        for observer in self.observers:
+            try:
+                observer.reachability_changed(sending_key, unreachable_since, reply)
+            except Exception as exc:  # a bug in watching must not stop sending
+                self._observer_failed(observer, "reachability_changed", exc)
+
+    def _observer_failed(self, observer: Observer, method: str, exc: Exception) -> None:
+        self.hooks.failures.failed(f"observer {type(observer).__name__}", method, exc)
 
 
 def load_plugins(

@@ -16,10 +16,14 @@ pluggy calls hooks synchronously. Registration hooks run once, in the main
 thread, when the plugin manager is built: they hand factories to ``register``
 and do no I/O. Observer hooks run in the dispatcher's trio thread and must not
 block; a plugin that needs I/O there sends the event to its own task or thread.
+Each plugin's observer is called on its own: if it raises, the error is logged
+on ``adaptsend.plugins`` (with its traceback the first time, then at most once a
+minute), the other plugins are still called, and sending goes on.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
     from adaptsend._alerts import Alert, AlertSink, SinkContext
     from adaptsend._config import Config
     from adaptsend._limiter_records import CapChange
-    from adaptsend._models import AttemptRecord, Decision
+    from adaptsend._models import AttemptRecord, Decision, Reply
     from adaptsend._store_api import Store
     from adaptsend._transport import Transport
 
@@ -119,6 +123,21 @@ def adaptsend_cap_changed(sending_key: str, change: CapChange) -> None:
 
     Called in the dispatcher's trio thread at the moment of the change. Must
     not block.
+    """
+
+
+@hookspec
+def adaptsend_reachability_changed(
+    sending_key: str, unreachable_since: dt.datetime | None, reply: Reply | None
+) -> None:
+    """The server of ``sending_key`` stopped or started answering.
+
+    When it cannot be reached (a connection refused, a timeout before the
+    greeting, a ``421`` at the greeting, a TLS handshake cut),
+    ``unreachable_since`` is when the outage began (naive UTC, as in the store)
+    and ``reply`` the failure; its messages wait, uncharged. When it answers
+    again, both are None. Called once at each change, in the dispatcher's trio
+    thread. Must not block.
     """
 
 

@@ -104,21 +104,44 @@ def test_queue_age_compares_the_measured_age_with_the_threshold() -> None:
     assert resolved is not None and resolved.change is Change.RESOLVED
 
 
-def test_the_defaults_cover_dead_fatal_failures_and_throttling() -> None:
+def test_the_defaults_cover_dead_fatal_failures_throttling_and_outages() -> None:
     rules = {r.name: r for r in AlertsConfig().active_rules()}
     assert {(r.when, r.threshold) for r in rules.values()} == {
         ("dead", 1),
         ("fatal", 1),
         ("failed", 10),
         ("throttled", 20),
+        ("unreachable", 60),
     }
+    assert rules["unreachable"].severity == "critical"
 
 
 def test_a_configured_rule_replaces_a_default_of_the_same_name() -> None:
     config = AlertsConfig(rules=(rule(threshold=5), rule(name="slow", when="queue_age")))
     rules = config.active_rules()
-    assert [r.name for r in rules] == ["dead", "fatal", "failures", "throttling", "slow"]
+    assert [r.name for r in rules] == [
+        "dead",
+        "fatal",
+        "failures",
+        "throttling",
+        "unreachable",
+        "slow",
+    ]
     assert rules[3].threshold == 5
     assert [r.name for r in AlertsConfig(defaults=False, rules=(rule(),)).active_rules()] == [
         "throttling"
     ]
+
+
+def test_an_outage_is_measured_from_its_first_report_until_it_ends() -> None:
+    state = RuleState(rule(name="unreachable", when="unreachable", threshold=60))
+    state.measure_outage(10.0, BUSY, 10.0)
+    state.measure_outage(40.0, THROTTLE, 40.0)  # told again: the start stays
+    assert state.level(69.0) == 59.0
+    fired = state.evaluate(70.0)
+    assert fired is not None
+    assert (fired.change, fired.count, fired.last_reply) == (Change.FIRED, 60, THROTTLE)
+    state.measure_outage(None, None, 85.0)
+    resolved = state.evaluate(85.0)
+    assert resolved is not None
+    assert (resolved.change, resolved.count) == (Change.RESOLVED, 75)
