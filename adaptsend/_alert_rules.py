@@ -157,7 +157,8 @@ class RuleState:
     def _severity(self) -> Severity:
         if self.rule.severity is not None:
             return Severity(self.rule.severity)
-        return Severity.CRITICAL if self.rule.when in ("dead", "fatal") else Severity.WARNING
+        critical = self.rule.when in ("dead", "fatal", "unreachable")
+        return Severity.CRITICAL if critical else Severity.WARNING
 
     def _sample_pks(self) -> tuple[int, ...]:
         # The latest distinct messages: the ones a person can still look at.

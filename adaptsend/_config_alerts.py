@@ -48,7 +48,7 @@ class AlertRuleConfig:
     cooldown_s: float = attrs.field(default=900.0, validator=_positive)
     #: Sinks to deliver to; ``[alerts] sinks`` when not given.
     sinks: tuple[str, ...] | None = None
-    #: ``critical`` by default for dead and fatal, ``warning`` for the rest.
+    #: ``critical`` by default for dead, fatal and unreachable, ``warning`` for the rest.
     severity: RuleSeverity | None = None
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator
 
 import trio
 import trio.testing
 
 from adaptsend import (
+    Agent,
     AlertRuleConfig,
     AlertsConfig,
     AttemptRecord,
@@ -24,7 +26,11 @@ from adaptsend import (
 )
 from adaptsend._alert_engine import AlertEngine
 from adaptsend._alerts import Alert
+from adaptsend._compose import compose
 from adaptsend._models import utcnow
+from adaptsend._plugins import load_plugins
+from adaptsend.testing import RecordingSink
+from tests.conftest import batch, rows
 
 KEY = "reports@example.com@smtp.example.com:587"
 BUSY = Reply(code=421, enhanced="4.7.0", text="Server busy, try again later", stage=Stage.CONNECT)
@@ -171,6 +177,13 @@ async def test_an_outage_is_measured_from_when_it_began() -> None:
         assert alert.count in (61, 62)
 
 
+async def test_a_rule_of_its_own_is_critical_unless_it_says_otherwise() -> None:
+    async with watch(unreachable_only(threshold=5)) as w:
+        w.down()
+        [alert] = await w.at(6.0)
+    assert alert.severity is Severity.CRITICAL
+
+
 async def test_a_rule_of_its_own_sets_the_threshold_and_severity() -> None:
     config = unreachable_only(threshold=5, severity="warning", cooldown_s=10)
     async with watch(config) as w:
@@ -259,3 +272,33 @@ def test_the_triggers_load_from_the_configuration() -> None:
     )
     rules = {r.name: r for r in config.alerts.active_rules()}
     assert (rules["duplicates"].when, rules["unreachable"].threshold) == ("unknown", 300)
+
+
+async def test_a_server_that_refuses_every_connection_is_alerted_during_the_run(
+    db_url: str,
+) -> None:
+    # A port nobody listens on: every connection is refused.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = RecordingSink()
+    rule = {"name": "unreachable", "when": "unreachable", "threshold": 0.3, "window_s": 2}
+    config = config_from_dict(
+        {
+            "store": {"url": db_url},
+            "smtp": {"host": "127.0.0.1", "port": port, "timeout_s": 2},
+            "retry": {"base_delay_s": 0.05, "max_delay_s": 0.2},
+            "run": {"outage_wait_s": 1.5},
+            "alerts": {"sinks": ["recording"], "drain_s": 2, "rules": [rule]},
+        }
+    )
+    with Agent(config, plugins=load_plugins(entry_points=False, extra=[sink])) as agent:
+        agent.enqueue(compose(m) for m in batch(3))
+        report = await agent.run()
+
+    assert report.sent == 0
+    assert rows(db_url, "SELECT status, count(*) FROM messages GROUP BY status") == [("queued", 3)]
+    [alert] = sink.alerts
+    assert (alert.rule, alert.severity) == ("unreachable", Severity.CRITICAL)
+    assert alert.summary.startswith("the server has not answered for ")
+    assert "Connection refused" in alert.summary
