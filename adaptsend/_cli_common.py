@@ -2,7 +2,9 @@
 
 Exit codes: 0 every message was sent; 1 some failed or died (or input lines
 were rejected); 2 a usage, configuration or store error; 3 a fatal reply
-stopped the run (messages stay queued); 130 stopped by a signal.
+stopped the run (messages stay queued); 4 the server could not be reached
+for ``[run] outage_wait_s`` and messages wait for the next run (deferred); 130
+stopped by a signal.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from adaptsend._errors import AdaptsendError
 from adaptsend._groups import plain_error
 from adaptsend._report import RunReport
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_DEFERRED = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +58,9 @@ def exit_code(report: RunReport) -> int:
         return EXIT_FATAL
     if report.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if report.failed or report.dead else EXIT_OK
+    if report.failed or report.dead:
+        return EXIT_FAILED
+    return EXIT_DEFERRED if report.deferred else EXIT_OK
 
 
 def parse_since(value: str | None) -> dt.datetime | None:

@@ -150,6 +150,7 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
     start = parse_since(since) or utcnow()
     with Agent(load(ctx), existing_store=True) as agent:
         counts = agent.store.counts()
+        unknown = agent.store.unknown_attempts()
         stranded = agent.stranded()
         failures = agent.store.recent_failures(since=start, limit=10)
     if as_json:
@@ -157,6 +158,7 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
             json.dumps(
                 {
                     "counts": {s.value: counts.get(s, 0) for s in Status},
+                    "unknown_attempts": unknown,
                     "recent_failures": [_failure_json(f) for f in failures],
                     "unsent_under_other_keys": stranded,
                 }
@@ -164,6 +166,11 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
         )
         return
     click.echo("  ".join(f"{s.value} {counts.get(s, 0)}" for s in Status))
+    if unknown:
+        click.echo(
+            f"{unknown} attempt(s) ended with no final reply after the content went out: "
+            "those messages may have arrived twice (see docs/operations.md)"
+        )
     for key, count in stranded.items():
         click.echo(f"{count} unsent message(s) under another sending key: {key}")
     if failures:

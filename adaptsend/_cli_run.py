@@ -37,6 +37,11 @@ def run(ctx: click.Context, source: str, follow: bool, as_json: bool) -> None:
 
     Live progress on a terminal, log lines otherwise. Ctrl-C once stops after
     the sends in progress; twice aborts.
+
+    Exit codes: 0 all sent; 1 some failed or died; 2 usage or configuration;
+    3 a fatal reply stopped the run; 4 deferred: the server could not be
+    reached for [run] outage_wait_s, messages wait for the next run; 130
+    interrupted.
     """
     config = load(ctx)
     if not as_json:

@@ -16,7 +16,7 @@ from adaptsend._transport import SendResult
 
 Classify = Callable[[Reply], Outcome]
 
-_RETRYABLE = frozenset({Outcome.THROTTLED, Outcome.TRANSIENT})
+_RETRYABLE = frozenset({Outcome.THROTTLED, Outcome.TRANSIENT, Outcome.UNKNOWN})
 
 
 @attrs.frozen(kw_only=True)
@@ -60,7 +60,7 @@ class Judge:
     ) -> Judgement:
         """Judge one transaction (or failed connection) for one message.
         ``outcome`` overrides the classification of the transaction's reply."""
-        signal = outcome or self.classify(result.reply)
+        signal = outcome or result.outcome or self.classify(result.reply)
         refused = result.refused
         all_refused = bool(refused) and len(refused) >= len(message.envelope.recipients)
         per_recipient = refused and (
@@ -107,6 +107,11 @@ class Judge:
     ) -> Decision:
         attempts, throttles = message.attempts, message.throttles
         now = context.started_at
+        if outcome in _RETRYABLE and self._too_old(message, now):
+            # Five days by default: as long as a mail server keeps mail.
+            attempts += outcome is not Outcome.THROTTLED
+            throttles += outcome is Outcome.THROTTLED
+            return _decide(message, Status.DEAD, attempts, throttles, reply)
         if outcome is Outcome.FATAL:
             # Not the message's fault: back to the queue untouched.
             status = Status.RETRY if attempts or throttles else Status.QUEUED
@@ -125,12 +130,14 @@ class Judge:
                 return _decide(message, Status.RETRY, attempts, throttles, reply, next_at=now)
             tries = throttles
         else:
+            # A transient failure, or an unknown outcome: the message may have
+            # been delivered, and is sent again (same Message-ID) after a wait.
             attempts += 1
             if attempts >= self.retry.max_attempts:
                 return _decide(message, Status.DEAD, attempts, throttles, reply)
             tries = attempts
         delay = retry_delay(
-            outcome,
+            Outcome.THROTTLED if outcome is Outcome.THROTTLED else Outcome.TRANSIENT,
             tries,
             base_delay_s=self.retry.base_delay_s,
             max_delay_s=self.retry.max_delay_s,
@@ -138,6 +145,12 @@ class Judge:
         )
         next_at = now + dt.timedelta(seconds=delay)
         return _decide(message, Status.RETRY, attempts, throttles, reply, next_at=next_at)
+
+    def _too_old(self, message: ClaimedMessage, now: dt.datetime) -> bool:
+        queued_at = message.queued_at
+        if queued_at is None:
+            return False
+        return (now - queued_at).total_seconds() >= self.retry.max_age_s
 
     @staticmethod
     def _record(

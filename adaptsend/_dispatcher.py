@@ -8,6 +8,8 @@ retries that are due within the run), when it is stopped, or on a fatal reply.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import math
 import os
 import socket
@@ -18,9 +20,11 @@ import trio
 
 from adaptsend._config import Config
 from adaptsend._decide import Judge, Judgement
+from adaptsend._leases import keep_leases
 from adaptsend._limiter_records import CapChange
 from adaptsend._limiters import Limiter, make_limiter, running
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Status, utcnow
+from adaptsend._outage import Outage
 from adaptsend._plugins import Plugins
 from adaptsend._recorder import Recorder
 from adaptsend._report import DispatcherStatistics, RunReport
@@ -31,6 +35,8 @@ from adaptsend._worker import run_worker
 #: Seconds of sending the feeder keeps leased ahead of the workers: enough to
 #: keep them busy, few enough that no lease ages while it waits.
 _BUFFER_SECONDS = 2.0
+
+log = logging.getLogger("adaptsend.run")
 
 
 def new_owner() -> str:
@@ -60,6 +66,11 @@ class Dispatcher:
         self.limiter: Limiter = make_limiter(
             config, store, transport.sending_key, self.owner, self._cap_changed
         )
+        self.outage = Outage(
+            first_delay_s=config.retry.base_delay_s,
+            max_delay_s=config.retry.max_delay_s,
+            on_change=self._reachability_changed,
+        )
         self._store = store
         self._run = config.run
         self._plugins = plugins
@@ -67,6 +78,9 @@ class Dispatcher:
         self._stopping = False
         self._interrupted = False
         self._fatal: Reply | None = None
+        # The run stopped because the server stayed out of reach.
+        self._deferred = False
+        self._unknown = 0
         self._feeding_done = False
         self._outstanding = 0
         self._in_flight = 0
@@ -102,13 +116,17 @@ class Dispatcher:
     def sending(self, delta: int) -> None:
         self._in_flight += delta
 
-    def stop(self, *, fatal: Reply | None = None) -> None:
+    def stop(self, *, fatal: Reply | None = None, deferred: bool = False) -> None:
         """Stop claiming; sends in progress finish and are recorded; messages
-        not yet tried are handed back. Safe to call more than once."""
-        if fatal is None:
+        not yet tried are handed back. ``fatal`` is the reply that ends the
+        run; ``deferred`` that the server stayed out of reach. Safe to call
+        more than once."""
+        if fatal is not None:
+            self._fatal = self._fatal or fatal
+        elif deferred:
+            self._deferred = True
+        else:
             self._interrupted = True
-        elif self._fatal is None:
-            self._fatal = fatal
         self._stopping = True
         for waiting in list(self.slot_waits):
             waiting.cancel()
@@ -136,6 +154,8 @@ class Dispatcher:
             throttled=self._throttled,
             attempts=self._attempts,
             elapsed_s=trio.current_time() - self._started if self._started else 0.0,
+            unknown=self._unknown,
+            unreachable_s=self.outage.down_for() if self.outage.down else None,
         )
 
     # -- the run -----------------------------------------------------------
@@ -158,17 +178,42 @@ class Dispatcher:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(recorder.run, to_record)
+                watching = trio.CancelScope()
+                nursery.start_soon(self._watch, watching)
                 async with running(self.limiter), judged, trio.open_nursery() as workers, to_take:
                     workers.start_soon(self._feed, to_send)
                     task_status.started()
                     await self._staff(workers, to_take, judged)
+                # Every worker is done: no lease is held by a send any more.
+                watching.cancel()
             finished = True
         finally:
             # Aborted (cancelled, or an error): nothing below runs.
             if not finished:
                 await self._hand_back_unstarted()
         released = await self._store.call(self._store.store.release, owner=self.owner)
-        return self._report(released)
+        deferred = await self._waiting() if self._deferred else 0
+        return self._report(released, deferred)
+
+    async def _watch(self, scope: trio.CancelScope) -> None:
+        """What runs beside the sends until every worker is done: the leases'
+        heartbeat and the watch over an outage."""
+        with scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(keep_leases, self._store, self.owner, self._run.lease_s)
+                if not self._follow:
+                    wait_s = self._run.outage_wait_s
+                    nursery.start_soon(self.outage.wait_longer_than, wait_s, self._defer)
+
+    def _defer(self) -> None:
+        """Without ``--follow``: the server stayed out of reach too long; its
+        messages wait, uncharged, for the next run."""
+        self.stop(deferred=True)
+
+    async def _waiting(self) -> int:
+        """Messages of this sending key that are not final: what waits for the server."""
+        unsent = await self._store.call(self._store.store.unsent_by_key)
+        return unsent.get(self.transport.sending_key, 0)
 
     async def _hand_back_unstarted(self) -> None:
         """On an abort, give back the leases of messages that no send has
@@ -232,7 +277,6 @@ class Dispatcher:
             sending_key=self.transport.sending_key,
             limit=limit,
             lease_s=self._run.lease_s,
-            now=utcnow(),
         )
         for message in claimed:
             self._retrying.discard(message.id)
@@ -279,6 +323,8 @@ class Dispatcher:
             self._attempts += 1
             if judgement.signal is Outcome.THROTTLED:
                 self._throttled += 1
+            elif judgement.signal is Outcome.UNKNOWN:
+                self._unknown += 1
             if decision.status is Status.RETRY and self._fatal is None:
                 self._retrying.add(decision.message_pk)
                 self._drained = False
@@ -302,12 +348,26 @@ class Dispatcher:
         if self._plugins is not None:
             self._plugins.cap_changed(self.transport.sending_key, change)
 
+    def _reachability_changed(self, since: dt.datetime | None, reply: Reply | None) -> None:
+        key = self.transport.sending_key
+        if since is not None and reply is not None:
+            log.warning(
+                "cannot reach the server of %s (%s); messages wait, uncharged, and one "
+                "connection tries again at growing intervals",
+                key,
+                reply.describe(),
+            )
+        else:
+            log.warning("the server of %s answers again", key)
+        if self._plugins is not None:
+            self._plugins.reachability_changed(key, since, reply)
+
     def aborted_report(self) -> RunReport:
         """The report of a run that was cancelled before it could finish."""
         self._interrupted = True
-        return self._report(0)
+        return self._report(0, 0)
 
-    def _report(self, released: int) -> RunReport:
+    def _report(self, released: int, deferred: int) -> RunReport:
         return RunReport(
             sent=self._counts[Status.SENT],
             failed=self._counts[Status.FAILED],
@@ -320,4 +380,7 @@ class Dispatcher:
             cap_changes=self._cap_changes,
             fatal=self._fatal,
             interrupted=self._interrupted,
+            unknown=self._unknown,
+            deferred=deferred,
+            unreachable=self.outage.last_reply if self._deferred else None,
         )

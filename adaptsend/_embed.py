@@ -20,7 +20,7 @@ from adaptsend._compose import compose
 from adaptsend._config import Config, config_from_dict, load_config
 from adaptsend._errors import MessageError
 from adaptsend._groups import plain_error
-from adaptsend._models import Envelope, Message, Reply, Status
+from adaptsend._models import FINAL_STATUSES, Envelope, Message, Reply, Status
 from adaptsend._plugins import Plugins
 from adaptsend._report import RunReport
 
@@ -56,6 +56,13 @@ class BatchReport:
 
     def with_status(self, status: Status) -> list[MessageResult]:
         return [r for r in self.results if r.status is status]
+
+    @property
+    def deferred(self) -> list[MessageResult]:
+        """Messages of the batch still waiting to be sent (queued or to be
+        retried): when ``run.deferred`` is set, because the server could not
+        be reached. The next run, or ``adaptsend run``, sends them."""
+        return [r for r in self.results if r.status not in FINAL_STATUSES]
 
     @property
     def ok(self) -> bool:

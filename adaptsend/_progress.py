@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from adaptsend._limiter_records import CapChange
+from adaptsend._models import Reply
 from adaptsend._report import DispatcherStatistics, RunReport
 
 log = logging.getLogger("adaptsend.run")
@@ -34,15 +35,21 @@ def panel(stats: DispatcherStatistics) -> Table:
         f"{stats.failed}/{stats.dead}",
         f"{stats.rate:.1f}/s",
     )
+    if stats.unreachable_s is not None:
+        table.add_row(f"server unreachable for {stats.unreachable_s:.0f}s; messages wait")
     return table
 
 
 def line(stats: DispatcherStatistics) -> str:
-    return (
+    text = (
         f"cap={stats.cap} open={stats.open_connections} in_flight={stats.in_flight} "
         f"sent={stats.sent} retrying={stats.retrying} failed={stats.failed} "
-        f"dead={stats.dead} throttled={stats.throttled} rate={stats.rate:.1f}/s"
+        f"dead={stats.dead} throttled={stats.throttled} unknown={stats.unknown} "
+        f"rate={stats.rate:.1f}/s"
     )
+    if stats.unreachable_s is not None:
+        text += f" unreachable_for={stats.unreachable_s:.0f}s"
+    return text
 
 
 async def show_progress(
@@ -76,8 +83,19 @@ def summary_lines(report: RunReport) -> list[str]:
         f"in {report.elapsed_s:.1f}s; final cap {report.final_cap} "
         f"after {report.cap_changes} cap change(s)"
     ]
+    if report.unknown:
+        lines.append(
+            f"{report.unknown} attempt(s) with no final reply after the content went out: "
+            "their messages were sent again and may have arrived twice"
+        )
     if report.released:
         lines.append(f"{report.released} message(s) left queued for the next run")
+    if report.deferred:
+        last = f" ({report.unreachable.describe()})" if report.unreachable else ""
+        lines.append(
+            f"{report.deferred} message(s) wait for the server, which could not be "
+            f"reached{last}; run again later"
+        )
     if report.fatal is not None:
         lines.append(f"stopped: {report.fatal.describe()} (at {report.fatal.stage.value})")
     if report.interrupted:
@@ -86,14 +104,6 @@ def summary_lines(report: RunReport) -> list[str]:
 
 
 def report_json(report: RunReport) -> str:
-    fatal = None
-    if report.fatal is not None:
-        fatal = {
-            "code": report.fatal.code,
-            "enhanced": report.fatal.enhanced,
-            "text": report.fatal.text,
-            "stage": report.fatal.stage.value,
-        }
     return json.dumps(
         {
             "sent": report.sent,
@@ -105,10 +115,24 @@ def report_json(report: RunReport) -> str:
             "elapsed_s": round(report.elapsed_s, 3),
             "final_cap": report.final_cap,
             "cap_changes": report.cap_changes,
-            "fatal": fatal,
+            "fatal": _reply_json(report.fatal),
             "interrupted": report.interrupted,
+            "unknown": report.unknown,
+            "deferred": report.deferred,
+            "unreachable": _reply_json(report.unreachable),
         }
     )
+
+
+def _reply_json(reply: Reply | None) -> dict[str, object] | None:
+    if reply is None:
+        return None
+    return {
+        "code": reply.code,
+        "enhanced": reply.enhanced,
+        "text": reply.text,
+        "stage": reply.stage.value,
+    }
 
 
 def write_summary(report: RunReport, out: TextIO) -> None:

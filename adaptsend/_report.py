@@ -22,8 +22,8 @@ class DispatcherStatistics:
     attempts: int
     elapsed_s: float
     unknown: int = 0
-    #: Since when the server could not be reached; None while it can.
-    unreachable_since: float | None = None
+    #: How long the server has not been reachable, in seconds; None while it is.
+    unreachable_s: float | None = None
 
     @property
     def rate(self) -> float:

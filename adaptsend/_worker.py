@@ -14,27 +14,27 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
-import enum
 import itertools
+import logging
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import cast
 
 import attrs
 import trio
 
-from adaptsend._decide import AttemptContext, Judge, Judgement
+from adaptsend._decide import AttemptContext, Judgement
 from adaptsend._limiter import Slot
-from adaptsend._limiters import Limiter
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Stage, utcnow
+from adaptsend._outage import unreachable
 from adaptsend._smtp import SMTPConfigurationError
 from adaptsend._transport import (
     BatchConnection,
     Connection,
     SendAttempt,
     SendResult,
-    Transport,
     TransportError,
 )
+from adaptsend._worker_host import SessionEnd, WorkerHost
 
 #: How long one batch of sends may last. Short enough that a cut of the cap or
 #: a stop reaches a busy connection within a blink, and that a crash loses
@@ -45,42 +45,7 @@ MAX_BATCH = 32
 
 Pending = collections.deque[ClaimedMessage]
 
-
-class WorkerHost(Protocol):
-    """What a worker needs from the dispatcher that runs it."""
-
-    limiter: Limiter
-    transport: Transport
-    judge: Judge
-    idle_close_s: float
-
-    @property
-    def stopping(self) -> bool: ...
-
-    def stop(self, *, fatal: Reply | None = None) -> None: ...
-
-    def message_taken(self) -> None: ...
-
-    def sends_starting(self, batch: list[ClaimedMessage]) -> None: ...
-
-    #: Idle waits of open connections; a cut of the cap cancels them all.
-    idle_waits: set[trio.CancelScope]
-    #: Waits for a connection slot; a stop cancels them all.
-    slot_waits: set[trio.CancelScope]
-
-    @property
-    def in_flight(self) -> int: ...
-
-    def sending(self, delta: int) -> None: ...
-
-
-class SessionEnd(enum.Enum):
-    #: The connection closed (idle, refused, broken); the worker goes on.
-    CLOSED = "closed"
-    #: The cap was cut below the number of workers: this worker retires.
-    RETIRE = "retire"
-    #: No more messages will come.
-    DONE = "done"
+log = logging.getLogger("adaptsend.worker")
 
 
 async def run_worker(
@@ -178,18 +143,26 @@ class _Session:
                     limiter.connection_closed(slot)
 
     async def _take_slot(self, held: contextlib.AsyncExitStack) -> Slot | None:
-        """A connection slot, held until ``held`` closes; None once the run
-        is stopping, even while waiting (a shared budget's slot may not free
-        up for a long time)."""
+        """A connection slot, held until ``held`` closes, once the server can
+        be tried (see ``_outage``); None once the run is stopping, even while
+        waiting (a shared budget's slot may not free up for a long time, nor
+        a server come back)."""
         host = self._host
         slot: Slot | None = None
+        turn = False
         with trio.CancelScope() as waiting:
             host.slot_waits.add(waiting)
             try:
+                await host.outage.wait_turn()
+                turn = True
                 slot = await held.enter_async_context(host.limiter.slot())
             finally:
                 host.slot_waits.discard(waiting)
-        return None if host.stopping else slot
+        if slot is None or host.stopping:
+            if turn:
+                host.outage.gave_up()
+            return None
+        return slot
 
     def _closing_end(self) -> SessionEnd:
         return SessionEnd.RETIRE if self._host.limiter.over_cap() else SessionEnd.CLOSED
@@ -240,9 +213,9 @@ class _Session:
             # Checked once per connection: a protocol check is not cheap.
             self._batching = isinstance(connection, BatchConnection)
         attempts, context = await self._send(connection, self._batch())
-        if reused and _stale(attempts[0].result):
-            # The server closed the idle connection before our MAIL: nothing
-            # was sent, so reconnect and try once more without counting it.
+        if reused and attempts[0].result.untouched:
+            # The server closed the idle connection before our first command:
+            # nothing was sent, so reconnect and try once more without counting it.
             await self._drop(slot, connection)
             return await self._deliver(slot, None)
         # Every attempt is judged, also those after one that ends the
@@ -266,18 +239,30 @@ class _Session:
         return connection, True
 
     async def _open(self, slot: Slot) -> tuple[Connection | None, bool]:
-        """Connect. A failure is judged as the first pending message's attempt;
-        then the result says whether the worker may go on."""
+        """Connect. A server that cannot be reached is an outage, charged to
+        no message (they stay pending); any other failure is judged as the
+        first pending message's attempt. The result says whether the worker
+        may go on."""
+        host = self._host
         context = self._context()
         connection, failure = await self._connect(slot)
         if connection is not None:
+            host.outage.reached()
             return connection, True
         assert failure is not None
-        forced = Outcome.FATAL if failure.configuration_error else None
+        forced = failure.outcome
+        if forced is None and unreachable(
+            failure.result.reply, host.judge.classify(failure.result.reply)
+        ):
+            host.outage.failed(failure.result.reply)
+            host.limiter.connection_closed(slot)
+            return None, True
+        # The server answered (a throttle, a refusal, a bad password): it is there.
+        host.outage.reached()
         message = self._pending.popleft()
         judgement = await self._judge(slot, message, failure.result, context, outcome=forced)
         # Judged first, so that a throttle counts this connection as open.
-        self._host.limiter.connection_closed(slot)
+        host.limiter.connection_closed(slot)
         return None, judgement.signal not in _ENDING
 
     def _batch(self) -> list[ClaimedMessage]:
@@ -308,8 +293,13 @@ class _Session:
             return await self._host.transport.connect(), None
         except TransportError as exc:
             result = SendResult(reply=exc.reply, connection_usable=False)
-            configuration = isinstance(exc, SMTPConfigurationError)
-            return None, _ConnectFailure(result=result, configuration_error=configuration)
+            forced = Outcome.FATAL if isinstance(exc, SMTPConfigurationError) else None
+            return None, _ConnectFailure(result=result, outcome=forced)
+        except Exception as exc:
+            # A transport's bug is not an outage, and must not end the run.
+            reply = _bug_reply(exc, Stage.CONNECT, "opening a connection")
+            result = SendResult(reply=reply, connection_usable=False)
+            return None, _ConnectFailure(result=result, outcome=Outcome.TRANSIENT)
 
     async def _drop(self, slot: Slot, connection: Connection) -> None:
         with trio.CancelScope(shield=True):
@@ -340,6 +330,12 @@ class _Session:
                 attempts = await batcher.send_many(envelopes, budget_s=BATCH_SECONDS)
             else:
                 attempts = [await _timed_send(connection, batch[0], context.started_at)]
+        except Exception as exc:
+            # A transport's bug (or a message it cannot encode) fails this
+            # message's attempt; the run and the other messages go on.
+            reply = _bug_reply(exc, Stage.MAIL, "sending")
+            failed = SendResult(reply=reply, connection_usable=False, outcome=Outcome.TRANSIENT)
+            attempts = [SendAttempt(result=failed, started_at=context.started_at, duration_s=0.0)]
         finally:
             host.sending(-1)
         self._per_message_s = sum(a.duration_s for a in attempts) / len(attempts)
@@ -386,10 +382,13 @@ _ENDING = frozenset({Outcome.FATAL, Outcome.THROTTLED})
 @attrs.frozen(kw_only=True)
 class _ConnectFailure:
     result: SendResult
-    #: The server cannot do what the configuration asks: stop the run.
-    configuration_error: bool
+    #: The verdict when the reply alone would mislead: FATAL when the server
+    #: cannot do what the configuration asks, TRANSIENT for a transport's bug.
+    outcome: Outcome | None
 
 
-def _stale(result: SendResult) -> bool:
-    reply = result.reply
-    return reply.code is None and reply.stage is Stage.MAIL and not result.connection_usable
+def _bug_reply(exc: Exception, stage: Stage, doing: str) -> Reply:
+    """A local error that stands for the reply a broken send never got."""
+    log.warning("the transport failed while %s", doing, exc_info=exc)
+    text = f"the transport failed while {doing}: {type(exc).__name__}: {exc}"
+    return Reply(code=None, text=text, stage=stage)
