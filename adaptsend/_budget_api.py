@@ -11,8 +11,14 @@ see ``adaptsend._budget_rules``) and ``max_cap`` numbered *slots* per key. Slot
 highest slots out of use at once; a slot is held under a lease that its holder
 renews, so a dead agent's slots come back.
 
-Like the rest of the store, every method blocks, is called from one thread at
-a time, and is one statement or one short transaction. ``now`` is naive UTC.
+Like the rest of the store, every method blocks and is one statement or one
+short transaction. :meth:`BudgetStore.renew_slots` may be called beside one
+other store call (see :class:`~adaptsend._store_api.Store`); the others are
+called from one thread at a time.
+
+Every time is the database's clock, not the agent's: leases are written and
+judged on it, so agents whose clocks disagree still never hold more slots
+than the cap together. Times are naive UTC.
 """
 
 from __future__ import annotations
@@ -75,24 +81,15 @@ class SlotTake:
 
 @runtime_checkable
 class BudgetStore(Protocol):
-    def budget_view(
-        self, *, sending_key: str, initial_cap: int, rules: BudgetRules, now: dt.datetime
-    ) -> BudgetView:
+    def budget_view(self, *, sending_key: str, initial_cap: int, rules: BudgetRules) -> BudgetView:
         """Read the budget of ``sending_key``, creating it (at ``initial_cap``,
         with ``rules.max_cap`` slots) or adding the slots it lacks first."""
 
     def take_slot(
-        self,
-        *,
-        sending_key: str,
-        holder: str,
-        held: int,
-        below: int,
-        lease_s: float,
-        now: dt.datetime,
+        self, *, sending_key: str, holder: str, held: int, below: int, lease_s: float
     ) -> SlotTake:
         """Hold the lowest free slot numbered below both the shared cap and
-        ``below`` for ``holder`` until ``now + lease_s``. A slot is free when it
+        ``below`` for ``holder`` until the database's now + ``lease_s``. A slot is free when it
         has no holder or its lease has run out. Two holders never get the same
         slot, and concurrent callers skip each other's slots instead of waiting.
 
@@ -100,15 +97,12 @@ class BudgetStore(Protocol):
         wants one (see :attr:`BudgetView.wanted`); when one is taken, forget
         ``holder``'s want."""
 
-    def renew_slots(
-        self, *, sending_key: str, holder: str, lease_s: float, now: dt.datetime
-    ) -> frozenset[int]:
-        """Extend every lease ``holder`` has to ``now + lease_s``; returns the
-        slots it still holds (one whose lease ran out may have been taken)."""
+    def renew_slots(self, *, sending_key: str, holder: str, lease_s: float) -> frozenset[int]:
+        """Extend every lease ``holder`` has to the database's now + ``lease_s``;
+        returns the slots it still holds (one whose lease ran out may have been
+        taken). May run beside one other store call."""
 
-    def mark_slot(
-        self, *, sending_key: str, holder: str, slot_no: int, proven: bool, now: dt.datetime
-    ) -> bool:
+    def mark_slot(self, *, sending_key: str, holder: str, slot_no: int, proven: bool) -> bool:
         """Record whether the connection on ``holder``'s slot has delivered;
         False when ``holder`` no longer holds it."""
 
@@ -116,20 +110,14 @@ class BudgetStore(Protocol):
         """Free ``holder``'s slot ``slot_no`` (all its slots when None); returns how many."""
 
     def cut_budget(
-        self, *, sending_key: str, seen_epoch: int, rules: BudgetRules, now: dt.datetime
+        self, *, sending_key: str, seen_epoch: int, rules: BudgetRules
     ) -> BudgetDecision:
         """Count a throttle on a connection opened in ``seen_epoch``: cut the cap
         by ``rules`` (observed: the slots held now), unless a cut was already
         made since that epoch began, which paid for this over-shoot."""
 
     def grow_budget(
-        self,
-        *,
-        sending_key: str,
-        seen_cap: int,
-        seen_epoch: int,
-        rules: BudgetRules,
-        now: dt.datetime,
+        self, *, sending_key: str, seen_cap: int, seen_epoch: int, rules: BudgetRules
     ) -> BudgetDecision:
         """Grow the cap one step by ``rules`` if it is still ``seen_cap`` in
         ``seen_epoch`` and binds: every slot below it is held and proven."""

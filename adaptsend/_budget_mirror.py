@@ -1,7 +1,8 @@
 """One agent's copy of a shared connection budget, and its calls to the store.
 
 The calls go through the agent's :class:`~adaptsend._store_thread.StoreThread`,
-which runs them one at a time in the order they were made. Their results come
+which runs them one at a time in the order they were made (renewals of the
+slots' leases apart, in a lane of their own). Their results come
 back to trio in whatever order the waiting tasks wake up, so each call is
 numbered when it is made and a budget it read is taken only if no later call's
 budget was taken already: the copy never goes back to an older state.
@@ -17,7 +18,6 @@ import trio
 
 from adaptsend._budget_api import BudgetStore, BudgetView, Want
 from adaptsend._budget_rules import Budget, BudgetRules, new_budget
-from adaptsend._models import utcnow
 from adaptsend._store_thread import StoreThread
 
 
@@ -67,7 +67,6 @@ class BudgetMirror:
             sending_key=self._key,
             initial_cap=self._initial_cap,
             rules=self._rules,
-            now=utcnow(),
         )
         if not self._apply(number, view.budget):
             return None
@@ -86,7 +85,6 @@ class BudgetMirror:
             held=held,
             below=self._rules.max_cap,
             lease_s=lease_s,
-            now=utcnow(),
         )
         self._apply(number, taken.budget)
         if taken.slot_no is None:
@@ -109,18 +107,18 @@ class BudgetMirror:
             holder=self._holder,
             slot_no=slot_no,
             proven=proven,
-            now=utcnow(),
         )
 
     async def renew(self, *, lease_s: float) -> frozenset[int]:
         """Extend this agent's leases; returns the slots it still holds."""
         self._next()
-        return await self._thread.call(
+        # In the renewals' lane: a slow claim or record must not let slots
+        # expire while their connections are open.
+        return await self._thread.call_beside(
             self._store.renew_slots,
             sending_key=self._key,
             holder=self._holder,
             lease_s=lease_s,
-            now=utcnow(),
         )
 
     async def cut(self, *, seen_epoch: int) -> bool:
@@ -131,7 +129,6 @@ class BudgetMirror:
             sending_key=self._key,
             seen_epoch=seen_epoch,
             rules=self._rules,
-            now=utcnow(),
         )
         self._apply(number, decision.budget)
         return decision.changed
@@ -145,7 +142,6 @@ class BudgetMirror:
             seen_cap=seen.cap,
             seen_epoch=seen.epoch,
             rules=self._rules,
-            now=utcnow(),
         )
         self._apply(number, decision.budget)
         return decision.changed

@@ -28,7 +28,11 @@ shared state every ``refresh_s`` and the renewal of this agent's slot leases.
 Decisions therefore arrive a moment later, through ``on_change``, and so do
 decisions other agents made. Store calls go through the agent's
 :class:`~adaptsend._store_thread.StoreThread` (see ``adaptsend._budget_mirror``),
-so the store is still used from one thread at a time.
+so the store is still used from one thread at a time; only the renewals run
+in the renewals' own lane, on a timer of their own, so that a slow claim or
+record cannot let slots expire while their connections are open. Slot leases
+run on the database's clock, so an agent whose clock is wrong still never
+takes a slot another agent holds.
 """
 
 from __future__ import annotations
@@ -308,6 +312,7 @@ class SharedLimiter:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write)
                 nursery.start_soon(self._keep_fresh)
+                nursery.start_soon(self._keep_slots)
                 try:
                     yield
                 finally:
@@ -321,12 +326,16 @@ class SharedLimiter:
             await op()
 
     async def _keep_fresh(self) -> None:
-        renewed_at = trio.current_time()
         while True:
             await trio.sleep(self._refresh_s)
             await self._refresh()
-            if self._held and trio.current_time() - renewed_at >= self._lease_s / 4:
-                renewed_at = trio.current_time()
+
+    async def _keep_slots(self) -> None:
+        """Renew this agent's slots every quarter of their lease, beside the
+        other store calls: never queued behind them."""
+        while True:
+            await trio.sleep(self._lease_s / 4)
+            if self._held:
                 await self._renew()
 
     def _queue(self, op: _Op) -> None:

@@ -2,7 +2,16 @@
 
 Every method blocks (it talks to a database), so the core calls each one in a
 worker thread with ``trio.to_thread.run_sync``. A store must therefore be safe to
-call from any one thread at a time; the core never calls it from two at once.
+call from any thread. The core calls it from one thread at a time, with one
+exception: the renewals of leases, :meth:`Store.renew` and (for stores that
+share budgets) ``renew_slots``, run in a lane of their own beside at most one
+other call, so that a slow claim or record never lets a lease run out. A
+store gives a renewal its own connection (or waits for the other call, where
+it has only one).
+
+Leases are judged on the database's clock, never the agent's: agents on
+several machines disagree about the time, and the database is the one clock
+they all meet.
 """
 
 from __future__ import annotations
@@ -70,13 +79,23 @@ class Store(Protocol):
         """Queue messages for sending now, in one transaction; return their ids in order."""
 
     def claim(
-        self, *, owner: str, sending_key: str, limit: int, lease_s: float, now: dt.datetime
+        self, *, owner: str, sending_key: str, limit: int, lease_s: float
     ) -> list[ClaimedMessage]:
         """Lease up to ``limit`` messages that are due (queued, retry with a next
-        attempt time that has come, or sending with an expired lease), chosen
-        longest-due first, marking them ``sending`` under ``owner`` until
-        ``now + lease_s`` (which must be positive). The page comes back in id
-        (queueing) order. Two owners never get the same message."""
+        attempt time that has come, or sending with an expired lease of
+        another owner), chosen longest-due first, marking them ``sending``
+        under ``owner`` until the database's now + ``lease_s`` (which must be
+        positive). The page comes back in id (queueing) order, each with the
+        time it was queued. Two owners never get the same message, and an
+        owner never gets back a message it holds, even once its lease has
+        expired: it may still be sending it."""
+
+    def renew(self, *, owner: str, lease_s: float) -> int:
+        """Extend every lease ``owner`` holds (its ``sending`` messages) to the
+        database's now + ``lease_s``; returns how many. May run beside one
+        other call (see the module docstring); a message that call is
+        deciding at that moment may be left out, as its decision ends the
+        lease anyway."""
 
     def record(
         self, attempts: Sequence[AttemptRecord], decisions: Sequence[Decision], *, owner: str
@@ -94,8 +113,11 @@ class Store(Protocol):
         before. Returns how many."""
 
     def next_due(self, *, sending_key: str) -> dt.datetime | None:
-        """When the earliest message that is not final becomes due (a lease
-        expiry counts for ``sending`` ones); None when nothing is left."""
+        """When the earliest message that is not final and not held becomes
+        due; None when there is none. A ``sending`` message whose lease has not
+        expired belongs to a live agent and is left out (the caller need not
+        wait for it); one whose lease has expired is due now (the time
+        returned is then in the past)."""
 
     def counts(self) -> Mapping[Status, int]:
         """Messages per status, every status present (zero where none)."""
@@ -107,6 +129,10 @@ class Store(Protocol):
     def requeue(self, *, statuses: Iterable[Status], since: dt.datetime | None) -> int:
         """Put final messages with one of ``statuses`` (updated at or after
         ``since``) back to ``queued`` with a fresh retry budget. Returns how many."""
+
+    def unknown_attempts(self) -> int:
+        """How many attempts ended ``unknown``: the content went out and no
+        final reply came, so the message may have been delivered twice."""
 
     def states(self, message_pks: Sequence[int]) -> list[MessageState]:
         """The current state of the given messages, in the given order."""

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -13,14 +16,14 @@ import sqlalchemy as sa
 import trio
 
 import adaptsend
-from adaptsend import RunReport, Status, config_from_dict
+from adaptsend import RunReport, Status, _budget_mirror, _shared_limiter, config_from_dict
 from adaptsend._budget_rules import BudgetRules
 from adaptsend._compose import compose
 from adaptsend._limiter_records import CapChange, ChangeReason
 from adaptsend._models import utcnow
 from adaptsend._shared_limiter import SharedLimiter, SharedSlot
 from adaptsend._store_thread import StoreThread
-from adaptsend.store import SQLStore, open_store
+from adaptsend.store import SQLStore, _budgets, _sqlstore, open_store
 from adaptsend.store._schema import connection_slots
 from tests import databases
 from tests.conftest import batch
@@ -42,9 +45,10 @@ class Agent:
 
     def __init__(self, url: str, name: str, *, initial_cap: int, max_cap: int, **kw: float):
         self.store = open_store(url)
+        self.thread = StoreThread(self.store)
         self.changes: list[CapChange] = []
         self.limiter = SharedLimiter(
-            store=StoreThread(self.store),
+            store=self.thread,
             sending_key=KEY,
             holder=name,
             initial_cap=initial_cap,
@@ -345,9 +349,7 @@ async def test_a_dead_agents_slots_come_back_when_their_lease_runs_out(
     async with running(a):
         # An agent that took both slots and died: nobody renews its leases.
         for _ in range(2):
-            a.store.take_slot(
-                sending_key=KEY, holder="dead", held=0, below=9, lease_s=1, now=utcnow()
-            )
+            a.store.take_slot(sending_key=KEY, holder="dead", held=0, below=9, lease_s=1)
         started = trio.current_time()
         with trio.fail_after(5):
             async with a.limiter.slot() as slot:
@@ -362,13 +364,49 @@ async def test_a_live_agent_keeps_its_slots_by_renewing_them(agents: Callable[..
     async with running(a), trio.open_nursery() as nursery:
         conn = await connect(nursery, a)
         await trio.sleep(1.2)  # three leases long
-        taken = a.store.take_slot(
-            sending_key=KEY, holder="x", held=0, below=9, lease_s=9, now=utcnow()
-        )
+        taken = a.store.take_slot(sending_key=KEY, holder="x", held=0, below=9, lease_s=9)
         assert taken.slot_no is None
         assert not await conn.ask_over_cap()
         await conn.close()
     assert holders(a.store)[0] is None
+
+
+async def test_slots_are_renewed_while_a_slow_store_call_holds_the_main_lane(
+    agents: Callable[..., Agent],
+) -> None:
+    a = agents("a", initial_cap=1, lease_s=0.4)
+    release = threading.Event()
+    async with running(a), trio.open_nursery() as nursery:
+        conn = await connect(nursery, a)
+        # A claim or record that takes longer than the lease (a slow database).
+        nursery.start_soon(functools.partial(a.thread.call, release.wait, 30))
+        try:
+            await trio.sleep(1.0)  # more than two leases long
+            taken = a.store.take_slot(sending_key=KEY, holder="x", held=0, below=9, lease_s=9)
+        finally:
+            release.set()
+        assert taken.slot_no is None
+        assert not await conn.ask_over_cap()
+        await conn.close()
+    assert holders(a.store)[0] is None
+
+
+async def test_an_agent_whose_clock_is_ahead_takes_no_slot_another_holds(
+    agents: Callable[..., Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = agents("a", initial_cap=2), agents("b", initial_cap=2)
+    async with running(a, b), trio.open_nursery() as nursery:
+        held = [await connect(nursery, a) for _ in range(2)]
+        # From here on only b acts, its clock 12 s ahead: past a's 10 s leases.
+        ahead = utcnow() + dt.timedelta(seconds=12)
+        for module in (_budget_mirror, _shared_limiter, _sqlstore, _budgets):
+            monkeypatch.setattr(module, "utcnow", lambda: ahead, raising=False)
+        with trio.move_on_after(10 * REFRESH_S):
+            async with b.limiter.slot():
+                pytest.fail("b took a slot a holds: its clock judged a's lease")
+        assert holders(a.store)[:2] == ["a", "a"]
+        for conn in held:
+            await conn.close()
 
 
 async def test_a_slot_lost_to_another_agent_is_over_the_cap(agents: Callable[..., Agent]) -> None:
@@ -377,7 +415,7 @@ async def test_a_slot_lost_to_another_agent_is_over_the_cap(agents: Callable[...
         conn = await connect(nursery, a)
         # As if this agent had stalled past its lease and another took the slot.
         a.store.release_slots(sending_key=KEY, holder="a")
-        a.store.take_slot(sending_key=KEY, holder="other", held=0, below=9, lease_s=9, now=utcnow())
+        a.store.take_slot(sending_key=KEY, holder="other", held=0, below=9, lease_s=9)
         await eventually(lambda: a.limiter.over_cap())
         assert await conn.ask_over_cap()
         await conn.close()

@@ -13,6 +13,10 @@ finds the row changed and decides again from the new state (or, for a
 throttle from an epoch that has ended, not at all). No transaction spans the
 read and the write, so no lock is held while deciding, and SQLite never has to
 turn a reader into a writer.
+
+Every time here is the database's (see ``_clock``): slot leases are written
+and judged on it, and so are the times the rules compare (the last cut, for
+probes), however far the agents' clocks are apart.
 """
 
 from __future__ import annotations
@@ -21,12 +25,23 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Update, exc, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Update,
+    exc,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake, Want
 from adaptsend._budget_rules import Budget, BudgetRules, cut, grow, new_budget
 from adaptsend._errors import StoreError
 from adaptsend._limiter_records import ChangeReason
+from adaptsend.store import _clock
 from adaptsend.store._claim import ClaimStyle
 from adaptsend.store._rows import AnyRow
 from adaptsend.store._schema import OWNER_LEN
@@ -37,21 +52,20 @@ from adaptsend.store._schema import sending_budgets as b
 _CUT_TRIES = 5
 
 
-def view(
-    engine: Engine, *, sending_key: str, initial_cap: int, rules: BudgetRules, now: dt.datetime
-) -> BudgetView:
+def view(engine: Engine, *, sending_key: str, initial_cap: int, rules: BudgetRules) -> BudgetView:
     """Read the budget, first creating it or adding the slots it lacks."""
     for _ in range(3):
         with engine.connect() as conn:
             row, slots = _read(conn, sending_key)
         missing = sorted(set(range(rules.max_cap)) - _slot_numbers(slots))
         if row is not None and not missing:
-            return _view(_budget(row), slots, now, wanted=_want(row))
+            return _view(_budget(row), slots, row.clock_now, wanted=_want(row))
         try:
             with engine.begin() as conn:
                 if row is None:
                     made = new_budget(sending_key, initial_cap=initial_cap, rules=rules)
-                    conn.execute(insert(b).values(sending_key=sending_key, **_values(made, now)))
+                    values = _values(made, _clock.now())
+                    conn.execute(insert(b).values(sending_key=sending_key, **values))
                 if missing:
                     rows = [{"sending_key": sending_key, "slot_no": n} for n in missing]
                     conn.execute(insert(cs), rows)
@@ -62,7 +76,9 @@ def view(
 
 
 def _read(conn: Connection, sending_key: str) -> tuple[AnyRow | None, Sequence[AnyRow]]:
-    row = conn.execute(select(b).where(b.c.sending_key == sending_key)).one_or_none()
+    """The budget row, with the database's time as ``clock_now``, and the slots."""
+    query = select(b, _clock.now().label("clock_now")).where(b.c.sending_key == sending_key)
+    row = conn.execute(query).one_or_none()
     slots = conn.execute(
         select(cs.c.slot_no, cs.c.holder, cs.c.expires_at, cs.c.proven_at).where(
             cs.c.sending_key == sending_key
@@ -109,7 +125,7 @@ def _budget(row: AnyRow) -> Budget:
     )
 
 
-def _values(budget: Budget, now: dt.datetime) -> dict[str, Any]:
+def _values(budget: Budget, now: dt.datetime | ColumnElement[dt.datetime]) -> dict[str, Any]:
     return {
         "cap": budget.cap,
         "ceiling": budget.ceiling,
@@ -135,11 +151,11 @@ def _replace(new: Budget, *, seen_version: int, now: dt.datetime) -> Update:
 # -- slots -------------------------------------------------------------------
 
 
-def _free(now: dt.datetime) -> Any:
-    return cs.c.holder.is_(None) | (cs.c.expires_at <= now)
+def _free() -> Any:
+    return cs.c.holder.is_(None) | (cs.c.expires_at <= _clock.now())
 
 
-def _takeable(sending_key: str, below: int, now: dt.datetime) -> Any:
+def _takeable(sending_key: str, below: int) -> Any:
     # The cap is read in the same statement, so a cut made a moment ago
     # already keeps the slots above it out of use.
     shared_cap = select(b.c.cap).where(b.c.sending_key == sending_key).scalar_subquery()
@@ -147,7 +163,7 @@ def _takeable(sending_key: str, below: int, now: dt.datetime) -> Any:
         (cs.c.sending_key == sending_key)
         & (cs.c.slot_no < shared_cap)
         & (cs.c.slot_no < below)
-        & _free(now)
+        & _free()
     )
 
 
@@ -160,7 +176,6 @@ def take(
     held: int,
     below: int,
     lease_s: float,
-    now: dt.datetime,
 ) -> SlotTake:
     """Hold the lowest free slot below the cap and ``below``, if there is one;
     otherwise say that ``holder`` wants one."""
@@ -168,15 +183,15 @@ def take(
         raise ValueError("A slot's lease must last longer than zero seconds.")
     if len(holder) > OWNER_LEN:
         raise ValueError(f"A slot holder name must be at most {OWNER_LEN} characters.")
-    lease = {"holder": holder, "expires_at": now + dt.timedelta(seconds=lease_s), "proven_at": None}
+    lease = {"holder": holder, "expires_at": _clock.later(lease_s), "proven_at": None}
     key = b.c.sending_key == sending_key
     with engine.begin() as conn:
         if style == "update":
-            slot_no = _take_by_update(conn, sending_key, below, lease, now)
+            slot_no = _take_by_update(conn, sending_key, below, lease)
         else:
-            slot_no = _take_by_cursor(conn, sending_key, below, lease, now)
+            slot_no = _take_by_cursor(conn, sending_key, below, lease)
         if slot_no is None:
-            want = {"wanted_by": holder, "wanted_held": held, "wanted_at": now}
+            want = {"wanted_by": holder, "wanted_held": held, "wanted_at": _clock.now()}
             conn.execute(update(b).where(key).values(want))
         else:
             forget = {"wanted_by": None, "wanted_held": None, "wanted_at": None}
@@ -186,11 +201,11 @@ def take(
 
 
 def _take_by_update(
-    conn: Connection, sending_key: str, below: int, lease: dict[str, Any], now: dt.datetime
+    conn: Connection, sending_key: str, below: int, lease: dict[str, Any]
 ) -> int | None:
     pick = (
         select(cs.c.slot_no)
-        .where(_takeable(sending_key, below, now))
+        .where(_takeable(sending_key, below))
         .order_by(cs.c.slot_no)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -201,7 +216,7 @@ def _take_by_update(
     stmt = (
         update(cs)
         .where(cs.c.sending_key == sending_key, cs.c.slot_no == pick.scalar_subquery())
-        .where(_free(now))
+        .where(_free())
         .values(lease)
         .returning(cs.c.slot_no)
     )
@@ -210,11 +225,11 @@ def _take_by_update(
 
 
 def _take_by_cursor(
-    conn: Connection, sending_key: str, below: int, lease: dict[str, Any], now: dt.datetime
+    conn: Connection, sending_key: str, below: int, lease: dict[str, Any]
 ) -> int | None:
     query = (
         select(cs.c.slot_no)
-        .where(_takeable(sending_key, below, now))
+        .where(_takeable(sending_key, below))
         .order_by(cs.c.slot_no)
         .with_for_update(skip_locked=True)
     )
@@ -230,14 +245,17 @@ def _take_by_cursor(
     return slot_no
 
 
-def renew(
-    engine: Engine, *, sending_key: str, holder: str, lease_s: float, now: dt.datetime
-) -> frozenset[int]:
-    """Extend ``holder``'s leases; returns the slots it still holds."""
+def renew(engine: Engine, *, sending_key: str, holder: str, lease_s: float) -> frozenset[int]:
+    """Extend ``holder``'s leases; returns the slots it still holds.
+
+    Safe beside one other call of the same agent: that call changes one slot
+    of its own, or takes a free one, so neither waits for the other in a cycle.
+    """
+    if lease_s <= 0:
+        raise ValueError("A slot's lease must last longer than zero seconds.")
     mine = (cs.c.sending_key == sending_key) & (cs.c.holder == holder)
-    until = now + dt.timedelta(seconds=lease_s)
     with engine.begin() as conn:
-        conn.execute(update(cs).where(mine).values(expires_at=until))
+        conn.execute(update(cs).where(mine).values(expires_at=_clock.later(lease_s)))
         return frozenset(conn.execute(select(cs.c.slot_no).where(mine)).scalars())
 
 
@@ -248,13 +266,12 @@ def mark(
     holder: str,
     slot_no: int,
     proven: bool,
-    now: dt.datetime,
 ) -> bool:
     """Note whether the connection on a held slot has delivered."""
     stmt = (
         update(cs)
         .where(cs.c.sending_key == sending_key, cs.c.slot_no == slot_no, cs.c.holder == holder)
-        .values(proven_at=now if proven else None)
+        .values(proven_at=_clock.now() if proven else None)
     )
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount == 1
@@ -277,15 +294,17 @@ def release(engine: Engine, *, sending_key: str, holder: str, slot_no: int | Non
 
 
 def cut_cap(
-    engine: Engine, *, sending_key: str, seen_epoch: int, rules: BudgetRules, now: dt.datetime
+    engine: Engine, *, sending_key: str, seen_epoch: int, rules: BudgetRules
 ) -> BudgetDecision:
     """Count a throttle from ``seen_epoch`` unless a cut already ended that epoch."""
     budget: Budget | None = None
     for _ in range(_CUT_TRIES):
         with engine.connect() as conn:
             row, slots = _read(conn, sending_key)
-        budget = _budget(row) if row is not None else None
-        if budget is None or budget.epoch != seen_epoch:
+        if row is None:
+            return BudgetDecision(budget=None, changed=False)
+        budget, now = _budget(row), row.clock_now
+        if budget.epoch != seen_epoch:
             return BudgetDecision(budget=budget, changed=False)
         # The throttled connection's slot is still held: it counts itself.
         observed = max(1, _view(budget, slots, now).held)
@@ -303,14 +322,13 @@ def grow_cap(
     seen_cap: int,
     seen_epoch: int,
     rules: BudgetRules,
-    now: dt.datetime,
 ) -> BudgetDecision:
     """One growth step, if the cap is as seen and every slot below it is proven."""
     with engine.connect() as conn:
         row, slots = _read(conn, sending_key)
     if row is None:
         return BudgetDecision(budget=None, changed=False)
-    budget = _budget(row)
+    budget, now = _budget(row), row.clock_now
     unchanged = (budget.cap, budget.epoch) == (seen_cap, seen_epoch)
     new = grow(budget, rules=rules, now=now) if unchanged else None
     if new is None or _view(budget, slots, now).proven < budget.cap:
@@ -322,7 +340,7 @@ def grow_cap(
             cs.c.sending_key == sending_key,
             cs.c.slot_no < budget.cap,
             cs.c.holder.is_not(None),
-            cs.c.expires_at > now,
+            cs.c.expires_at > _clock.now(),
             cs.c.proven_at.is_not(None),
         )
         .scalar_subquery()

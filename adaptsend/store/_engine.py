@@ -14,6 +14,10 @@ from adaptsend._errors import StoreError
 
 #: How long a SQLite writer waits for another one before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: Sync the WAL at every commit (FULL is 2), so that a commit is on disk when it returns.
+SQLITE_SYNCHRONOUS = 2
+#: How long a call waits for the one connection of an in-memory database.
+_IN_MEMORY_WAIT_S = 3600.0
 
 
 def parse_url(url: str) -> URL:
@@ -65,9 +69,13 @@ def _sqlite_engine(url: URL) -> Engine:
         "check_same_thread": False,
         "timeout": SQLITE_BUSY_TIMEOUT_S,
     }
-    # An in-memory database lives in one connection, so every caller must share it.
-    pool_class: type[pool.Pool] = pool.StaticPool if in_memory else pool.QueuePool
-    engine = create_engine(url, connect_args=connect_args, poolclass=pool_class)
+    pool_args: dict[str, Any] = {"poolclass": pool.QueuePool}
+    if in_memory:
+        # An in-memory database lives in one connection, so every caller must
+        # share it, and one at a time: a renewal beside another call waits
+        # for that call's transaction instead of committing inside it.
+        pool_args.update(pool_size=1, max_overflow=0, pool_timeout=_IN_MEMORY_WAIT_S)
+    engine = create_engine(url, connect_args=connect_args, **pool_args)
     event.listen(engine, "connect", _sqlite_pragmas(wal=not in_memory))
     return engine
 
@@ -88,9 +96,9 @@ def _sqlite_pragmas(*, wal: bool) -> Any:
             if wal:
                 # Readers (reports) never block the sender, and commits are cheap.
                 _use_wal(cursor)
-            # In WAL mode NORMAL loses at most the last commits on power loss, never
-            # consistency; FULL would sync on every record() call.
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # A recorded outcome must survive a power loss: in WAL mode NORMAL
+            # may lose the last commits (a "sent" among them, sent again).
+            cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
             cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:

@@ -115,3 +115,12 @@ def unsent_by_key(conn: Connection) -> dict[str, int]:
         .group_by(m.c.sending_key)
     )
     return {key: count for key, count in rows}
+
+
+def unknown_attempts(conn: Connection) -> int:
+    """How many attempts have the outcome ``unknown`` (possibly delivered)."""
+    # A count over the attempts, kept without an index of its own: every
+    # attempt written would pay for one, and this is asked by a person now
+    # and then (``adaptsend status``), on a table that purges keep bounded.
+    query = select(func.count()).where(a.c.outcome == Outcome.UNKNOWN.value)
+    return int(conn.execute(query).scalar_one())

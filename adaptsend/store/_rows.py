@@ -114,16 +114,18 @@ def envelope_params(env: Envelope, *, sending_key: str, now: dt.datetime) -> Par
 
 
 def claimed(row: AnyRow, content: bytes) -> ClaimedMessage:
-    """A leased row (id, Message-ID, sender, recipients, attempts, throttles)
-    and its content as the core sees them."""
-    pk, message_id, sender, recipients, attempts, throttles = row
+    """A leased row (id, Message-ID, sender, recipients, attempts, throttles,
+    queued at) and its content as the core sees them."""
+    pk, message_id, sender, recipients, attempts, throttles, queued_at = row
     envelope = Envelope(
         message_id=message_id,
         sender=sender,
         recipients=tuple(json.loads(recipients)),
         content=content,
     )
-    return ClaimedMessage(id=pk, envelope=envelope, attempts=attempts, throttles=throttles)
+    return ClaimedMessage(
+        id=pk, envelope=envelope, attempts=attempts, throttles=throttles, queued_at=queued_at
+    )
 
 
 def attempt_row(rec: AttemptRecord, *, started_at: Stamp) -> tuple[Any, ...]:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Engine, case, exc, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, case, exc, insert, update
 from sqlalchemy.engine import Dialect
 
 from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake
@@ -32,6 +32,7 @@ from adaptsend._store_api import (
 from adaptsend.store import (
     _budgets,
     _claim,
+    _clock,
     _decide,
     _engine,
     _enqueue,
@@ -159,7 +160,7 @@ class SQLStore:
             )
 
     def claim(
-        self, *, owner: str, sending_key: str, limit: int, lease_s: float, now: dt.datetime
+        self, *, owner: str, sending_key: str, limit: int, lease_s: float
     ) -> list[ClaimedMessage]:
         """Lease up to ``limit`` due messages for ``owner`` (see the Store protocol)."""
         with self.engine.begin() as conn:
@@ -170,8 +171,12 @@ class SQLStore:
                 sending_key=sending_key,
                 limit=limit,
                 lease_s=lease_s,
-                now=now,
             )
+
+    def renew(self, *, owner: str, lease_s: float) -> int:
+        """Extend every lease ``owner`` holds to the database's now + ``lease_s``."""
+        with self.engine.begin() as conn:
+            return _claim.renew(conn, style=self.claim_style, owner=owner, lease_s=lease_s)
 
     def record(
         self, attempts: Sequence[AttemptRecord], decisions: Sequence[Decision], *, owner: str
@@ -191,7 +196,8 @@ class SQLStore:
         """Hand back ``owner``'s untried leases; returns how many."""
         m = s.messages
         tried = (m.c.attempts > 0) | (m.c.throttles > 0)
-        now = utcnow()
+        # Due at once by the clock the next claim judges it with.
+        now = _clock.now()
         stmt = (
             update(m)
             .where(m.c.lease_owner == owner, m.c.status == Status.SENDING.value)
@@ -213,11 +219,8 @@ class SQLStore:
 
     def next_due(self, *, sending_key: str) -> dt.datetime | None:
         """When the earliest unfinished message of ``sending_key`` becomes due."""
-        m = s.messages
-        # Final rows have no due time, so the smallest one belongs to an unfinished row.
-        query = select(func.min(m.c.next_attempt_at)).where(m.c.sending_key == sending_key)
         with self.engine.connect() as conn:
-            return conn.execute(query).scalar()
+            return _claim.next_due(conn, sending_key=sending_key)
 
     def counts(self) -> Mapping[Status, int]:
         """Messages per status, every status present."""
@@ -255,6 +258,11 @@ class SQLStore:
         with self.engine.begin() as conn:
             _sources.unreport(conn, which)
             return conn.execute(stmt).rowcount
+
+    def unknown_attempts(self) -> int:
+        """How many attempts ended without a final reply after the content went out."""
+        with self.engine.connect() as conn:
+            return _reports.unknown_attempts(conn)
 
     def states(self, message_pks: Sequence[int]) -> list[MessageState]:
         """The current state of the given messages (unknown ids left out), in order."""
@@ -341,23 +349,14 @@ class SQLStore:
 
     # -- connection budgets shared by agents (adaptsend._budget_api.BudgetStore) --
 
-    def budget_view(
-        self, *, sending_key: str, initial_cap: int, rules: BudgetRules, now: dt.datetime
-    ) -> BudgetView:
+    def budget_view(self, *, sending_key: str, initial_cap: int, rules: BudgetRules) -> BudgetView:
         """Read (creating it first if needed) the budget of ``sending_key``."""
         return _budgets.view(
-            self.engine, sending_key=sending_key, initial_cap=initial_cap, rules=rules, now=now
+            self.engine, sending_key=sending_key, initial_cap=initial_cap, rules=rules
         )
 
     def take_slot(
-        self,
-        *,
-        sending_key: str,
-        holder: str,
-        held: int,
-        below: int,
-        lease_s: float,
-        now: dt.datetime,
+        self, *, sending_key: str, holder: str, held: int, below: int, lease_s: float
     ) -> SlotTake:
         """Hold the lowest free slot below the shared cap and ``below``, if any;
         otherwise note that ``holder`` wants one."""
@@ -369,28 +368,16 @@ class SQLStore:
             held=held,
             below=below,
             lease_s=lease_s,
-            now=now,
         )
 
-    def renew_slots(
-        self, *, sending_key: str, holder: str, lease_s: float, now: dt.datetime
-    ) -> frozenset[int]:
+    def renew_slots(self, *, sending_key: str, holder: str, lease_s: float) -> frozenset[int]:
         """Extend ``holder``'s leases; returns the slots it still holds."""
-        return _budgets.renew(
-            self.engine, sending_key=sending_key, holder=holder, lease_s=lease_s, now=now
-        )
+        return _budgets.renew(self.engine, sending_key=sending_key, holder=holder, lease_s=lease_s)
 
-    def mark_slot(
-        self, *, sending_key: str, holder: str, slot_no: int, proven: bool, now: dt.datetime
-    ) -> bool:
+    def mark_slot(self, *, sending_key: str, holder: str, slot_no: int, proven: bool) -> bool:
         """Record whether the connection on a held slot has delivered."""
         return _budgets.mark(
-            self.engine,
-            sending_key=sending_key,
-            holder=holder,
-            slot_no=slot_no,
-            proven=proven,
-            now=now,
+            self.engine, sending_key=sending_key, holder=holder, slot_no=slot_no, proven=proven
         )
 
     def release_slots(self, *, sending_key: str, holder: str, slot_no: int | None = None) -> int:
@@ -400,21 +387,15 @@ class SQLStore:
         )
 
     def cut_budget(
-        self, *, sending_key: str, seen_epoch: int, rules: BudgetRules, now: dt.datetime
+        self, *, sending_key: str, seen_epoch: int, rules: BudgetRules
     ) -> BudgetDecision:
         """Count a throttle from ``seen_epoch``, once per epoch."""
         return _budgets.cut_cap(
-            self.engine, sending_key=sending_key, seen_epoch=seen_epoch, rules=rules, now=now
+            self.engine, sending_key=sending_key, seen_epoch=seen_epoch, rules=rules
         )
 
     def grow_budget(
-        self,
-        *,
-        sending_key: str,
-        seen_cap: int,
-        seen_epoch: int,
-        rules: BudgetRules,
-        now: dt.datetime,
+        self, *, sending_key: str, seen_cap: int, seen_epoch: int, rules: BudgetRules
     ) -> BudgetDecision:
         """Grow the cap one step if it is as seen and binds."""
         return _budgets.grow_cap(
@@ -423,7 +404,6 @@ class SQLStore:
             seen_cap=seen_cap,
             seen_epoch=seen_epoch,
             rules=rules,
-            now=now,
         )
 
     def close(self) -> None:

@@ -17,8 +17,11 @@ from adaptsend._models import (
     Status,
     utcnow,
 )
-from adaptsend.store import SQLStore
-from adaptsend.store._schema import attempts, messages
+from adaptsend.store import SQLStore, _clock
+from adaptsend.store._schema import attempts, connection_slots, messages
+
+#: Long enough ago that no database's clock, however far off, is before it.
+LONG_AGO = dt.datetime(2000, 1, 1)
 
 KEY = "smtp.example.net:587"
 OK = Reply(code=250, text="2.0.0 Ok: queued as 4Bf3", enhanced="2.0.0")
@@ -69,7 +72,6 @@ def decision(pk: int, status: Status = Status.SENT, **kw: Any) -> Decision:
 
 
 def claim_ids(store: SQLStore, *, owner: str = "a", limit: int = 100, **kw: Any) -> list[int]:
-    kw.setdefault("now", utcnow())
     kw.setdefault("lease_s", 60.0)
     kw.setdefault("sending_key", KEY)
     return [c.id for c in store.claim(owner=owner, limit=limit, **kw)]
@@ -88,3 +90,31 @@ def attempt_rows(store: SQLStore) -> list[Any]:
 def set_due(store: SQLStore, pk: int, when: dt.datetime) -> None:
     with store.engine.begin() as conn:
         conn.execute(update(messages).where(messages.c.id == pk).values(next_attempt_at=when))
+
+
+def expire_leases(store: SQLStore, owner: str) -> None:
+    """Let ``owner``'s leases run out, as when it died long ago: leases are
+    judged on the database's clock, which a test cannot move."""
+    mine = (messages.c.lease_owner == owner) & (messages.c.status == "sending")
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(messages).where(mine).values(lease_expires_at=LONG_AGO, next_attempt_at=LONG_AGO)
+        )
+
+
+def expire_slots(store: SQLStore, holder: str, *, key: str = KEY) -> None:
+    """Let ``holder``'s slot leases of ``key`` run out (see :func:`expire_leases`)."""
+    cs = connection_slots
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(cs)
+            .where(cs.c.sending_key == key, cs.c.holder == holder)
+            .values(expires_at=LONG_AGO)
+        )
+
+
+def db_now(store: SQLStore) -> dt.datetime:
+    """The database's time, as the store judges leases by it."""
+    with store.engine.connect() as conn:
+        now: dt.datetime = conn.execute(select(_clock.now())).scalar_one()
+    return now

@@ -95,7 +95,7 @@ def _workload(store: Any) -> None:
     """Every way the core and the table source use a store, once."""
     ids = store.enqueue([envelope(i) for i in range(8)], sending_key=KEY)
     now = utcnow()
-    claimed = [c.id for c in store.claim(owner="a", sending_key=KEY, limit=8, lease_s=60, now=now)]
+    claimed = [c.id for c in store.claim(owner="a", sending_key=KEY, limit=8, lease_s=60)]
     alike = claimed[:4]
     sent_one, retried, narrowed, failed = claimed[4:]
     store.record(
@@ -109,11 +109,13 @@ def _workload(store: Any) -> None:
         ],
         owner="a",
     )
-    store.claim(owner="b", sending_key=KEY, limit=2, lease_s=60, now=later(1))
+    store.claim(owner="b", sending_key=KEY, limit=2, lease_s=60)
+    store.renew(owner="b", lease_s=60)
     store.release(owner="b", message_pks=[narrowed])
     store.release(owner="b")
     store.next_due(sending_key=KEY)
     store.counts()
+    store.unknown_attempts()
     store.recent_failures(since=later(-60), limit=5)
     store.states(ids)
     store.oldest_unsent(sending_key=KEY)
@@ -130,7 +132,7 @@ def _ledger_workload(store: Any) -> None:
     rows = [("1", envelope(100)), ("2", envelope(101))]
     store.source_states("table", ["1", "2"])
     [first, _] = store.enqueue_from_source("table", rows, sending_key=KEY)
-    [claimed] = store.claim(owner="c", sending_key=KEY, limit=1, lease_s=60, now=later(2))
+    [claimed] = store.claim(owner="c", sending_key=KEY, limit=1, lease_s=60)
     store.record([], [decision(claimed.id)], owner="c")
     store.unreported("table", limit=100)
     store.mark_reported("table", [first])
@@ -138,15 +140,14 @@ def _ledger_workload(store: Any) -> None:
 
 def _budget_workload(store: Any) -> None:
     rules = BudgetRules(min_cap=1, max_cap=3)
-    now = utcnow()
-    store.budget_view(sending_key=KEY, initial_cap=2, rules=rules, now=now)
+    store.budget_view(sending_key=KEY, initial_cap=2, rules=rules)
     for holder in ("a", "b", "c"):  # the last finds none free
-        store.take_slot(sending_key=KEY, holder=holder, held=0, below=3, lease_s=10, now=now)
-    store.mark_slot(sending_key=KEY, holder="a", slot_no=0, proven=True, now=now)
-    store.mark_slot(sending_key=KEY, holder="b", slot_no=1, proven=True, now=now)
-    store.renew_slots(sending_key=KEY, holder="a", lease_s=10, now=now)
-    store.grow_budget(sending_key=KEY, seen_cap=2, seen_epoch=0, rules=rules, now=now)
-    store.cut_budget(sending_key=KEY, seen_epoch=0, rules=rules, now=now)
+        store.take_slot(sending_key=KEY, holder=holder, held=0, below=3, lease_s=10)
+    store.mark_slot(sending_key=KEY, holder="a", slot_no=0, proven=True)
+    store.mark_slot(sending_key=KEY, holder="b", slot_no=1, proven=True)
+    store.renew_slots(sending_key=KEY, holder="a", lease_s=10)
+    store.grow_budget(sending_key=KEY, seen_cap=2, seen_epoch=0, rules=rules)
+    store.cut_budget(sending_key=KEY, seen_epoch=0, rules=rules)
     store.release_slots(sending_key=KEY, holder="a", slot_no=0)
     store.release_slots(sending_key=KEY, holder="b")
 
@@ -156,7 +157,7 @@ def _purge_workload(store: Any) -> None:
     # purge also locks and deletes a source row.
     key = "purge@relay.example.org:25"
     pk = store.enqueue_from_source("purged", [("9", envelope(200))], sending_key=key)["9"]
-    store.claim(owner="d", sending_key=key, limit=1, lease_s=60, now=later(3))
+    store.claim(owner="d", sending_key=key, limit=1, lease_s=60)
     store.record([attempt(pk)], [decision(pk)], owner="d")
     store.mark_reported("purged", [pk])
     store.purge(before=later(3600), dry_run=True)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from adaptsend._budget_api import BudgetView, Want
+from adaptsend._budget_api import BudgetView
 from adaptsend._budget_rules import Budget, BudgetRules
 from adaptsend._limiter_records import ChangeReason
 from adaptsend._models import utcnow
@@ -19,46 +19,48 @@ from adaptsend.store import SQLStore
 from adaptsend.store._schema import connection_slots, sending_budgets
 
 from .conftest import OpenStore
-from .helpers import KEY, later
+from .helpers import KEY, db_now, expire_slots, later
 
 RULES = BudgetRules(min_cap=1, max_cap=4, probe_interval_s=30.0)
 
 
 def open_budget(store: SQLStore, *, initial_cap: int = 2, rules: BudgetRules = RULES) -> Budget:
-    view = store.budget_view(sending_key=KEY, initial_cap=initial_cap, rules=rules, now=utcnow())
+    view = store.budget_view(sending_key=KEY, initial_cap=initial_cap, rules=rules)
     return view.budget
 
 
 def open_view(store: SQLStore) -> BudgetView:
-    return store.budget_view(sending_key=KEY, initial_cap=2, rules=RULES, now=utcnow())
+    return store.budget_view(sending_key=KEY, initial_cap=2, rules=RULES)
 
 
 def take(store: SQLStore, holder: str, *, lease_s: float = 60.0, **kw: Any) -> int | None:
-    kw.setdefault("now", utcnow())
     kw.setdefault("below", 100)
     kw.setdefault("held", 0)
     return store.take_slot(sending_key=KEY, holder=holder, lease_s=lease_s, **kw).slot_no
 
 
 def prove(store: SQLStore, holder: str, slot_no: int) -> None:
-    assert store.mark_slot(
-        sending_key=KEY, holder=holder, slot_no=slot_no, proven=True, now=utcnow()
-    )
+    assert store.mark_slot(sending_key=KEY, holder=holder, slot_no=slot_no, proven=True)
 
 
 def cut(store: SQLStore, seen_epoch: int, **kw: Any) -> tuple[Budget, bool]:
-    kw.setdefault("now", utcnow())
     decision = store.cut_budget(sending_key=KEY, seen_epoch=seen_epoch, rules=RULES, **kw)
     assert decision.budget is not None
     return decision.budget, decision.changed
 
 
 def grow(store: SQLStore, seen: Budget, **kw: Any) -> tuple[Budget, bool]:
-    kw.setdefault("now", utcnow())
     kw.setdefault("rules", RULES)
     decision = store.grow_budget(sending_key=KEY, seen_cap=seen.cap, seen_epoch=seen.epoch, **kw)
     assert decision.budget is not None
     return decision.budget, decision.changed
+
+
+def cut_long_ago(store: SQLStore, when: dt.datetime) -> None:
+    """Move the last cut back to ``when``, as if the interval had passed."""
+    key = sending_budgets.c.sending_key == KEY
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(sending_budgets).where(key).values(last_cut_at=when))
 
 
 def slot_rows(store: SQLStore) -> list[Any]:
@@ -75,7 +77,7 @@ def slot_rows(store: SQLStore) -> list[Any]:
 
 
 def test_a_new_key_starts_at_the_initial_cap_with_max_cap_free_slots(store: SQLStore) -> None:
-    view = store.budget_view(sending_key=KEY, initial_cap=2, rules=RULES, now=utcnow())
+    view = store.budget_view(sending_key=KEY, initial_cap=2, rules=RULES)
     budget = view.budget
     assert (budget.cap, budget.ceiling, budget.epoch, budget.version) == (2, None, 0, 0)
     assert (budget.reason, budget.last_cut_at, budget.probe_interval_s) == (None, None, 30.0)
@@ -87,7 +89,7 @@ def test_an_existing_budget_is_kept_and_only_missing_slots_are_added(store: SQLS
     open_budget(store, initial_cap=2)
     take(store, "a")
     wider = BudgetRules(min_cap=1, max_cap=6)
-    view = store.budget_view(sending_key=KEY, initial_cap=5, rules=wider, now=utcnow())
+    view = store.budget_view(sending_key=KEY, initial_cap=5, rules=wider)
     assert view.budget.cap == 2 and view.held == 1
     assert [(r.slot_no, r.holder) for r in slot_rows(store)] == [(0, "a")] + [
         (n, None) for n in range(1, 6)
@@ -140,7 +142,7 @@ def test_a_taker_can_ask_for_a_lower_limit_than_the_shared_cap(store: SQLStore) 
 
 def test_the_take_reports_the_budget_it_took_under(store: SQLStore) -> None:
     budget = open_budget(store)
-    result = store.take_slot(sending_key=KEY, holder="a", held=0, below=9, lease_s=60, now=utcnow())
+    result = store.take_slot(sending_key=KEY, holder="a", held=0, below=9, lease_s=60)
     assert (result.slot_no, result.budget) == (0, budget)
 
 
@@ -159,37 +161,46 @@ def test_a_released_slot_is_free_again_and_only_its_holder_may_release_it(
 
 def test_expired_slots_come_back(store: SQLStore) -> None:
     open_budget(store, initial_cap=2)
-    now = utcnow()
-    assert take(store, "dead", lease_s=1, now=now) == 0
-    assert take(store, "dead", lease_s=1, now=now) == 1
-    assert take(store, "alive", now=later(0.5, since=now)) is None
-    assert take(store, "alive", now=later(1, since=now)) == 0
-    assert take(store, "alive", now=later(1, since=now)) == 1
+    assert take(store, "dead", lease_s=60) == 0
+    assert take(store, "dead", lease_s=60) == 1
+    assert take(store, "alive") is None
+    expire_slots(store, "dead")
+    assert take(store, "alive") == 0
+    assert take(store, "alive") == 1
+
+
+def test_a_slot_lease_runs_on_the_databases_clock(store: SQLStore) -> None:
+    open_budget(store, initial_cap=1)
+    before = db_now(store)
+    take(store, "a", lease_s=10)
+    expires_at = slot_rows(store)[0].expires_at
+    assert later(10, since=before) <= expires_at <= later(10, since=db_now(store))
 
 
 def test_renewing_keeps_a_holders_slots_and_says_which_it_lost(store: SQLStore) -> None:
     open_budget(store, initial_cap=3)
-    now = utcnow()
     for _ in range(3):
-        take(store, "a", lease_s=1, now=now)
-    held = store.renew_slots(sending_key=KEY, holder="a", lease_s=1, now=later(0.5, since=now))
-    assert held == {0, 1, 2}
-    # Renewed at +0.5 s, so at +1.2 s nothing has run out yet.
-    assert take(store, "b", now=later(1.2, since=now)) is None
-    # Not renewed again: the leases run out at +1.5 s and another holder takes one.
-    assert take(store, "b", now=later(1.6, since=now)) == 0
-    lost = store.renew_slots(sending_key=KEY, holder="a", lease_s=1, now=later(1.7, since=now))
-    assert lost == {1, 2}
+        take(store, "a", lease_s=1)
+    expire_slots(store, "a")
+    before = db_now(store)
+    assert store.renew_slots(sending_key=KEY, holder="a", lease_s=60) == {0, 1, 2}
+    assert all(row.expires_at >= later(60, since=before) for row in slot_rows(store)[:3])
+    # Renewed: nothing has run out.
+    assert take(store, "b") is None
+    # Not renewed in time: another holder takes one.
+    expire_slots(store, "a")
+    assert take(store, "b") == 0
+    assert store.renew_slots(sending_key=KEY, holder="a", lease_s=60) == {1, 2}
 
 
 def test_a_slot_is_marked_proven_by_its_holder_only(store: SQLStore) -> None:
     open_budget(store, initial_cap=2)
     take(store, "a")
-    assert not store.mark_slot(sending_key=KEY, holder="b", slot_no=0, proven=True, now=utcnow())
+    assert not store.mark_slot(sending_key=KEY, holder="b", slot_no=0, proven=True)
     prove(store, "a", 0)
-    view = store.budget_view(sending_key=KEY, initial_cap=2, rules=RULES, now=utcnow())
+    view = store.budget_view(sending_key=KEY, initial_cap=2, rules=RULES)
     assert (view.held, view.proven, view.free) == (1, 1, 1)
-    assert store.mark_slot(sending_key=KEY, holder="a", slot_no=0, proven=False, now=utcnow())
+    assert store.mark_slot(sending_key=KEY, holder="a", slot_no=0, proven=False)
     assert slot_rows(store)[0].proven_at is None
 
 
@@ -255,12 +266,15 @@ def test_a_holder_that_finds_no_free_slot_says_it_wants_one(store: SQLStore) -> 
     open_budget(store, initial_cap=1)
     assert open_view(store).wanted is None
     take(store, "a")
-    now = utcnow()
-    assert take(store, "b", held=0, now=now) is None
-    assert open_view(store).wanted == Want(holder="b", held=0, at=now)
+    before = db_now(store)
+    assert take(store, "b", held=0) is None
+    wanted = open_view(store).wanted
+    assert wanted is not None and (wanted.holder, wanted.held) == ("b", 0)
+    assert before <= wanted.at <= db_now(store)
     # The latest to find none free is the one named.
-    assert take(store, "c", held=2, now=later(0.1, since=now)) is None
-    assert open_view(store).wanted == Want(holder="c", held=2, at=later(0.1, since=now))
+    assert take(store, "c", held=2) is None
+    wanted = open_view(store).wanted
+    assert wanted is not None and (wanted.holder, wanted.held) == ("c", 2)
 
 
 def test_a_want_is_forgotten_when_its_holder_gets_a_slot(store: SQLStore) -> None:
@@ -283,7 +297,7 @@ def test_a_throttle_cuts_by_the_slots_held_and_sets_the_ceiling(store: SQLStore)
     open_budget(store, initial_cap=4)
     for holder in "abcd":
         take(store, holder)
-    before = utcnow()
+    before = db_now(store)
     budget, changed = cut(store, 0)
     assert changed
     assert (budget.cap, budget.ceiling, budget.epoch, budget.version) == (2, 4, 1, 1)
@@ -376,17 +390,18 @@ def test_growth_is_refused_when_the_cap_changed_since_it_was_seen(store: SQLStor
 
 def test_expired_slots_do_not_make_the_cap_bind(store: SQLStore) -> None:
     seen = open_budget(store, initial_cap=2)
-    now = utcnow()
     for holder, slot_no in (("a", 0), ("b", 1)):
-        take(store, holder, lease_s=1, now=now)
+        take(store, holder)
         prove(store, holder, slot_no)
-    assert grow(store, seen, now=later(2, since=now)) == (seen, False)
+    expire_slots(store, "b")
+    assert grow(store, seen) == (seen, False)
 
 
 def test_growth_to_the_ceiling_waits_for_the_probe_interval(store: SQLStore) -> None:
     open_budget(store, initial_cap=4)
     for holder in "abcd":
         take(store, holder)
+    before_cut = db_now(store)
     seen, _ = cut(store, 0)  # cap 2, ceiling 4
     for holder in "cd":
         store.release_slots(sending_key=KEY, holder=holder)
@@ -397,8 +412,11 @@ def test_growth_to_the_ceiling_waits_for_the_probe_interval(store: SQLStore) -> 
     take(store, "c")
     prove(store, "c", 2)
     assert seen.last_cut_at is not None
-    assert grow(store, seen, now=seen.last_cut_at + dt.timedelta(seconds=29)) == (seen, False)
-    probed, changed = grow(store, seen, now=seen.last_cut_at + dt.timedelta(seconds=30))
+    # The interval runs on the database's clock, from the cut it wrote.
+    assert before_cut <= seen.last_cut_at <= db_now(store)
+    assert grow(store, seen) == (seen, False)
+    cut_long_ago(store, seen.last_cut_at - dt.timedelta(seconds=30))
+    probed, changed = grow(store, seen)
     assert changed and (probed.cap, probed.ceiling, probed.reason) == (4, 4, ChangeReason.PROBE)
 
 
@@ -430,11 +448,11 @@ def test_a_deleted_budget_is_made_again_at_the_next_read(store: SQLStore) -> Non
     take(store, "a")
     with store.engine.begin() as conn:
         conn.execute(sa.delete(sending_budgets).where(sending_budgets.c.sending_key == KEY))
-    taken = store.take_slot(sending_key=KEY, holder="b", held=0, below=9, lease_s=9, now=utcnow())
+    taken = store.take_slot(sending_key=KEY, holder="b", held=0, below=9, lease_s=9)
     assert (taken.slot_no, taken.budget) == (None, None)
-    decision = store.cut_budget(sending_key=KEY, seen_epoch=0, rules=RULES, now=utcnow())
+    decision = store.cut_budget(sending_key=KEY, seen_epoch=0, rules=RULES)
     assert (decision.budget, decision.changed) == (None, False)
-    view = store.budget_view(sending_key=KEY, initial_cap=2, rules=RULES, now=utcnow())
+    view = store.budget_view(sending_key=KEY, initial_cap=2, rules=RULES)
     assert (view.budget.cap, view.held) == (2, 1)
 
 
@@ -449,8 +467,8 @@ def _set_budget(store: SQLStore, **values: Any) -> None:
 def _no_other_key_is_touched(store: SQLStore) -> Any:
     """Every test works on KEY only; another key's budget must come through untouched."""
     other = "other@relay.example.org:25"
-    store.budget_view(sending_key=other, initial_cap=1, rules=RULES, now=utcnow())
-    store.take_slot(sending_key=other, holder="a", held=0, below=9, lease_s=600, now=utcnow())
+    store.budget_view(sending_key=other, initial_cap=1, rules=RULES)
+    store.take_slot(sending_key=other, holder="a", held=0, below=9, lease_s=600)
     yield
-    view = store.budget_view(sending_key=other, initial_cap=1, rules=RULES, now=utcnow())
+    view = store.budget_view(sending_key=other, initial_cap=1, rules=RULES)
     assert (view.budget.version, view.held) == (0, 1)

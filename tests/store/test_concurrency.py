@@ -24,7 +24,7 @@ def test_owners_claiming_at_once_get_disjoint_sets(store_url: str, make_store: O
 
     def drain(owner: str, store: SQLStore) -> None:
         start.wait()
-        while page := store.claim(owner=owner, sending_key=KEY, limit=13, lease_s=60, now=utcnow()):
+        while page := store.claim(owner=owner, sending_key=KEY, limit=13, lease_s=60):
             got[owner].extend(c.id for c in page)
             store.record([], [decision(c.id) for c in page], owner=owner)
 

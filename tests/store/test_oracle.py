@@ -61,37 +61,37 @@ def _locking(start: str) -> str:
 
 
 CLAIM = "SELECT messages.id, "
+RENEW = "SELECT messages.id \nFROM messages \nWHERE messages.lease_owner"
 SLOT_TAKE = "SELECT connection_slots."
 PURGE_MESSAGES = "SELECT messages.id \nFROM messages \nWHERE messages.id IN ("
 PURGE_SOURCE_ROWS = "SELECT source_rows.message_pk \nFROM source_rows \nWHERE"
 
 
-def test_only_the_claim_the_slot_take_and_the_purge_lock_rows() -> None:
+def test_only_the_claim_the_renewal_the_slot_take_and_the_purge_lock_rows() -> None:
     locking = [sql for sql in DML if "FOR UPDATE" in sql]
-    expected = [_locking(s) for s in (CLAIM, SLOT_TAKE, PURGE_MESSAGES, PURGE_SOURCE_ROWS)]
-    assert sorted(locking) == sorted(expected)
+    starts = (CLAIM, RENEW, SLOT_TAKE, PURGE_MESSAGES, PURGE_SOURCE_ROWS)
+    assert sorted(locking) == sorted(_locking(s) for s in starts)
 
 
-def test_the_claim_locks_rows_without_a_row_limit() -> None:
-    # ORA-02014: FOR UPDATE with FETCH FIRST (a hidden analytic view), and
-    # Oracle allows FOR UPDATE only in a top-level query.
-    claim = _locking(CLAIM)
-    assert claim.startswith("SELECT messages.id,")
-    assert claim.count("SELECT") == 1
-    assert claim.endswith("ORDER BY messages.next_attempt_at, messages.id FOR UPDATE SKIP LOCKED")
+def test_the_renewal_locks_its_own_rows_without_a_row_limit() -> None:
+    # Skipping the rows a record beside it is deciding, never waiting for them.
+    renew = _locking(RENEW)
+    assert renew.count("SELECT") == 1
+    assert "messages.lease_owner = :lease_owner_1" in renew
+    assert renew.endswith(" FOR UPDATE SKIP LOCKED")
     for word in ("FETCH", "ROWNUM", "OFFSET", "DISTINCT", "GROUP BY", "JOIN"):
-        assert word not in claim
+        assert word not in renew
 
 
-def test_the_slot_take_locks_rows_without_a_row_limit() -> None:
-    # The same rules; the cap is read by a plain scalar subquery, which a
-    # locking query may have (only the top level locks).
-    take = _locking(SLOT_TAKE)
-    assert take.startswith("SELECT connection_slots.slot_no \nFROM connection_slots")
-    assert take.count("SELECT") == 2 and "(SELECT sending_budgets.cap" in take
-    assert take.endswith("ORDER BY connection_slots.slot_no FOR UPDATE SKIP LOCKED")
-    for word in ("FETCH", "ROWNUM", "OFFSET", "DISTINCT", "GROUP BY", "JOIN", "count("):
-        assert word not in take
+def test_leases_run_on_the_databases_utc_clock() -> None:
+    # Lease expiries are computed and compared by Oracle, never bound from an agent.
+    for sql in DML:
+        assert not re.search(r"(expires_at|next_attempt_at) (<=|<|>|>=) :", sql)
+    assert "next_attempt_at <= SYS_EXTRACT_UTC(SYSTIMESTAMP)" in _locking(CLAIM)
+    leases = [sql for sql in DML if "expires_at=(" in sql]
+    assert len(leases) == 4  # the claim's mark, its renewal, a slot's take and its renewal
+    for sql in leases:
+        assert "(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND'))" in sql
 
 
 @pytest.mark.parametrize("start", [PURGE_MESSAGES, PURGE_SOURCE_ROWS])

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from adaptsend._models import utcnow
 from adaptsend.store import open_store, schema_state
 from adaptsend.store._claim import locking_query
 from tests import databases
@@ -34,7 +33,7 @@ def test_a_claim_skips_the_rows_another_claim_has_fetched(tmp_path: Path) -> Non
         ids = enqueue(first, 10)
         with first.engine.connect() as conn:
             # An agent in the middle of its claim: the rows it fetched are locked.
-            with conn.execute(locking_query(sending_key=KEY, now=utcnow())) as result:
+            with conn.execute(locking_query(sending_key=KEY, owner="a")) as result:
                 held = [row.id for row in result.fetchmany(3)]
                 got: list[int] = []
                 t = threading.Thread(target=lambda: got.extend(claim_ids(second, limit=100)))

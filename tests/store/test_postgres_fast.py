@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from adaptsend._models import AttemptRecord, Decision, Envelope, Outcome, Reply, Stage, Status
 from adaptsend.store import SQLStore, _enqueue, _postgres_fast, _sources, open_store
+from adaptsend.store._schema import messages
 from tests import databases
 
 from .helpers import KEY, LATER, NO_USER, OK, attempt, decision, envelope
@@ -48,6 +49,15 @@ def _stored(store: SQLStore) -> dict[str, list[Any]]:
             table: conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY 1").all()
             for table in TABLES
         }
+
+
+def _pin_leases(store: SQLStore) -> None:
+    """Give the leases the times of a fixed clock: claims write the database's
+    own, which differ from one run to the next."""
+    until = NOW + dt.timedelta(seconds=60)
+    leased = sa.update(messages).where(messages.c.status == "sending")
+    with store.engine.begin() as conn:
+        conn.execute(leased.values(lease_expires_at=until, next_attempt_at=until, updated_at=NOW))
 
 
 def _outcomes(mine: list[int], theirs: list[int]) -> tuple[list[AttemptRecord], list[Decision]]:
@@ -90,9 +100,10 @@ def _written(
             rows = [(f'"{i}"', e) for i, e in enumerate(ENVELOPES)]
             _sources.enqueue(conn, "table", rows, sending_key="other", now=NOW, fast=fast)
         mine, theirs = (
-            [c.id for c in store.claim(owner=owner, sending_key=key, limit=5, lease_s=60, now=NOW)]
+            [c.id for c in store.claim(owner=owner, sending_key=key, limit=5, lease_s=60)]
             for owner, key in (("a", KEY), ("b", "other"))
         )
+        _pin_leases(store)
         store.record(*_outcomes(mine, theirs), owner="a")
         return _stored(store)
     finally:

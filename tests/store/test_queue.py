@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from sqlalchemy import delete, select
 
 from adaptsend._models import FINAL_STATUSES, Outcome, Status, utcnow
-from adaptsend.store import SQLStore, _enqueue, _sqlite_fast
+from adaptsend.store import SQLStore, _claim, _enqueue, _sqlite_fast, _sqlstore
 from adaptsend.store._schema import message_contents, messages
 
 from .helpers import (
     KEY,
     LATER,
+    LONG_AGO,
     NO_USER,
     OK,
     attempt,
     attempt_rows,
     claim_ids,
+    db_now,
     decision,
     enqueue,
     envelope,
+    expire_leases,
     later,
     message_row,
     set_due,
@@ -54,7 +58,7 @@ def test_each_id_is_that_of_its_message_across_batches(
         conn.execute(delete(message_contents).where(message_contents.c.message_pk == first[-1]))
         conn.execute(delete(messages).where(messages.c.id == first[-1]))
     ids = first[:-1] + store.enqueue(sent[4:], sending_key=KEY)
-    claimed = store.claim(owner="a", sending_key=KEY, limit=100, lease_s=60, now=utcnow())
+    claimed = store.claim(owner="a", sending_key=KEY, limit=100, lease_s=60)
     by_id = {c.id: c.envelope for c in claimed}
     assert by_id == dict(zip(ids, sent[:3] + sent[4:], strict=True))
 
@@ -93,14 +97,24 @@ def test_enqueue_refuses_an_address_it_would_have_to_cut(store: SQLStore) -> Non
 
 def test_claim_hands_out_the_envelope_and_leases_it(store: SQLStore) -> None:
     [pk] = store.enqueue([envelope(7, recipients=("a@x.org", "b@y.org"))], sending_key=KEY)
-    now = utcnow()
-    [claimed] = store.claim(owner="agent-1", sending_key=KEY, limit=10, lease_s=30, now=now)
+    before = db_now(store)
+    [claimed] = store.claim(owner="agent-1", sending_key=KEY, limit=10, lease_s=30)
+    after = db_now(store)
     assert claimed.id == pk
     assert claimed.envelope == envelope(7, recipients=("a@x.org", "b@y.org"))
     assert (claimed.attempts, claimed.throttles) == (0, 0)
     row = message_row(store, pk)
     assert (row.status, row.lease_owner) == ("sending", "agent-1")
-    assert row.lease_expires_at == later(30, since=now)
+    # On the database's clock, which the claim read between these two reads.
+    assert later(30, since=before) <= row.lease_expires_at <= later(30, since=after)
+    assert row.next_attempt_at == row.lease_expires_at
+
+
+def test_a_claimed_message_says_when_it_was_queued(store: SQLStore) -> None:
+    [pk] = enqueue(store, 1)
+    [claimed] = store.claim(owner="a", sending_key=KEY, limit=1, lease_s=30)
+    assert claimed.queued_at is not None
+    assert claimed.queued_at == message_row(store, pk).created_at
 
 
 def test_record_round_trip(store: SQLStore) -> None:
@@ -146,7 +160,7 @@ def test_a_decision_may_narrow_the_recipients(store: SQLStore) -> None:
         [decision(pk, Status.RETRY, recipients=("b@x.org",), next_attempt_at=utcnow())],
         owner="a",
     )
-    [again] = store.claim(owner="a", sending_key=KEY, limit=1, lease_s=60, now=later(1))
+    [again] = store.claim(owner="a", sending_key=KEY, limit=1, lease_s=60)
     assert again.envelope.recipients == ("b@x.org",)
     assert again.attempts == 1
 
@@ -167,10 +181,10 @@ def test_claim_respects_limit_and_due_order(store: SQLStore) -> None:
     # Make the newest message the most overdue.
     set_due(store, ids[4], later(-60, since=base))
     set_due(store, ids[0], later(-30, since=base))
-    assert claim_ids(store, limit=2, now=base) == sorted([ids[4], ids[0]])
-    assert claim_ids(store, limit=2, now=base) == [ids[1], ids[2]]
-    assert claim_ids(store, limit=2, now=base) == [ids[3]]
-    assert claim_ids(store, limit=2, now=base) == []
+    assert claim_ids(store, limit=2) == sorted([ids[4], ids[0]])
+    assert claim_ids(store, limit=2) == [ids[1], ids[2]]
+    assert claim_ids(store, limit=2) == [ids[3]]
+    assert claim_ids(store, limit=2) == []
 
 
 def test_claim_waits_for_the_next_attempt_time(store: SQLStore) -> None:
@@ -178,8 +192,9 @@ def test_claim_waits_for_the_next_attempt_time(store: SQLStore) -> None:
     claim_ids(store)
     retry_at = later(120)
     store.record([], [decision(pk, Status.RETRY, next_attempt_at=retry_at)], owner="a")
-    assert claim_ids(store, now=later(-1, since=retry_at)) == []
-    assert claim_ids(store, now=retry_at) == [pk]
+    assert claim_ids(store) == []
+    set_due(store, pk, later(-1))
+    assert claim_ids(store) == [pk]
 
 
 def test_claim_only_takes_its_sending_key(store: SQLStore) -> None:
@@ -197,24 +212,71 @@ def test_claim_with_zero_limit_takes_nothing(store: SQLStore) -> None:
 
 def test_a_live_lease_is_not_claimed_twice(store: SQLStore) -> None:
     ids = enqueue(store, 3)
-    now = utcnow()
-    assert claim_ids(store, owner="a", now=now, lease_s=60) == ids
-    assert claim_ids(store, owner="b", now=later(59, since=now)) == []
+    assert claim_ids(store, owner="a", lease_s=60) == ids
+    assert claim_ids(store, owner="b") == []
 
 
 def test_an_expired_lease_is_claimed_again(store: SQLStore) -> None:
     ids = enqueue(store, 2)
-    now = utcnow()
-    claim_ids(store, owner="crashed", now=now, lease_s=10)
-    assert claim_ids(store, owner="b", now=later(10, since=now)) == ids
+    claim_ids(store, owner="crashed", lease_s=10)
+    expire_leases(store, "crashed")
+    assert claim_ids(store, owner="b") == ids
     assert {message_row(store, pk).lease_owner for pk in ids} == {"b"}
+
+
+def test_an_owner_never_claims_back_its_own_expired_leases(store: SQLStore) -> None:
+    mine, theirs = enqueue(store, 2)
+    claim_ids(store, owner="slow", limit=1)
+    claim_ids(store, owner="crashed", limit=1)
+    expire_leases(store, "slow")
+    expire_leases(store, "crashed")
+    # Still in the slow owner's buffer: taking it again would send it twice.
+    assert claim_ids(store, owner="slow") == [theirs]
+    assert message_row(store, mine).lease_owner == "slow"
+    assert claim_ids(store, owner="other") == [mine]
+
+
+def test_a_lease_is_judged_on_the_databases_clock(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [pk] = enqueue(store, 1)
+    claim_ids(store, owner="a", lease_s=10)
+    # An agent whose clock is 12 s ahead sees the lease as run out, if asked.
+    ahead = utcnow() + dt.timedelta(seconds=12)
+    for module in (_sqlstore, _claim):
+        monkeypatch.setattr(module, "utcnow", lambda: ahead, raising=False)
+    assert claim_ids(store, owner="b") == []
+    assert store.next_due(sending_key=KEY) is None
+    assert message_row(store, pk).lease_owner == "a"
+
+
+def test_renew_extends_only_the_owners_leases(store: SQLStore) -> None:
+    mine, sent, theirs, queued = enqueue(store, 4)
+    claim_ids(store, owner="a", limit=2, lease_s=10)
+    claim_ids(store, owner="b", limit=1, lease_s=10)
+    store.record([], [decision(sent)], owner="a")
+    expire_leases(store, "a")
+    expire_leases(store, "b")
+    before = db_now(store)
+    assert store.renew(owner="a", lease_s=60) == 1
+    row = message_row(store, mine)
+    assert (row.status, row.lease_owner) == ("sending", "a")
+    assert row.lease_expires_at == row.next_attempt_at >= later(60, since=before)
+    assert message_row(store, theirs).lease_expires_at == LONG_AGO
+    assert message_row(store, sent).next_attempt_at is None
+    assert message_row(store, queued).lease_owner is None
+    # Renewed: another owner finds it held again.
+    assert claim_ids(store, owner="c") == [theirs, queued]
+    assert store.renew(owner="nobody", lease_s=60) == 0
+    with pytest.raises(ValueError, match="lease"):
+        store.renew(owner="a", lease_s=0)
 
 
 def test_a_decision_from_an_owner_that_lost_its_lease_is_ignored(store: SQLStore) -> None:
     [pk] = enqueue(store, 1)
-    now = utcnow()
-    claim_ids(store, owner="slow", now=now, lease_s=10)
-    claim_ids(store, owner="fast", now=later(11, since=now))
+    claim_ids(store, owner="slow", lease_s=10)
+    expire_leases(store, "slow")
+    claim_ids(store, owner="fast")
     store.record([attempt(pk)], [decision(pk)], owner="slow")
     row = message_row(store, pk)
     assert (row.status, row.lease_owner, row.attempts) == ("sending", "fast", 0)
@@ -235,10 +297,10 @@ def test_a_decision_for_a_final_message_is_ignored(store: SQLStore) -> None:
 def test_release_hands_back_untried_leases(store: SQLStore) -> None:
     fresh, tried, kept = enqueue(store, 3)
     claim_ids(store, owner="a")
-    store.record([], [decision(tried, Status.RETRY, next_attempt_at=utcnow())], owner="a")
-    claim_ids(store, owner="a", now=later(1))
+    store.record([], [decision(tried, Status.RETRY, next_attempt_at=later(-1))], owner="a")
+    claim_ids(store, owner="a")
     [theirs] = enqueue(store, 1)
-    claim_ids(store, owner="b", now=later(2))
+    claim_ids(store, owner="b")
 
     assert store.release(owner="a", message_pks=[fresh, tried]) == 2
     assert message_row(store, fresh).status == "queued"
@@ -247,7 +309,7 @@ def test_release_hands_back_untried_leases(store: SQLStore) -> None:
     assert store.release(owner="a") == 1
     assert message_row(store, kept).status == "queued"
     assert message_row(store, theirs).lease_owner == "b"
-    assert claim_ids(store, owner="c", now=later(3)) == [fresh, tried, kept]
+    assert claim_ids(store, owner="c") == [fresh, tried, kept]
 
 
 def test_a_throttled_message_goes_back_to_retry(store: SQLStore) -> None:
@@ -258,7 +320,7 @@ def test_a_throttled_message_goes_back_to_retry(store: SQLStore) -> None:
         [decision(pk, Status.RETRY, attempts=0, throttles=1, next_attempt_at=utcnow())],
         owner="a",
     )
-    claim_ids(store, now=later(1))
+    claim_ids(store)
     assert store.release(owner="a") == 1
     assert message_row(store, pk).status == "retry"
 
@@ -294,21 +356,52 @@ def test_requeue_only_touches_the_given_final_statuses_since(store: SQLStore) ->
     ]
 
 
-def test_next_due(store: SQLStore) -> None:
+def test_next_due_leaves_out_live_leases(store: SQLStore) -> None:
     assert store.next_due(sending_key=KEY) is None
     a, b = enqueue(store, 2)
-    now = utcnow()
-    claim_ids(store, now=now, lease_s=60)
-    assert store.next_due(sending_key=KEY) == later(60, since=now)
-    retry_at = later(30, since=now)
+    claim_ids(store, owner="a", lease_s=60)
+    # Held by a live agent: nothing for another agent to wait for.
+    assert store.next_due(sending_key=KEY) is None
+    retry_at = later(30)
     store.record([], [decision(a, Status.RETRY, next_attempt_at=retry_at)], owner="a")
     assert store.next_due(sending_key=KEY) == retry_at
     store.record([], [decision(b, Status.DEAD)], owner="a")
     assert store.next_due(sending_key=KEY) == retry_at
     assert store.next_due(sending_key="other") is None
-    claim_ids(store, now=retry_at)
+    set_due(store, a, later(-1))
+    claim_ids(store, owner="a")
     store.record([], [decision(a)], owner="a")
     assert store.next_due(sending_key=KEY) is None
+
+
+def test_next_due_counts_an_expired_lease_as_due_now(store: SQLStore) -> None:
+    crashed, held = enqueue(store, 2)
+    claim_ids(store, owner="crashed", limit=1)
+    claim_ids(store, owner="alive", limit=1)
+    expire_leases(store, "crashed")
+    due = store.next_due(sending_key=KEY)
+    assert due is not None and due <= db_now(store)
+    assert claim_ids(store, owner="b") == [crashed]
+    assert store.next_due(sending_key=KEY) is None
+    assert message_row(store, held).lease_owner == "alive"
+
+
+def test_unknown_attempts_counts_attempts_that_may_have_delivered(store: SQLStore) -> None:
+    assert store.unknown_attempts() == 0
+    a, b = enqueue(store, 2)
+    claim_ids(store)
+    store.record(
+        [
+            attempt(a, outcome=Outcome.UNKNOWN),
+            attempt(a, outcome=Outcome.SENT),
+            attempt(b, LATER, Outcome.TRANSIENT),
+            attempt(b, outcome=Outcome.UNKNOWN),
+        ],
+        [],
+        owner="a",
+    )
+    assert store.unknown_attempts() == 2
+    assert [r.outcome for r in attempt_rows(store)].count("unknown") == 2
 
 
 def test_states_follow_the_given_order(store: SQLStore) -> None:

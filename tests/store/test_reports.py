@@ -112,7 +112,7 @@ def test_adopt_moves_only_waiting_messages_of_the_old_key(store: SQLStore) -> No
     old = "old@relay.example.org:25"
     mine = enqueue(store, 1)
     moved = enqueue(store, 3, key=old)
-    store.claim(owner="b", sending_key=old, limit=1, lease_s=60, now=later(1))
+    store.claim(owner="b", sending_key=old, limit=1, lease_s=60)
     assert store.adopt(from_key=old, to_key=KEY) == 2
     assert store.unsent_by_key() == {KEY: 3, old: 1}
     assert {message_row(store, pk).sending_key for pk in [*mine, *moved[1:]]} == {KEY}

@@ -5,12 +5,12 @@ INSERT INTO messages (message_id, sending_key, sender, recipients, status, attem
 INSERT INTO message_contents (message_pk, content) VALUES (:message_pk, :content);
 
 -- claim
-SELECT messages.id, messages.message_id, messages.sender, messages.recipients, messages.attempts, messages.throttles 
+SELECT messages.id, messages.message_id, messages.sender, messages.recipients, messages.attempts, messages.throttles, messages.created_at 
 FROM messages 
-WHERE messages.sending_key = :sending_key_1 AND messages.next_attempt_at <= :next_attempt_at_1 AND messages.status IN (__[POSTCOMPILE_status_1]) ORDER BY messages.next_attempt_at, messages.id FOR UPDATE SKIP LOCKED;
+WHERE messages.sending_key = :sending_key_1 AND messages.next_attempt_at <= SYS_EXTRACT_UTC(SYSTIMESTAMP) AND messages.status IN (__[POSTCOMPILE_status_1]) AND (messages.status != :status_2 OR messages.lease_owner != :lease_owner_1) ORDER BY messages.next_attempt_at, messages.id FOR UPDATE SKIP LOCKED;
 
 -- claim
-UPDATE messages SET status=:status, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.id IN (__[POSTCOMPILE_id_1]);
+UPDATE messages SET status=:status, next_attempt_at=(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')), updated_at=SYS_EXTRACT_UTC(SYSTIMESTAMP), lease_owner=:lease_owner, lease_expires_at=(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')) WHERE messages.id IN (__[POSTCOMPILE_id_1]);
 
 -- claim
 SELECT message_contents.message_pk, message_contents.content 
@@ -35,20 +35,33 @@ UPDATE messages SET recipients=:p_recipients, status=:p_status, attempts=:p_atte
 -- record
 UPDATE messages SET recipients=:p_recipients, status=:p_status, attempts=:p_attempts, throttles=:p_throttles, next_attempt_at=:p_next_attempt_at, updated_at=:p_updated_at, lease_owner=:p_lease_owner, lease_expires_at=:p_lease_expires_at, last_code=:p_last_code, last_enhanced=:p_last_enhanced, last_text=:p_last_text, last_stage=:p_last_stage WHERE messages.id = :p_id AND messages.lease_owner = :p_owner AND messages.status = :status_1;
 
--- release
-UPDATE messages SET status=CASE WHEN (messages.attempts > :attempts_1 OR messages.throttles > :throttles_1) THEN :param_1 ELSE :param_2 END, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1 AND messages.id IN (__[POSTCOMPILE_id_1]);
+-- renew
+SELECT messages.id 
+FROM messages 
+WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1 FOR UPDATE SKIP LOCKED;
+
+-- renew
+UPDATE messages SET next_attempt_at=(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')), lease_expires_at=(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')) WHERE messages.id IN (__[POSTCOMPILE_id_1]) AND messages.lease_owner = :lease_owner_1 AND messages.status = :status_1;
 
 -- release
-UPDATE messages SET status=CASE WHEN (messages.attempts > :attempts_1 OR messages.throttles > :throttles_1) THEN :param_1 ELSE :param_2 END, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1;
+UPDATE messages SET status=CASE WHEN (messages.attempts > :attempts_1 OR messages.throttles > :throttles_1) THEN :param_1 ELSE :param_2 END, next_attempt_at=SYS_EXTRACT_UTC(SYSTIMESTAMP), updated_at=SYS_EXTRACT_UTC(SYSTIMESTAMP), lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1 AND messages.id IN (__[POSTCOMPILE_id_1]);
+
+-- release
+UPDATE messages SET status=CASE WHEN (messages.attempts > :attempts_1 OR messages.throttles > :throttles_1) THEN :param_1 ELSE :param_2 END, next_attempt_at=SYS_EXTRACT_UTC(SYSTIMESTAMP), updated_at=SYS_EXTRACT_UTC(SYSTIMESTAMP), lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.lease_owner = :lease_owner_1 AND messages.status = :status_1;
 
 -- next_due
 SELECT min(messages.next_attempt_at) AS min_1 
 FROM messages 
-WHERE messages.sending_key = :sending_key_1;
+WHERE messages.sending_key = :sending_key_1 AND (messages.status != :status_1 OR messages.next_attempt_at <= SYS_EXTRACT_UTC(SYSTIMESTAMP));
 
 -- counts
 SELECT messages.status, count(*) AS count_1 
 FROM messages GROUP BY messages.status;
+
+-- unknown_attempts
+SELECT count(*) AS count_1 
+FROM attempts 
+WHERE attempts.outcome = :outcome_1;
 
 -- recent_failures
 SELECT attempts.reply_code, attempts.enhanced_code, attempts.reply_text, min(attempts.stage) AS stage, count(*) AS n, max(attempts.started_at) AS last_at 
@@ -109,7 +122,7 @@ WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NU
 UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NULL AND source_rows.message_pk IN (__[POSTCOMPILE_message_pk_1]);
 
 -- budget_view
-SELECT sending_budgets.sending_key, sending_budgets.cap, sending_budgets.ceiling, sending_budgets.epoch, sending_budgets.version, sending_budgets.probe_interval_s, sending_budgets.last_cut_at, sending_budgets.last_reason, sending_budgets.last_observed, sending_budgets.updated_at, sending_budgets.wanted_by, sending_budgets.wanted_held, sending_budgets.wanted_at 
+SELECT sending_budgets.sending_key, sending_budgets.cap, sending_budgets.ceiling, sending_budgets.epoch, sending_budgets.version, sending_budgets.probe_interval_s, sending_budgets.last_cut_at, sending_budgets.last_reason, sending_budgets.last_observed, sending_budgets.updated_at, sending_budgets.wanted_by, sending_budgets.wanted_held, sending_budgets.wanted_at, SYS_EXTRACT_UTC(SYSTIMESTAMP) AS clock_now 
 FROM sending_budgets 
 WHERE sending_budgets.sending_key = :sending_key_1;
 
@@ -119,7 +132,7 @@ FROM connection_slots
 WHERE connection_slots.sending_key = :sending_key_1;
 
 -- budget_view
-INSERT INTO sending_budgets (sending_key, cap, ceiling, epoch, version, probe_interval_s, last_cut_at, last_reason, last_observed, updated_at) VALUES (:sending_key, :cap, :ceiling, :epoch, :version, :probe_interval_s, :last_cut_at, :last_reason, :last_observed, :updated_at);
+INSERT INTO sending_budgets (sending_key, cap, ceiling, epoch, version, probe_interval_s, last_cut_at, last_reason, last_observed, updated_at) VALUES (:sending_key, :cap, :ceiling, :epoch, :version, :probe_interval_s, :last_cut_at, :last_reason, :last_observed, SYS_EXTRACT_UTC(SYSTIMESTAMP));
 
 -- budget_view
 INSERT INTO connection_slots (sending_key, slot_no) VALUES (:sending_key, :slot_no);
@@ -129,22 +142,27 @@ SELECT connection_slots.slot_no
 FROM connection_slots 
 WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.slot_no < (SELECT sending_budgets.cap 
 FROM sending_budgets 
-WHERE sending_budgets.sending_key = :sending_key_2) AND connection_slots.slot_no < :slot_no_1 AND (connection_slots.holder IS NULL OR connection_slots.expires_at <= :expires_at_1) ORDER BY connection_slots.slot_no FOR UPDATE SKIP LOCKED;
+WHERE sending_budgets.sending_key = :sending_key_2) AND connection_slots.slot_no < :slot_no_1 AND (connection_slots.holder IS NULL OR connection_slots.expires_at <= SYS_EXTRACT_UTC(SYSTIMESTAMP)) ORDER BY connection_slots.slot_no FOR UPDATE SKIP LOCKED;
 
 -- take_slot
-UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.slot_no = :slot_no_1;
+UPDATE connection_slots SET holder=:holder, expires_at=(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')), proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.slot_no = :slot_no_1;
 
 -- take_slot
 UPDATE sending_budgets SET wanted_by=:wanted_by, wanted_held=:wanted_held, wanted_at=:wanted_at WHERE sending_budgets.sending_key = :sending_key_1 AND sending_budgets.wanted_by = :wanted_by_1;
 
 -- take_slot
-UPDATE sending_budgets SET wanted_by=:wanted_by, wanted_held=:wanted_held, wanted_at=:wanted_at WHERE sending_budgets.sending_key = :sending_key_1;
+SELECT sending_budgets.sending_key, sending_budgets.cap, sending_budgets.ceiling, sending_budgets.epoch, sending_budgets.version, sending_budgets.probe_interval_s, sending_budgets.last_cut_at, sending_budgets.last_reason, sending_budgets.last_observed, sending_budgets.updated_at, sending_budgets.wanted_by, sending_budgets.wanted_held, sending_budgets.wanted_at 
+FROM sending_budgets 
+WHERE sending_budgets.sending_key = :sending_key_1;
+
+-- take_slot
+UPDATE sending_budgets SET wanted_by=:wanted_by, wanted_held=:wanted_held, wanted_at=SYS_EXTRACT_UTC(SYSTIMESTAMP) WHERE sending_budgets.sending_key = :sending_key_1;
 
 -- mark_slot
-UPDATE connection_slots SET proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.slot_no = :slot_no_1 AND connection_slots.holder = :holder_1;
+UPDATE connection_slots SET proven_at=SYS_EXTRACT_UTC(SYSTIMESTAMP) WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.slot_no = :slot_no_1 AND connection_slots.holder = :holder_1;
 
 -- renew_slots
-UPDATE connection_slots SET expires_at=:expires_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1;
+UPDATE connection_slots SET expires_at=(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')) WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1;
 
 -- renew_slots
 SELECT connection_slots.slot_no 
@@ -154,7 +172,7 @@ WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder 
 -- grow_budget
 UPDATE sending_budgets SET cap=:cap, ceiling=:ceiling, epoch=:epoch, version=:version, probe_interval_s=:probe_interval_s, last_cut_at=:last_cut_at, last_reason=:last_reason, last_observed=:last_observed, updated_at=:updated_at WHERE sending_budgets.sending_key = :sending_key_1 AND sending_budgets.version = :version_1 AND (SELECT count(*) AS count_1 
 FROM connection_slots 
-WHERE connection_slots.sending_key = :sending_key_2 AND connection_slots.slot_no < :slot_no_1 AND connection_slots.holder IS NOT NULL AND connection_slots.expires_at > :expires_at_1 AND connection_slots.proven_at IS NOT NULL) >= :param_1;
+WHERE connection_slots.sending_key = :sending_key_2 AND connection_slots.slot_no < :slot_no_1 AND connection_slots.holder IS NOT NULL AND connection_slots.expires_at > SYS_EXTRACT_UTC(SYSTIMESTAMP) AND connection_slots.proven_at IS NOT NULL) >= :param_1;
 
 -- cut_budget
 UPDATE sending_budgets SET cap=:cap, ceiling=:ceiling, epoch=:epoch, version=:version, probe_interval_s=:probe_interval_s, last_cut_at=:last_cut_at, last_reason=:last_reason, last_observed=:last_observed, updated_at=:updated_at WHERE sending_budgets.sending_key = :sending_key_1 AND sending_budgets.version = :version_1;
