@@ -36,6 +36,9 @@ from adaptsend._worker import run_worker
 #: keep them busy, few enough that no lease ages while it waits.
 _BUFFER_SECONDS = 2.0
 
+#: How soon to claim again when a message is due but the claim found none.
+_CLAIM_AGAIN_S = 0.05
+
 log = logging.getLogger("adaptsend.run")
 
 
@@ -292,7 +295,16 @@ class Dispatcher:
         )
         if due is None:
             return self._run.poll_interval_s if self._follow else None
-        wait = max(0.0, (due - utcnow()).total_seconds())
+        wait = (due - utcnow()).total_seconds()
+        if wait <= 0:
+            # Due, yet the claim that just ran found nothing: rows another
+            # agent's claim held for a moment, or (after a failed write) rows
+            # still leased to this run, which it never claims again. Holding
+            # nothing now, it hands those back.
+            released = await self._store.call(self._store.store.release, owner=self.owner)
+            if released:
+                log.warning("handed back %d message(s) this run had lost track of", released)
+            return 0.0 if released else _CLAIM_AGAIN_S
         return min(wait, self._run.poll_interval_s) if self._follow else wait
 
     def _refill_room(self) -> int:

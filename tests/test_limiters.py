@@ -17,7 +17,6 @@ from adaptsend._budget_rules import BudgetRules
 from adaptsend._config import Config
 from adaptsend._limiter import AIMDLimiter
 from adaptsend._limiters import make_limiter, running, shares
-from adaptsend._models import utcnow
 from adaptsend._shared_limiter import SharedLimiter
 from adaptsend._store_thread import StoreThread
 from adaptsend.store import SQLStore, open_store
@@ -132,4 +131,4 @@ async def test_a_shared_limiter_runs_and_gives_its_slots_back(db_url: str) -> No
 
 def read(store: SQLStore) -> BudgetView:
     rules = BudgetRules(min_cap=1, max_cap=5)
-    return store.budget_view(sending_key=KEY, initial_cap=1, rules=rules, now=utcnow())
+    return store.budget_view(sending_key=KEY, initial_cap=1, rules=rules)

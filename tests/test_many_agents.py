@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from adaptsend._cli import cli
+from adaptsend._models import utcnow
 from adaptsend.store._schema import attempts, messages
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import write_agent_config
@@ -117,6 +118,19 @@ def _leases(url: str) -> list[Any]:
     return rows
 
 
+def _leases_expired(url: str, orphans: list[Any]) -> bool:
+    """Whether every orphan's lease has run out by the database's clock."""
+    engine = sa.create_engine(url)
+    query = sa.select(sa.func.count()).where(
+        messages.c.id.in_([row.id for row in orphans]),
+        messages.c.lease_expires_at > utcnow(),
+    )
+    with engine.connect() as conn:
+        live = conn.execute(query).scalar_one()
+    engine.dispose()
+    return live == 0
+
+
 def _first_attempts(url: str, message_pks: list[int]) -> dict[int, Any]:
     engine = sa.create_engine(url)
     query = (
@@ -143,6 +157,9 @@ def test_an_agent_killed_mid_run_leaves_leases_another_agent_finishes(
         doomed.communicate()
         killed_at = server.delivered
         orphans = _leases(empty_db_url)
+        # Until its leases expire, the killed agent looks alive: a run started
+        # before then sends the rest and leaves those to the next run.
+        wait_until(lambda: _leases_expired(empty_db_url, orphans))
         survivor = agents(config, "--json")
         code, report = summary(survivor)
         counts = status_counts(config)

@@ -234,9 +234,9 @@ def test_an_outcome_not_marked_reported_is_written_back_again(db_ready: str) -> 
 
 
 def _finish_all(store: SQLStore) -> None:
-    from adaptsend._models import Decision, Status, utcnow
+    from adaptsend._models import Decision, Status
 
-    claimed = store.claim(owner="t", sending_key=KEY, limit=100, lease_s=60, now=utcnow())
+    claimed = store.claim(owner="t", sending_key=KEY, limit=100, lease_s=60)
     decisions = [
         Decision(message_pk=c.id, status=Status.SENT, attempts=1, throttles=0) for c in claimed
     ]
