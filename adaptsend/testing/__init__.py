@@ -3,8 +3,10 @@
 :class:`ThrottlingSMTPServer` listens on 127.0.0.1 and answers the connection
 over its concurrency limit the way Microsoft 365 does, with
 ``432 4.3.2 Concurrent connections limit exceeded``; it can also refuse
-recipients, fail AUTH, stall, drop connections and offer STARTTLS. Run it in
-its own process with ``python -m adaptsend.testing --help``.
+recipients, fail AUTH, stall, drop connections and offer STARTTLS, and inject
+the faults exactly-once delivery must survive (hang-ups, cut content, lost
+replies, refused greetings, TLS resets, outages), every N-th time, counted.
+Run it in its own process with ``python -m adaptsend.testing --help``.
 
 For plugin authors there is also :class:`HTTPReceiver`, a real HTTP server on
 127.0.0.1 that records requests (for webhook sinks), and :class:`RecordingSink`,
@@ -14,12 +16,18 @@ an alert sink that keeps what it is given.
 from adaptsend.testing._http import HTTPReceiver, ReceivedRequest
 from adaptsend.testing._instant import InstantTransport, InstantTransportPlugin
 from adaptsend.testing._ledger import ReceivedMessage
-from adaptsend.testing._options import DEFAULT_THROTTLE_REPLY, HOOK_STAGES, ServerOptions
+from adaptsend.testing._options import (
+    DEFAULT_GREETING_REFUSAL,
+    DEFAULT_THROTTLE_REPLY,
+    HOOK_STAGES,
+    ServerOptions,
+)
 from adaptsend.testing._server import ThrottlingSMTPServer
 from adaptsend.testing._sinks import RecordingSink
 from adaptsend.testing._statistics import ServerStatistics
 
 __all__ = [
+    "DEFAULT_GREETING_REFUSAL",
     "DEFAULT_THROTTLE_REPLY",
     "HOOK_STAGES",
     "HTTPReceiver",

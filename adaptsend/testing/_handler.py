@@ -10,6 +10,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from adaptsend._models import Stage
 from adaptsend.testing._connections import ConnectionTable
+from adaptsend.testing._faults import Fault, FaultTurns
 from adaptsend.testing._ledger import DeliveryLedger, ReceivedMessage, message_id_of
 from adaptsend.testing._limits import LimitClock
 from adaptsend.testing._options import ServerOptions
@@ -24,10 +25,14 @@ class Connection(Protocol):
     """What the hooks need from the SMTP protocol object of one connection."""
 
     connection_id: int | None
+    #: Messages accepted on this connection so far.
+    accepted: int
 
     def close_after_reply(self) -> None: ...
 
     def drop(self) -> None: ...
+
+    def hang_up(self) -> None: ...
 
 
 class MisbehavingHandler:
@@ -43,11 +48,13 @@ class MisbehavingHandler:
         limits: LimitClock,
         connections: ConnectionTable,
         ledger: DeliveryLedger,
+        faults: FaultTurns,
     ) -> None:
         self._options = options
         self._limits = limits
         self._connections = connections
         self._ledger = ledger
+        self._faults = faults
         self._data_ends = 0
 
     async def handle_EHLO(
@@ -63,7 +70,42 @@ class MisbehavingHandler:
 
     async def at_connect(self, server: Connection) -> str | None:
         """The reply to give instead of the greeting, or None to greet."""
+        # Decided before any wait, so that "every N-th" follows the order of
+        # accepting even when greetings are delayed.
+        refused = self._faults.greeting_refused()
+        await _sleep(self._options.greeting_delay_s)
+        if refused:
+            self._ledger.record_fault(Fault.GREETING_REFUSED)
+            server.close_after_reply()
+            return self._options.greeting_refusal
         return await self._gate(Stage.CONNECT, server)
+
+    async def before_command(self, server: Connection) -> str | None:
+        """The reply that ends the connection instead of running the command
+        just read, or None to run it."""
+        after = self._options.hang_up_after
+        if after is None or server.accepted < after:
+            return None
+        self._ledger.record_fault(Fault.HANG_UP)
+        if self._options.hang_up_reply is None:
+            server.hang_up()
+            return _UNSENT
+        server.close_after_reply()
+        return self._options.hang_up_reply
+
+    def cut_content(self) -> bool:
+        """Called as a message's content begins: whether to cut it off."""
+        if not self._faults.due(Fault.CONTENT_CUT):
+            return False
+        self._ledger.record_fault(Fault.CONTENT_CUT)
+        return True
+
+    def reset_tls(self) -> bool:
+        """Called at STARTTLS: whether to reset the connection after ``220``."""
+        if not self._faults.due(Fault.TLS_RESET):
+            return False
+        self._ledger.record_fault(Fault.TLS_RESET)
+        return True
 
     async def handle_MAIL(
         self, server: Connection, session: Any, envelope: Any, address: str, options: list[str]
@@ -101,9 +143,24 @@ class MisbehavingHandler:
             server.drop()
             return _UNSENT
         reply = self._data_reply(envelope.rcpt_tos)
-        if reply.startswith("2"):
-            self._record(envelope)
+        if not reply.startswith("2"):
+            return reply
+        self._record(envelope)
+        server.accepted += 1
+        if self._faults.due(Fault.REPLY_LOST):
+            self._ledger.record_fault(Fault.REPLY_LOST)
+            await self._lose_reply(server)
+            return _UNSENT
         return reply
+
+    async def _lose_reply(self, server: Connection) -> None:
+        # The message is delivered; the client must not learn it. Commands
+        # pipelined behind wait unread meanwhile, and go with the connection.
+        if self._options.lose_reply_stall_s > 0:
+            await asyncio.sleep(self._options.lose_reply_stall_s)
+            server.hang_up()
+        else:
+            server.drop()
 
     def _data_reply(self, recipients: list[str]) -> str:
         replies = self._options.data_replies
@@ -145,8 +202,7 @@ class MisbehavingHandler:
         delay = self._options.latency_s
         if self._options.latency_jitter_s:
             delay += random.uniform(0, self._options.latency_jitter_s)
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await _sleep(delay)
 
     def _drop_turn(self) -> bool:
         every = self._options.drop_after_data
@@ -165,6 +221,13 @@ class MisbehavingHandler:
                 raw=raw,
             )
         )
+
+
+async def _sleep(seconds: float) -> None:
+    # No sleep at all for 0, not even a turn of the loop: most servers wait
+    # nowhere, and a benchmark feeds them many messages.
+    if seconds > 0:
+        await asyncio.sleep(seconds)
 
 
 def _matches(auth_data: Any, expected: tuple[str, str]) -> bool:

@@ -1,4 +1,4 @@
-"""What the server accepted, refused and dropped."""
+"""What the server accepted, refused and dropped, and the faults it injected."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import re
 import threading
 
 import attrs
+
+from adaptsend.testing._faults import Fault
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FOLD = re.compile(rb"\r?\n[ \t]+")
@@ -47,6 +49,7 @@ class DeliveryLedger:
         self._delivered = 0
         self._rejections = 0
         self._drops = 0
+        self._faults: collections.Counter[Fault] = collections.Counter()
 
     def record_delivery(self, message: ReceivedMessage) -> None:
         with self._lock:
@@ -61,6 +64,15 @@ class DeliveryLedger:
     def record_drop(self) -> None:
         with self._lock:
             self._drops += 1
+
+    def record_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults[fault] += 1
+
+    def faults(self, fault: Fault) -> int:
+        """How many times ``fault`` was injected."""
+        with self._lock:
+            return self._faults[fault]
 
     def deliveries(self) -> collections.Counter[str | None]:
         with self._lock:

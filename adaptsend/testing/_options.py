@@ -19,6 +19,9 @@ DEFAULT_THROTTLE_REPLY = (
     "[Hostname=adaptsend-testing]"
 )
 
+#: The reply to a refused greeting, unless ``greeting_refusal`` says otherwise.
+DEFAULT_GREETING_REFUSAL = "421 4.3.2 Service not available, closing transmission channel"
+
 #: The stages at which the server can throttle or stall.
 HOOK_STAGES = frozenset({Stage.CONNECT, Stage.MAIL, Stage.RCPT, Stage.DATA})
 
@@ -58,6 +61,7 @@ def _check_schedule(
 _reply_line = attrs.validators.matches_re(_REPLY_LINE)
 _optional_reply = attrs.validators.optional(_reply_line)
 _not_negative = attrs.validators.ge(0.0)
+_every = attrs.validators.optional(attrs.validators.ge(1))
 _address_replies = attrs.validators.deep_mapping(
     key_validator=attrs.validators.instance_of(str), value_validator=_reply_line
 )
@@ -94,14 +98,22 @@ class ServerOptions:
     )
     auth: tuple[str, str] | None = None
     auth_reply: str | None = attrs.field(default=None, validator=_optional_reply)
-    drop_after_data: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
-    )
+    drop_after_data: int | None = attrs.field(default=None, validator=_every)
     stall_s: float = attrs.field(default=0.0, validator=_not_negative)
     stall_stage: Stage = attrs.field(default=Stage.DATA, converter=_to_stage)
     tls_context: ssl.SSLContext | None = None
     pipelining: bool = False
     chunking: bool = False
+    hang_up_after: int | None = attrs.field(default=None, validator=_every)
+    hang_up_reply: str | None = attrs.field(default=None, validator=_optional_reply)
+    cut_content_every: int | None = attrs.field(default=None, validator=_every)
+    lose_reply_every: int | None = attrs.field(default=None, validator=_every)
+    lose_reply_stall_s: float = attrs.field(default=0.0, validator=_not_negative)
+    refuse_greeting_every: int | None = attrs.field(default=None, validator=_every)
+    refuse_greetings: bool = False
+    greeting_refusal: str = attrs.field(default=DEFAULT_GREETING_REFUSAL, validator=_reply_line)
+    reset_tls_every: int | None = attrs.field(default=None, validator=_every)
+    greeting_delay_s: float = attrs.field(default=0.0, validator=_not_negative)
     keep_received: int | None = attrs.field(
         default=_KEEP_RECEIVED, validator=attrs.validators.optional(attrs.validators.ge(0))
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
@@ -24,12 +26,22 @@ class _QuietSession(Session):
     login_data: Any = None
 
 
+# aiosmtpd's go-ahead for the content after DATA, and its answer to STARTTLS.
+_CONTENT_GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>"
+_TLS_GO_AHEAD = "220 Ready to start TLS"
+
+Command = Callable[[str | None], Awaitable[None]]
+
+
 class ThrottlingSMTP(SMTP):
     """One connection. Counts itself in the table from accept to loss, so that
     the position by age the handler throttles on is exact.
 
     With ``chunking`` it also takes BDAT (RFC 3030); without, BDAT is an
     unknown command, as on a server that does not offer CHUNKING.
+
+    Before each command the handler may end the connection instead; as a
+    message's content begins, and at STARTTLS, it may have it reset.
     """
 
     def __init__(
@@ -43,20 +55,35 @@ class ThrottlingSMTP(SMTP):
         super().__init__(handler, **kwargs)
         if not chunking:
             del self._smtp_methods["BDAT"]
+        # aiosmtpd looks every command up here, and offers no hook before the
+        # command runs; wrapping each one is the way in.
+        self._smtp_methods = {
+            name: self._after_check(method) for name, method in self._smtp_methods.items()
+        }
         self._handler = handler
         self._connections = connections
         self.connection_id: int | None = None
+        self.accepted = 0
         self._close_pending = False
-        self._dropped = False
+        self._silent = False
 
     def close_after_reply(self) -> None:
         """Close the connection once the next reply has been written."""
         self._close_pending = True
 
     def drop(self) -> None:
-        """Hang up now; any reply aiosmtpd still tries to send goes nowhere."""
-        self._dropped = True
+        """Reset the connection now; any reply aiosmtpd still tries to send
+        goes nowhere."""
+        self._silent = True
         self._abort()
+        self._discard_unread()
+
+    def hang_up(self) -> None:
+        """Close the connection now, without another word (what was written
+        already still goes out)."""
+        self._silent = True
+        if self.transport is not None:
+            self.transport.close()
         self._discard_unread()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -72,13 +99,17 @@ class ThrottlingSMTP(SMTP):
         super().connection_lost(error)
 
     async def push(self, status: AnyStr) -> None:
-        if self._dropped:
+        if self._silent:
             return
         await super().push(status)
         if self._close_pending and self.transport is not None:
             self._close_pending = False
             self.transport.close()
             self._discard_unread()
+        elif status == _CONTENT_GO_AHEAD:
+            # aiosmtpd reads the content right after its 354, inside smtp_DATA;
+            # the go-ahead is the last moment to step in.
+            await self._content_begins(1)
 
     async def _handle_client(self) -> None:
         # aiosmtpd writes its greeting at the top of this coroutine and offers
@@ -99,13 +130,17 @@ class ThrottlingSMTP(SMTP):
             await self.push(BAD_SYNTAX)
             return
         size, last = parsed
+        envelope = self.envelope
+        assert isinstance(envelope, ChunkedEnvelope)
+        if envelope.rcpt_tos and not envelope.chunks:
+            await self._content_begins(size // 2)
+            if self._silent:
+                return
         # Read before any refusal: a pipelining client has sent the chunk
         # already, and it must not be taken for commands.
         chunk = await self._reader.readexactly(size)
         if await self.check_helo_needed("EHLO") or await self.check_auth_needed("BDAT"):
             return
-        envelope = self.envelope
-        assert isinstance(envelope, ChunkedEnvelope)
         if not envelope.rcpt_tos:
             await self.push(NO_TRANSACTION)
             return
@@ -118,6 +153,34 @@ class ThrottlingSMTP(SMTP):
         status = await self._call_handler_hook("DATA")
         self.envelope = self._create_envelope()  # what aiosmtpd does after DATA
         await self.push(status)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str | None) -> None:
+        if arg or not self.tls_context or not self._handler.reset_tls():
+            await super().smtp_STARTTLS(arg)
+            return
+        await self.push(_TLS_GO_AHEAD)
+        self.drop()
+
+    async def _content_begins(self, part: int) -> None:
+        """A message's content begins; the handler may have it cut off, once
+        up to ``part`` bytes of it (at least one, if any come) have arrived."""
+        if not self._handler.cut_content():
+            return
+        if part > 0:
+            await self._reader.read(part)
+        self.drop()
+
+    def _after_check(self, command: Command) -> Command:
+        @functools.wraps(command)  # keeps the syntax HELP reads from it
+        async def checked(arg: str | None) -> None:
+            ending = await self._handler.before_command(self)
+            if ending is not None:
+                await self.push(ending)
+                return
+            await command(arg)
+
+        return checked
 
     def _create_session(self) -> Session:
         return _QuietSession(self.loop)

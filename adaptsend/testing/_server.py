@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -12,16 +11,21 @@ from typing import Self
 
 from adaptsend._models import Stage
 from adaptsend.testing._connections import ConnectionTable
+from adaptsend.testing._faults import FaultTurns
 from adaptsend.testing._handler import MisbehavingHandler
-from adaptsend.testing._ledger import DeliveryLedger, ReceivedMessage
+from adaptsend.testing._ledger import DeliveryLedger
 from adaptsend.testing._limits import LimitClock
-from adaptsend.testing._loop_thread import LoopThread
-from adaptsend.testing._options import DEFAULT_THROTTLE_REPLY, ServerOptions
+from adaptsend.testing._listener import Listener
+from adaptsend.testing._observations import ServerObservations
+from adaptsend.testing._options import (
+    DEFAULT_GREETING_REFUSAL,
+    DEFAULT_THROTTLE_REPLY,
+    ServerOptions,
+)
 from adaptsend.testing._protocol import ThrottlingSMTP
-from adaptsend.testing._statistics import ServerStatistics
 
 
-class ThrottlingSMTPServer:
+class ThrottlingSMTPServer(ServerObservations):
     """An SMTP server on a real TCP port that enforces a concurrent-connection
     limit the way Microsoft 365 does, and can be told to fail in other ways.
 
@@ -74,14 +78,54 @@ class ThrottlingSMTPServer:
       everything said above of end of DATA applies to it too, and the content
       is the chunks joined, as sent. A malformed size gets 501 and the
       connection is closed, since the stream can no longer be followed.
+
+    Faults to test exactly-once delivery against. Each "every N-th" fault
+    counts its own occasions server-wide (N, 2N, ... get it), so the same
+    faults come in the same places run after run, and several combine: with
+    N = 100 each, one message or connection in a hundred gets each fault.
+    Each injected fault is counted (see :meth:`statistics`).
+
+    - ``hang_up_after=N``: once a connection has had N messages accepted,
+      its next command, whatever it is, is answered with ``hang_up_reply``
+      and the connection closed; with no ``hang_up_reply``, it is closed
+      without a word. Commands pipelined behind are ignored, so a client
+      that writes many messages at once gets exactly N accepted.
+      Counted in :attr:`hangups`.
+    - ``cut_content_every=N``: the content of every N-th message (counted
+      as its content begins: at the 354 to DATA, or at the first BDAT of a
+      transaction) is cut off: once some of it has arrived, the connection
+      is reset. The message is not delivered. Counted in :attr:`content_cuts`.
+    - ``lose_reply_every=N``: every N-th accepted message is delivered (and
+      counted in :attr:`delivered`) and its reply never sent: the connection
+      is reset at once, or with ``lose_reply_stall_s`` the reply is withheld
+      that long and the connection then closed (a client's timeout should
+      come first). Counted in :attr:`replies_lost`, which is what a client's
+      count of unknown outcomes should match. Unlike ``drop_after_data``,
+      which drops without delivering.
+    - ``refuse_greeting_every=N``, ``refuse_greetings``: answer the greeting
+      of every N-th connection, or of every connection while
+      ``refuse_greetings`` is on (see :meth:`set_refuse_greetings`), with
+      ``greeting_refusal`` and close. Counted in :attr:`greeting_refusals`.
+    - ``reset_tls_every=N``: answer every N-th STARTTLS with ``220`` and
+      reset the connection before the TLS handshake. Counted in
+      :attr:`tls_resets`.
+    - ``greeting_delay_s``: wait this long before greeting each connection
+      (for a client's timeout before the greeting); a stall at "connect"
+      does the same but takes the only stall stage.
+    - An outage: :meth:`go_down` stops listening (connects are refused) and
+      resets every open connection; :meth:`come_back` listens again on the
+      same port; :meth:`down_for` comes back by itself after a while.
+
+    More:
+
     - ``keep_received``: how many accepted messages :attr:`received` keeps
       (the latest; None keeps all); counts are never trimmed.
     - ``clock``: seconds for the schedule, ``time.monotonic`` unless a test
       wants to move time by hand.
 
-    ``port=0`` picks a free port at each start. Observations are thread-safe,
-    readable while running and after :meth:`stop`, and accumulate across
-    restarts.
+    ``port=0`` picks a free port at each start; an outage keeps the port.
+    Observations are thread-safe, readable while running, while down and
+    after :meth:`stop`, and accumulate across restarts and outages.
     """
 
     def __init__(
@@ -107,6 +151,16 @@ class ThrottlingSMTPServer:
         tls_context: ssl.SSLContext | None = None,
         pipelining: bool = False,
         chunking: bool = False,
+        hang_up_after: int | None = None,
+        hang_up_reply: str | None = None,
+        cut_content_every: int | None = None,
+        lose_reply_every: int | None = None,
+        lose_reply_stall_s: float = 0.0,
+        refuse_greeting_every: int | None = None,
+        refuse_greetings: bool = False,
+        greeting_refusal: str = DEFAULT_GREETING_REFUSAL,
+        reset_tls_every: int | None = None,
+        greeting_delay_s: float = 0.0,
         hostname: str = "adaptsend-testing",
         keep_received: int | None = 10_000,
         clock: Callable[[], float] = time.monotonic,
@@ -133,39 +187,44 @@ class ThrottlingSMTPServer:
             tls_context=tls_context,
             pipelining=pipelining,
             chunking=chunking,
+            hang_up_after=hang_up_after,
+            hang_up_reply=hang_up_reply,
+            cut_content_every=cut_content_every,
+            lose_reply_every=lose_reply_every,
+            lose_reply_stall_s=lose_reply_stall_s,
+            refuse_greeting_every=refuse_greeting_every,
+            refuse_greetings=refuse_greetings,
+            greeting_refusal=greeting_refusal,
+            reset_tls_every=reset_tls_every,
+            greeting_delay_s=greeting_delay_s,
             keep_received=keep_received,
             clock=clock,
         )
         self._limits = LimitClock(limit, self.options.schedule, clock)
         self._connections = ConnectionTable()
         self._ledger = DeliveryLedger(keep_received)
+        self._faults = FaultTurns(self.options)
         self._handler = MisbehavingHandler(
-            self.options, self._limits, self._connections, self._ledger
+            self.options, self._limits, self._connections, self._ledger, self._faults
         )
-        self._thread: LoopThread | None = None
-        self._address: tuple[str, int] | None = None
+        self._listener = Listener(
+            self._make_protocol, self.options.host, self.options.port, self._connections
+        )
 
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
         """Start listening; returns once connections are accepted."""
-        if self._thread is not None:
-            raise RuntimeError("the server is already running")
-        thread = LoopThread(
-            self._make_protocol, self.options.host, self.options.port, self._connections
-        )
-        self._address = thread.start()
+        self._listener.start()
         self._limits.start()
-        self._thread = thread
 
     def stop(self) -> None:
-        """Abort open connections, stop listening and join the server thread.
+        """Abort open connections, stop listening and join the server thread;
+        an outage under way then never comes back.
 
         Idempotent. Observations stay readable.
         """
-        if self._thread is not None:
-            self._thread.stop()
-            self._thread = None
+        self._listener.stop()
 
     def __enter__(self) -> Self:
         self.start()
@@ -181,14 +240,16 @@ class ThrottlingSMTPServer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        """Whether it listens now (False while down)."""
+        return self._listener.running
 
     @property
     def address(self) -> tuple[str, int]:
-        """(host, port) bound by the latest start."""
-        if self._address is None:
+        """(host, port) bound by the latest start, kept while down."""
+        address = self._listener.address
+        if address is None:
             raise RuntimeError("the server has not been started")
-        return self._address
+        return address
 
     @property
     def host(self) -> str:
@@ -197,6 +258,50 @@ class ThrottlingSMTPServer:
     @property
     def port(self) -> int:
         return self.address[1]
+
+    # -- outages --------------------------------------------------------------
+
+    def go_down(self) -> None:
+        """Stop listening, so that connects are refused, and reset every open
+        connection, until :meth:`come_back`. Returns once down; thread-safe.
+        Does nothing while down already."""
+        self._listener.go_down()
+
+    def come_back(self) -> None:
+        """Listen again on the port held before going down; returns once
+        connections are accepted. Does nothing unless down."""
+        self._listener.come_back()
+
+    def down_for(self, seconds: float) -> None:
+        """Go down now and come back by itself after ``seconds``, without
+        blocking the caller. A later outage, :meth:`come_back` or
+        :meth:`stop` replaces the pending return."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be at least 0, not {seconds}")
+        self._listener.down_for(seconds)
+
+    @property
+    def down(self) -> bool:
+        """Whether it is down for an outage (and will come back)."""
+        return self._listener.down
+
+    def wait_for_up(self, timeout_s: float = 5.0) -> None:
+        """Block until the server listens, e.g. after :meth:`down_for`.
+        Raises TimeoutError if that does not happen in time."""
+        if not self._listener.wait_for_up(timeout_s):
+            raise TimeoutError(f"the server is not listening after {timeout_s} s")
+
+    # -- greetings -------------------------------------------------------------
+
+    def set_refuse_greetings(self, refuse: bool) -> None:
+        """Refuse every greeting from now on (with ``greeting_refusal``), or
+        stop doing so; thread-safe. ``refuse_greeting_every`` goes on either way."""
+        self._faults.refuse_greetings(refuse)
+
+    @property
+    def refusing_greetings(self) -> bool:
+        """Whether every greeting is refused now."""
+        return self._faults.refusing_greetings
 
     # -- the limit -----------------------------------------------------------
 
@@ -211,84 +316,8 @@ class ThrottlingSMTPServer:
         """The connection limit in force now."""
         return self._limits.current()
 
-    # -- observations --------------------------------------------------------
-
-    @property
-    def deliveries(self) -> collections.Counter[str | None]:
-        """Accepted messages per Message-ID (as sent, with angle brackets);
-        messages without one are counted under None. A copy."""
-        return self._ledger.deliveries()
-
-    @property
-    def delivered(self) -> int:
-        """Messages accepted in all."""
-        return self._ledger.delivered
-
-    @property
-    def duplicates(self) -> dict[str, int]:
-        """Message-IDs accepted more than once, with how many times."""
-        return self._ledger.duplicates()
-
-    @property
-    def received(self) -> list[ReceivedMessage]:
-        """The latest accepted messages, oldest first (see ``keep_received``)."""
-        return self._ledger.received()
-
-    @property
-    def connections(self) -> int:
-        """TCP connections accepted in all."""
-        return self._connections.total
-
-    @property
-    def open_connections(self) -> int:
-        """TCP connections open now."""
-        return self._connections.open
-
-    @property
-    def max_concurrent(self) -> int:
-        """The most connections ever open at once."""
-        return self._connections.max_concurrent
-
-    @property
-    def rejections(self) -> int:
-        """Throttle replies sent."""
-        return self._ledger.rejections
-
-    @property
-    def drops(self) -> int:
-        """Connections dropped without a reply (``drop_after_data``)."""
-        return self._ledger.drops
-
-    def statistics(self) -> ServerStatistics:
-        """All the counts at once, as a frozen snapshot."""
-        unique, extra = self._ledger.unique_and_extra()
-        return ServerStatistics(
-            connections=self.connections,
-            open_connections=self.open_connections,
-            max_concurrent=self.max_concurrent,
-            delivered=self.delivered,
-            unique_messages=unique,
-            duplicate_deliveries=extra,
-            rejections=self.rejections,
-            drops=self.drops,
-            limit=self.limit,
-        )
-
-    def wait_for_open_connections(self, count: int, timeout_s: float = 5.0) -> None:
-        """Block until exactly ``count`` connections are open.
-
-        A client that has closed its socket is seen as closed by the server a
-        moment later; wait here before asserting on :attr:`open_connections`.
-        From trio: ``await trio.to_thread.run_sync(server.wait_for_open_connections, 0)``.
-        Raises TimeoutError if that does not happen in time.
-        """
-        if not self._connections.wait_for_open(count, timeout_s):
-            raise TimeoutError(
-                f"{self.open_connections} connections open, not {count}, after {timeout_s} s"
-            )
-
     def __repr__(self) -> str:
-        where = f"{self.host}:{self.port}" if self._address else "not started"
+        where = f"{self.host}:{self.port}" if self._listener.address else "not started"
         return f"<ThrottlingSMTPServer {where} limit={self.limit}>"
 
     def _make_protocol(self, loop: asyncio.AbstractEventLoop) -> ThrottlingSMTP:

@@ -11,7 +11,8 @@ import attrs
 class ServerStatistics:
     """What a :class:`ThrottlingSMTPServer` has seen since it was made.
 
-    Counts accumulate across restarts of the same server object.
+    Counts accumulate across restarts and outages of the same server object.
+    The counts of injected faults default to 0, for servers that inject none.
     """
 
     #: TCP connections accepted.
@@ -30,6 +31,16 @@ class ServerStatistics:
     rejections: int
     #: Connections dropped without a reply at end of DATA.
     drops: int
+    #: Connections hung up on at the command after their N-th message.
+    hangups: int = 0
+    #: Connections reset in the middle of a message's content (not delivered).
+    content_cuts: int = 0
+    #: Messages delivered whose reply was never sent.
+    replies_lost: int = 0
+    #: Connections whose greeting was refused.
+    greeting_refusals: int = 0
+    #: Connections reset after 220 to STARTTLS, before the TLS handshake.
+    tls_resets: int = 0
     #: The connection limit in force when the snapshot was taken (None: unlimited).
     limit: int | None
 

@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
-import os
-import signal
 import smtplib
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import trio
 import trustme
 
-import adaptsend
 from adaptsend.testing import (
     DEFAULT_THROTTLE_REPLY,
     ReceivedMessage,
     ServerStatistics,
     ThrottlingSMTPServer,
 )
-from adaptsend.testing.__main__ import parse_schedule
 from tests.testing.clients import RCPT, SENDER, Connect, message
 
 # What smtplib reports after the code: enhanced status and text.
@@ -387,38 +379,3 @@ def test_stop_aborts_open_connections(connect: Connect) -> None:
 def test_bad_options_are_refused(options: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ThrottlingSMTPServer(**options)  # type: ignore[arg-type]
-
-
-# -- the command line ------------------------------------------------------------------
-
-
-def test_schedule_text_is_parsed() -> None:
-    assert parse_schedule("0:6, 2:2,4:none") == ((0.0, 6), (2.0, 2), (4.0, None))
-
-
-def test_command_line_serves_until_sigterm_and_prints_statistics() -> None:
-    env = dict(os.environ, PYTHONPATH=str(Path(adaptsend.__file__).parents[1]))
-    command = [sys.executable, "-m", "adaptsend.testing", "--limit", "1", "--latency-ms", "1"]
-    command.append("--chunking")
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
-        assert process.stdout is not None
-        host, _, port = process.stdout.readline().strip().rpartition(":")
-        with smtplib.SMTP(host, int(port), "client.test", timeout=5) as client:
-            client.sendmail(SENDER, [RCPT], message())
-            assert client.has_extn("chunking")
-        process.send_signal(signal.SIGUSR1)
-        assert json.loads(process.stdout.readline())["delivered"] == 1
-        process.send_signal(signal.SIGTERM)
-        final = json.loads(process.communicate(timeout=10)[0].strip())
-    assert process.returncode == 0
-    assert final == {
-        "connections": 1,
-        "open_connections": 0,
-        "max_concurrent": 1,
-        "delivered": 1,
-        "unique_messages": 1,
-        "duplicate_deliveries": 0,
-        "rejections": 0,
-        "drops": 0,
-        "limit": 1,
-    }
