@@ -19,8 +19,10 @@ DEFAULT_THROTTLE_REPLY = (
     "[Hostname=adaptsend-testing]"
 )
 
-#: The reply to a refused greeting, unless ``greeting_refusal`` says otherwise.
-DEFAULT_GREETING_REFUSAL = "421 4.3.2 Service not available, closing transmission channel"
+#: The reply to a refused greeting, unless ``greeting_refusal`` says otherwise:
+#: a server that is there but will not serve, which a client should take for an
+#: outage (not ``4.3.2``, which Microsoft 365 gives for too many connections).
+DEFAULT_GREETING_REFUSAL = "421 4.3.0 Service not available, closing transmission channel"
 
 #: The stages at which the server can throttle or stall.
 HOOK_STAGES = frozenset({Stage.CONNECT, Stage.MAIL, Stage.RCPT, Stage.DATA})
