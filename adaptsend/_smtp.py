@@ -7,7 +7,7 @@ of 40 threads never caps us and a cancelled send is never abandoned halfway.
 
 from __future__ import annotations
 
-import re
+import logging
 import smtplib
 import ssl
 import time
@@ -17,20 +17,24 @@ import trio
 
 from adaptsend._classifier import parse_reply
 from adaptsend._config import SMTPConfig
-from adaptsend._models import Envelope, Reply, Stage, utcnow
+from adaptsend._models import Envelope, Reply, Stage
+from adaptsend._smtp_batch import BatchLog, untouched
 from adaptsend._smtp_chunking import send_chunked
+from adaptsend._smtp_pipelining import send_pipelined
+from adaptsend._smtp_socket import idle_end, write_counted
 from adaptsend._smtp_wire import (
-    CLOSING,
+    START_INPUT,
+    RepliesEnded,
+    data_block,
     describe,
     discard,
-    envelope_commands,
+    failed,
+    read_reply,
     recipient_refusals,
-    skip_replies,
 )
 from adaptsend._transport import SendAttempt, SendResult, TransportError
 
-#: A line of content starting with a dot gets a second one (RFC 5321 4.5.2).
-_LEADING_DOT = re.compile(rb"(?m)^\.")
+log = logging.getLogger("adaptsend.smtp")
 
 
 class SMTPConfigurationError(TransportError):
@@ -86,9 +90,15 @@ class SMTPTransport:
         except (ssl.SSLError, ssl.CertificateError) as exc:
             discard(client)
             raise TransportError(Reply(code=None, text=describe(exc), stage=Stage.TLS)) from None
-        except (OSError, smtplib.SMTPException) as exc:
+        except OSError as exc:  # smtplib's own errors are OSErrors too
             discard(client)
             raise TransportError(Reply(code=None, text=describe(exc), stage=stage)) from None
+        except Exception as exc:
+            # A bug or bad configuration data must not escape the thread.
+            log.error("opening an SMTP connection failed unexpectedly", exc_info=exc)
+            discard(client)
+            text = f"Connecting stopped on an unexpected {describe(exc)}."
+            raise TransportError(Reply(code=None, text=text, stage=stage)) from None
 
     def _new_client(self) -> smtplib.SMTP:
         config = self._config
@@ -106,7 +116,13 @@ class SMTPTransport:
 
 
 class SMTPConnection:
-    """One open SMTP session, reused for many messages by one task at a time."""
+    """One open SMTP session, reused for many messages by one task at a time.
+
+    Never raises from a send: an SMTP or network failure, and any other error
+    (a bug, an address that cannot be encoded), is the failed attempt of the
+    message it stopped. How a batch that ends early is accounted, message by
+    message, is told in :mod:`adaptsend._smtp_batch`.
+    """
 
     def __init__(
         self,
@@ -121,16 +137,24 @@ class SMTPConnection:
         self._pipelining = pipelining
         self._chunking = chunking
         self._sizes = client.does_esmtp and bool(client.has_extn("size"))
+        # Whether a batch has been sent: from then on the server may have
+        # closed the connection while it sat idle.
+        self._used = False
 
     async def send(self, envelope: Envelope) -> SendResult:
         """Send one message. A cancelled send still runs to its end in its thread:
         the message may have been delivered, and the result says so."""
-        return await trio.to_thread.run_sync(self._send_blocking, envelope, limiter=self._threads)
+        attempts = await self.send_many([envelope], budget_s=0.0)
+        return attempts[0].result
 
     async def send_many(
         self, envelopes: Sequence[Envelope], *, budget_s: float
     ) -> list[SendAttempt]:
-        """Send several messages in one thread call (see ``BatchConnection``)."""
+        """Send several messages in one thread call (see ``BatchConnection``).
+
+        On a connection used before, the server may have closed it while it
+        was idle: then the first message comes back ``untouched`` (nothing of
+        the batch was written) and nothing else is tried."""
         return await trio.to_thread.run_sync(
             self._send_many_blocking, envelopes, budget_s, limiter=self._threads
         )
@@ -141,191 +165,87 @@ class SMTPConnection:
     def _send_many_blocking(
         self, envelopes: Sequence[Envelope], budget_s: float
     ) -> list[SendAttempt]:
-        if self._chunking:
-            return send_chunked(self._client, envelopes, self._mail_options)
-        if self._pipelining:
-            return self._send_many_pipelined(envelopes, time.perf_counter() + budget_s)
-        attempts: list[SendAttempt] = []
-        deadline = time.perf_counter() + budget_s
-        for envelope in envelopes:
-            started_at = utcnow()
-            start = time.perf_counter()
-            result = self._send_blocking(envelope)
-            end = time.perf_counter()
-            attempt = SendAttempt(result=result, started_at=started_at, duration_s=end - start)
-            attempts.append(attempt)
-            if not attempt.clean or end >= deadline:
-                break
-        return attempts
+        batch = BatchLog(len(envelopes))
+        try:
+            if self._used and (end := idle_end(self._client)) is not None:
+                batch.add(untouched(end))
+                return batch.attempts
+            self._used = True
+            self._send_batch(envelopes, time.perf_counter() + budget_s, batch)
+        except Exception as exc:
+            batch.crashed(exc)
+        if batch.broken:
+            # Mid-transaction a QUIT could be taken as content: hang up.
+            discard(self._client)
+        return batch.attempts
 
-    def _send_blocking(self, envelope: Envelope) -> SendResult:
+    def _send_batch(self, envelopes: Sequence[Envelope], deadline: float, batch: BatchLog) -> None:
         if self._chunking:
-            return send_chunked(self._client, [envelope], self._mail_options)[0].result
-        if self._pipelining:
-            return self._send_many_pipelined([envelope], 0.0)[0].result
+            send_chunked(self._client, envelopes, self._mail_options, batch)
+        elif self._pipelining:
+            send_pipelined(self._client, envelopes, deadline, self._mail_options, batch)
+        else:
+            for envelope in envelopes:
+                self._send_plain(envelope, batch)
+                attempts = batch.attempts
+                if batch.done or not attempts[-1].clean or time.perf_counter() >= deadline:
+                    break
+
+    def _send_plain(self, envelope: Envelope, batch: BatchLog) -> None:
+        """Send one message a command at a time, as ``smtplib`` would, except
+        that its content is written here: how far that got decides between
+        a failure and an unknown outcome."""
+        client = self._client
         stage = Stage.MAIL
         try:
-            self._client.ehlo_or_helo_if_needed()
-            code, text = self._client.mail(envelope.sender, self._mail_options(envelope))
+            client.ehlo_or_helo_if_needed()
+            code, text = client.mail(envelope.sender, self._mail_options(envelope))
             if code != 250:
-                return self._failed(parse_reply(code, text, Stage.MAIL))
+                batch.add(failed(client, parse_reply(code, text, Stage.MAIL)))
+                return
             stage = Stage.RCPT
-            refused = recipient_refusals(envelope.recipients, self._client.rcpt)
+            refused = recipient_refusals(envelope.recipients, client.rcpt)
             if len(refused) == len(envelope.recipients):
-                first = next(iter(refused.values()))
-                return self._failed(first, refused=refused)
+                batch.add(failed(client, next(iter(refused.values())), refused=refused))
+                return
             stage = Stage.DATA
-            code, text = self._client.data(envelope.content)
+            code, text = client.docmd("DATA")
         except smtplib.SMTPResponseException as exc:
-            return self._failed(parse_reply(exc.smtp_code, exc.smtp_error, stage))
-        except (OSError, smtplib.SMTPException) as exc:
-            reply = Reply(code=None, text=describe(exc), stage=stage)
-            return SendResult(reply=reply, connection_usable=False)
+            batch.add(failed(client, parse_reply(exc.smtp_code, exc.smtp_error, stage)))
+            return
+        except OSError as exc:
+            batch.unsent(exc, stage)
+            return
+        if code != START_INPUT:
+            batch.add(failed(client, parse_reply(code, text, Stage.DATA), refused=refused))
+            return
+        self._send_content(envelope, refused, batch)
+
+    def _send_content(self, envelope: Envelope, refused: dict[str, Reply], batch: BatchLog) -> None:
+        client = self._client
+        _, error = write_counted(client, data_block(envelope.content))
+        if error is not None:
+            batch.unsent(error, Stage.DATA)
+            return
+        batch.complete += 1
+        try:
+            code, text = read_reply(client, Stage.DATA)
+        except RepliesEnded as ended:
+            batch.replies_ended(ended)
+            return
         reply = parse_reply(code, text, Stage.DATA)
         if not 200 <= code < 300:
-            return self._failed(reply, refused=refused)
-        return SendResult(reply=reply, refused=refused)
-
-    def _send_many_pipelined(
-        self, envelopes: Sequence[Envelope], deadline: float
-    ) -> list[SendAttempt]:
-        """Send with PIPELINING (RFC 2920): a message's MAIL, RCPT and DATA go
-        out at once, and its content goes out together with the next
-        message's commands, so each message costs one round trip."""
-        attempts: list[SendAttempt] = []
-        started_at, start = utcnow(), time.perf_counter()
-        try:
-            self._client.send(self._command_group(envelopes[0]))
-        except OSError as exc:
-            reply = Reply(code=None, text=describe(exc), stage=Stage.MAIL)
-            result = SendResult(reply=reply, connection_usable=False)
-            return [SendAttempt(result=result, started_at=started_at, duration_s=0.0)]
-        for index, envelope in enumerate(envelopes):
-            following = index + 1 < len(envelopes) and time.perf_counter() < deadline
-            upcoming = envelopes[index + 1] if following else None
-            result, went_on = self._pipelined_transaction(envelope, upcoming)
-            end = time.perf_counter()
-            attempts.append(
-                SendAttempt(result=result, started_at=started_at, duration_s=end - start)
-            )
-            if not went_on:
-                break
-            started_at, start = utcnow(), end
-        return attempts
-
-    def _pipelined_transaction(
-        self, envelope: Envelope, upcoming: Envelope | None
-    ) -> tuple[SendResult, bool]:
-        """Read the replies to ``envelope``'s commands (already sent) and send
-        its content, with ``upcoming``'s commands behind it if there is one.
-        Returns the result and whether ``upcoming`` is now under way."""
-        client = self._client
-        recipients = envelope.recipients
-        stage = Stage.MAIL
-        try:
-            code, text = client.getreply()
-            if code != 250:
-                # Each RCPT and the DATA still get their own (failing) reply.
-                mail = parse_reply(code, text, Stage.MAIL)
-                return self._failed(mail, unread=len(recipients) + 1), False
-            stage = Stage.RCPT
-            # The RCPT commands are already sent: read their replies in order.
-            refused = recipient_refusals(recipients, lambda _: client.getreply())
-            closing = next((r for r in refused.values() if r.code == CLOSING), None)
-            if closing is not None:
-                return self._failed(closing, refused=refused), False
-            stage = Stage.DATA
-            code, text = client.getreply()
-            everyone = len(refused) == len(recipients)
-            if code != 354:
-                first = next(iter(refused.values())) if everyone else None
-                data = first or parse_reply(code, text, Stage.DATA)
-                return self._failed(data, refused=refused), False
-            if everyone:
-                # The server took DATA with no recipient left: end the empty
-                # message at once; nobody can receive it.
-                client.send(b".\r\n")
-                self._reply(Stage.DATA)
-                return self._failed(next(iter(refused.values())), refused=refused), False
-            block = _data_block(envelope.content)
-            if upcoming is not None:
-                block += self._command_group(upcoming)
-            client.send(block)
-            end = self._reply(Stage.DATA)
-        except (OSError, smtplib.SMTPException) as exc:
-            reply = Reply(code=None, text=describe(exc), stage=stage)
-            return SendResult(reply=reply, connection_usable=False), False
-        accepted = end.code is not None and 200 <= end.code < 300
-        if accepted and not refused:
-            return SendResult(reply=end, refused=refused), upcoming is not None
-        if upcoming is None:
-            if accepted:
-                return SendResult(reply=end, refused=refused), False
-            return self._failed(end, refused=refused), False
-        # The batch stops here, but the next message's commands are already
-        # on their way; once the server has taken its DATA only hanging up
-        # can stop that message, which then stays unsent.
-        usable = end.code != CLOSING and self._abandon(upcoming)
-        return SendResult(reply=end, refused=refused, connection_usable=usable), False
-
-    def _abandon(self, envelope: Envelope) -> bool:
-        """Read the replies to ``envelope``'s pipelined commands and end its
-        transaction unsent; whether the connection can still be used."""
-        # MAIL and every RCPT first, then the DATA, whose reply decides.
-        if not skip_replies(self._client, len(envelope.recipients) + 1):
-            return False
-        try:
-            code, _ = self._client.getreply()
-        except (OSError, smtplib.SMTPException):
-            return False
-        if code == 354:
-            # Mid-DATA even a QUIT would be read as content: hang up now.
-            discard(self._client)
-            return False
-        return self._reset()
-
-    def _command_group(self, envelope: Envelope) -> bytes:
-        lines = envelope_commands(envelope, self._mail_options(envelope))
-        lines.append("DATA")
-        return "".join(f"{line}\r\n" for line in lines).encode("ascii")
-
-    def _reply(self, stage: Stage) -> Reply:
-        code, text = self._client.getreply()
-        return parse_reply(code, text, stage)
+            batch.add(failed(client, reply, refused=refused))
+            return
+        batch.add(SendResult(reply=reply, refused=refused))
 
     def _mail_options(self, envelope: Envelope) -> list[str]:
         if self._sizes:
             return [f"SIZE={len(envelope.content)}"]
         return []
 
-    def _failed(
-        self, reply: Reply, *, refused: dict[str, Reply] | None = None, unread: int = 0
-    ) -> SendResult:
-        """End a failed transaction; the connection stays only if RSET works.
-        ``unread`` replies to pipelined commands are read (and dropped) first."""
-        usable = reply.code != CLOSING and skip_replies(self._client, unread) and self._reset()
-        return SendResult(reply=reply, refused=refused or {}, connection_usable=usable)
-
-    def _reset(self) -> bool:
-        try:
-            code, _ = self._client.rset()
-        except (OSError, smtplib.SMTPException):
-            return False
-        return code == 250
-
     def _quit_blocking(self) -> None:
         try:
             self._client.quit()
-        except (OSError, smtplib.SMTPException):
+        except Exception:  # closing never raises, not even for a bug
             discard(self._client)
-
-
-def _data_block(content: bytes) -> bytes:
-    """The message as sent after a 354: dots doubled, ended by CRLF.CRLF, as
-    ``smtplib.SMTP.data`` sends it."""
-    dotted = content.startswith(b".") or b"\n." in content
-    # Most messages have no line to quote; finding that out is much cheaper.
-    quoted = _LEADING_DOT.sub(b"..", content) if dotted else content
-    if not quoted.endswith(b"\r\n"):
-        quoted += b"\r\n"
-    return quoted + b".\r\n"

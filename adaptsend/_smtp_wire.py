@@ -5,18 +5,43 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import smtplib
 from collections.abc import Callable, Sequence
 
 from adaptsend._classifier import parse_reply
 from adaptsend._models import Envelope, Reply, Stage
+from adaptsend._transport import SendResult
 
 #: A reply code after which the server closes the connection (RFC 5321 4.2.2).
 CLOSING = 421
+#: The go-ahead for a message's content after DATA.
+START_INPUT = 354
 
 #: Quoting an address parses it (``email.utils``): worth keeping, since a batch
 #: repeats its senders and recipients.
 quoted = functools.lru_cache(maxsize=4096)(smtplib.quoteaddr)
+
+#: A line of content starting with a dot gets a second one (RFC 5321 4.5.2).
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class RepliesEnded(Exception):
+    """The server's replies stopped (it hung up, reset the connection or went
+    quiet past the timeout) while a reply at ``stage`` was awaited."""
+
+    def __init__(self, stage: Stage, cause: OSError) -> None:
+        super().__init__(describe(cause))
+        self.stage = stage
+        self.cause = cause
+
+
+def read_reply(client: smtplib.SMTP, stage: Stage) -> tuple[int, bytes]:
+    """The next reply; raises :class:`RepliesEnded` when none can come."""
+    try:
+        return client.getreply()
+    except OSError as exc:  # smtplib's own errors are OSErrors too
+        raise RepliesEnded(stage, exc) from None
 
 
 def envelope_commands(envelope: Envelope, mail_options: Sequence[str]) -> list[str]:
@@ -25,6 +50,25 @@ def envelope_commands(envelope: Envelope, mail_options: Sequence[str]) -> list[s
     lines = [f"MAIL FROM:{quoted(envelope.sender)}{options}"]
     lines.extend(f"RCPT TO:{quoted(r)}" for r in envelope.recipients)
     return lines
+
+
+def command_group(envelope: Envelope, mail_options: Sequence[str]) -> bytes:
+    """``envelope``'s MAIL, RCPT and DATA commands, as pipelined. Raises
+    ``UnicodeEncodeError`` for an address that is not ASCII."""
+    lines = envelope_commands(envelope, mail_options)
+    lines.append("DATA")
+    return "".join(f"{line}\r\n" for line in lines).encode("ascii")
+
+
+def data_block(content: bytes) -> bytes:
+    """The message as sent after a 354: dots doubled, ended by CRLF.CRLF, as
+    ``smtplib.SMTP.data`` sends it."""
+    dotted = content.startswith(b".") or b"\n." in content
+    # Most messages have no line to quote; finding that out is much cheaper.
+    quoted_content = _LEADING_DOT.sub(b"..", content) if dotted else content
+    if not quoted_content.endswith(b"\r\n"):
+        quoted_content += b"\r\n"
+    return quoted_content + b".\r\n"
 
 
 def recipient_refusals(
@@ -44,6 +88,23 @@ def recipient_refusals(
     return refused
 
 
+def read_envelope_replies(
+    client: smtplib.SMTP, recipients: tuple[str, ...]
+) -> tuple[Reply | None, dict[str, Reply]]:
+    """Read the replies to a pipelined MAIL and its RCPT commands.
+
+    Returns the reply that ended the transaction before its content (a
+    refused MAIL, whose RCPT and content commands still have their replies
+    unread; a 421 to an RCPT) or None, and the recipients refused. Raises
+    :class:`RepliesEnded`."""
+    code, text = read_reply(client, Stage.MAIL)
+    if code != 250:
+        return parse_reply(code, text, Stage.MAIL), {}
+    refused = recipient_refusals(recipients, lambda _: read_reply(client, Stage.RCPT))
+    closing = next((r for r in refused.values() if r.code == CLOSING), None)
+    return closing, refused
+
+
 def skip_replies(client: smtplib.SMTP, count: int) -> bool:
     """Read ``count`` replies to commands already sent; whether the connection
     is still there afterwards."""
@@ -52,9 +113,27 @@ def skip_replies(client: smtplib.SMTP, count: int) -> bool:
             code, _ = client.getreply()
             if code == CLOSING:
                 return False
-    except (OSError, smtplib.SMTPException):
+    except OSError:
         return False
     return True
+
+
+def failed(
+    client: smtplib.SMTP, reply: Reply, *, refused: dict[str, Reply] | None = None, unread: int = 0
+) -> SendResult:
+    """End a failed transaction; the connection stays only if RSET works.
+    ``unread`` replies to pipelined commands are read (and dropped) first."""
+    usable = reply.code != CLOSING and skip_replies(client, unread) and reset(client)
+    return SendResult(reply=reply, refused=refused or {}, connection_usable=usable)
+
+
+def reset(client: smtplib.SMTP) -> bool:
+    """RSET; whether it worked."""
+    try:
+        code, _ = client.rset()
+    except OSError:
+        return False
+    return code == 250
 
 
 def discard(client: smtplib.SMTP | None) -> None:

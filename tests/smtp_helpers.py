@@ -82,3 +82,23 @@ async def connect(server: ThrottlingSMTPServer, port: int | None = None) -> SMTP
 
 def received(server: ThrottlingSMTPServer) -> list[str | None]:
     return [m.message_id for m in server.received]
+
+
+def big_envelope(n: int, size: int = 400_000, *recipients: str) -> Envelope:
+    """A message of about ``size`` bytes, in lines as mail has them."""
+    line = b"x" * 76 + b"\r\n"
+    head = f"Message-ID: <big-{n}@example.com>\r\nSubject: {n}\r\n\r\n".encode()
+    return Envelope(
+        message_id=f"<big-{n}@example.com>",
+        sender="r@example.com",
+        recipients=recipients or ("a@example.com",),
+        content=head + line * (size // len(line)),
+    )
+
+
+async def connect_to(port: int, **smtp: object) -> SMTPConnection:
+    """A connection to a server on ``127.0.0.1:port``, with ``[smtp]`` settings."""
+    config = SMTPConfig(host="127.0.0.1", port=port, **smtp)  # type: ignore[arg-type]
+    connection = await SMTPTransport(config, threads=trio.CapacityLimiter(1)).connect()
+    assert isinstance(connection, SMTPConnection)
+    return connection
