@@ -78,20 +78,17 @@ async def test_a_server_without_starttls_is_a_configuration_error(make_config: M
     assert report.results[0].status is Status.QUEUED
 
 
-async def test_a_refused_connection_is_retried_until_dead(
+async def test_a_refused_connection_charges_no_attempt_and_defers_the_message(
     make_config: MakeConfig, db_url: str
 ) -> None:
     with ThrottlingSMTPServer() as server:
-        config = make_config(server, retry={"max_attempts": 3})
+        config = make_config(server, retry={"max_attempts": 3}, run={"outage_wait_s": 0.3})
     # The server has stopped: its port now refuses connections.
     report = await send_batch_async([one()], config=config)
 
-    assert report.results[0].status is Status.DEAD
-    assert report.results[0].attempts == 3
-    assert (
-        rows(db_url, "SELECT outcome, stage, reply_code FROM attempts")
-        == [("transient", "connect", None)] * 3
-    )
+    assert (report.results[0].status, report.results[0].attempts) == (Status.QUEUED, 0)
+    assert report.run.deferred == 1
+    assert rows(db_url, "SELECT count(*) FROM attempts") == [(0,)]
 
 
 async def test_a_stalled_server_times_out_and_the_message_is_retried(
