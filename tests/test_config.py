@@ -205,6 +205,7 @@ severity = "critical"
         "fatal",
         "failures",
         "throttling",
+        "unreachable",
         "stuck",
     ]
     assert alerts.sink_names() == ("log", "webhook", "email")
@@ -215,7 +216,7 @@ def test_alerts_default_to_the_log_sink_and_the_built_in_rules() -> None:
     assert alerts.sinks == ("log",)
     assert alerts.rules == ()
     assert alerts.defaults is True
-    assert {r.name for r in alerts.active_rules()} == {"dead", "fatal", "failures", "throttling"}
+    assert {r.name for r in alerts.active_rules()} == {"dead", "fatal", "failures", "throttling", "unreachable"}
 
 
 def test_nested_alert_settings_come_from_the_environment() -> None:
@@ -236,8 +237,8 @@ def test_nested_alert_settings_come_from_the_environment() -> None:
     [
         (
             "[[alerts.rules]]\nname = 'x'\nwhen = 'throttles'\nthreshold = 1\n",
-            "alerts.rules[0].when must be one of 'throttled', 'transient', 'failed', "
-            "'dead', 'fatal', 'queue_age'",
+            "alerts.rules[0].when must be one of 'throttled', 'transient', 'unknown', "
+            "'failed', 'dead', 'fatal', 'queue_age', 'unreachable'",
         ),
         ("[[alerts.rules]]\nname = 'x'\nwhen = 'dead'\n", "alerts.rules[0].threshold is required"),
         (
