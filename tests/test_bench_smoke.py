@@ -77,3 +77,22 @@ def test_drain_reports_each_queue_size() -> None:
     assert [row[0] for row in rows] == ["200", "1,000"]
     assert all(row[7] == row[0] and row[8] == "0" for row in rows)
     assert "- peak RSS ≤ 250 MB:" in output
+
+
+def test_the_soak_sends_every_message_once_but_counted_unknowns() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--messages", "300", "--agents", "2", "--every", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = dict(row[:2] for row in rows_of(done.stdout, "Soak under every fault"))
+    assert figures["final states"] == "sent 300"
+    assert figures["agents (exit codes)"] == "2 (0, 0)"
+    arrived, repeats = figures["arrived / repeats at the server"].split(" / ")
+    assert arrived == "300"
+    assert int(repeats) <= int(figures["unknown attempts (counted)"])
+    assert int(figures["replies lost after the dot"]) > 0
