@@ -115,3 +115,32 @@ outage_wait_s = 0.5
     summary = json.loads(as_json.stdout.strip().splitlines()[-1])
     assert summary["deferred"] == 1
     assert summary["unreachable"]["stage"] == "connect"
+
+
+async def test_a_server_silent_past_the_timeout_before_its_greeting_is_an_outage(
+    db_url: str,
+) -> None:
+    with ThrottlingSMTPServer(greeting_delay_s=2.0) as server:
+        raw = outage_config(db_url, server.port)
+        raw["smtp"]["timeout_s"] = 0.2
+        report = await send_batch_async(batch(3), config=config_from_dict(raw))
+
+    assert report.run.deferred == 3
+    assert report.run.unreachable is not None
+    assert report.run.unreachable.stage.value == "connect"
+    assert "timed out" in report.run.unreachable.text
+    assert rows(db_url, "SELECT count(*) FROM attempts") == [(0,)]
+    assert server.delivered == 0
+
+
+async def test_a_greeting_refused_with_421_is_an_outage_not_a_throttle(db_url: str) -> None:
+    with ThrottlingSMTPServer(refuse_greetings=True) as server:
+        report = await send_batch_async(
+            batch(3), config=config_from_dict(outage_config(db_url, server.port))
+        )
+
+    assert report.run.deferred == 3
+    assert report.run.unreachable is not None
+    assert (report.run.unreachable.code, report.run.unreachable.enhanced) == (421, "4.3.0")
+    assert report.run.throttled == 0 and report.run.final_cap == 2
+    assert rows(db_url, "SELECT count(*) FROM attempts") == [(0,)]
