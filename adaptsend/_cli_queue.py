@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 
@@ -26,7 +26,8 @@ _ENQUEUE_BATCH = 1000
 @click.option(
     "--jsonl",
     "jsonl",
-    type=click.File("r", encoding="utf-8"),
+    # Binary, so that a line that is not UTF-8 is rejected on its own.
+    type=click.File("rb"),
     help="JSON Lines file of messages ('-' for standard input).",
 )
 @click.option(
@@ -53,7 +54,7 @@ _ENQUEUE_BATCH = 1000
 @fail_cleanly
 def enqueue(
     ctx: click.Context,
-    jsonl: TextIO | None,
+    jsonl: BinaryIO | None,
     eml_files: tuple[Path, ...],
     sender: str | None,
     to: tuple[str, ...],
@@ -73,14 +74,18 @@ def enqueue(
        "attachments": [{"path": "..."} or
                        {"filename": "...", "content_type": "...", "content_b64": "..."}],
        "message_id": "<optional>"}
-    A bad line is reported with its number and the other lines are queued.
+    A bad line is reported with its number and the other lines are queued;
+    the exit status is then 1. "to", "cc" and "bcc" may also be one string
+    holding a list of addresses ("a@example.com, B <b@example.com>").
     """
     sources = sum([jsonl is not None, bool(eml_files), bool(to or cc or bcc)])
     if sources != 1:
         raise click.UsageError("give exactly one of --jsonl, --eml, or --to/--cc/--bcc")
     if jsonl is not None:
-        name = "standard input" if jsonl.name == "<stdin>" else jsonl.name
-        base = Path.cwd() if jsonl.name == "<stdin>" else Path(jsonl.name).parent
+        # Standard input in binary mode may have no name (or "<stdin>").
+        path = getattr(jsonl, "name", "<stdin>")
+        name = "standard input" if path == "<stdin>" else path
+        base = Path.cwd() if path == "<stdin>" else Path(path).parent
         results: Iterable[Envelope | Rejected] = read_jsonl(jsonl, name=name, base_dir=base)
     elif eml_files:
         results = _read_eml_files(eml_files, sender)

@@ -1,78 +1,71 @@
 """Turn a :class:`Message` into the fixed bytes and envelope that get queued.
 
 The bytes are made once, at enqueue, so that every retry sends exactly the same
-message with the same Message-ID.
+message with the same Message-ID. Everything the message carries has passed
+``adaptsend._validate`` first, so the headers written are the headers given.
 """
 
 from __future__ import annotations
 
+import email.errors
 import email.policy
 import email.utils
 from email.message import EmailMessage
 
 from adaptsend._errors import MessageError
 from adaptsend._models import Envelope, Message
+from adaptsend._validate import CheckedMessage, check_message, check_message_id
+from adaptsend._validate_address import Mailbox
 
-#: Headers the composer sets itself from the message's fields.
-_OWN_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "message-id", "date"})
+#: What the email package may raise on input the checks let through; it
+#: becomes the message's rejection, never a traceback.
+ENCODING_ERRORS = (ValueError, TypeError, LookupError, email.errors.MessageError)
 
 
 def compose(message: Message) -> Envelope:
     """Build the RFC 5322 bytes; raise :class:`MessageError` with one sentence
-    if the message cannot be sent as given."""
-    _check_addresses(message)
-    mail = EmailMessage(policy=email.policy.SMTP)
-    mail["From"] = message.sender
-    if message.to:
-        mail["To"] = ", ".join(message.to)
-    if message.cc:
-        mail["Cc"] = ", ".join(message.cc)
-    mail["Subject"] = message.subject
-    mail["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    message_id = message.message_id or email.utils.make_msgid(domain=_domain(message.sender))
-    mail["Message-ID"] = message_id
-    _add_headers(mail, message)
-    _add_body(mail, message)
+    if the message cannot be sent as given.
+
+    A message with a non-ASCII local part in an address gets UTF-8 headers
+    (RFC 6532); its envelope then needs a server that offers SMTPUTF8.
+    """
+    checked = check_message(message)
+    message_id = checked.message_id or _new_message_id(checked.sender)
     try:
-        content = mail.as_bytes()
-    except (ValueError, TypeError, UnicodeError) as exc:
+        content = _content(message, checked, message_id)
+    except ENCODING_ERRORS as exc:
         raise MessageError(f"message {message_id} cannot be encoded: {exc}") from None
     return Envelope(
         message_id=message_id,
-        sender=_bare_address(message.sender),
-        recipients=tuple(_bare_address(r) for r in message.recipients),
+        sender=checked.sender.address,
+        recipients=tuple(m.address for m in checked.recipients),
         content=content,
     )
 
 
-def _check_addresses(message: Message) -> None:
-    if not message.sender.strip():
-        raise MessageError("the message has no sender ('from')")
-    if not message.recipients:
-        raise MessageError("the message has no recipients (to, cc or bcc)")
-    for address in (message.sender, *message.recipients):
-        bare = _bare_address(address)
-        if "@" not in bare or any(c.isspace() for c in bare):
-            raise MessageError(f"{address!r} is not an email address")
+def _new_message_id(sender: Mailbox) -> str:
+    domain = sender.address.rpartition("@")[2]
+    # The domain is ASCII unless the local part is not (see _validate_address);
+    # a long one could make an ID the store cannot keep, so that is checked too.
+    ascii_domain = domain if domain.isascii() else "adaptsend.invalid"
+    return check_message_id(email.utils.make_msgid(domain=ascii_domain))
 
 
-def _bare_address(address: str) -> str:
-    return email.utils.parseaddr(address)[1]
-
-
-def _domain(sender: str) -> str:
-    return _bare_address(sender).rpartition("@")[2] or "adaptsend.invalid"
-
-
-def _add_headers(mail: EmailMessage, message: Message) -> None:
-    for name, value in message.headers.items():
-        if name.lower() in _OWN_HEADERS:
-            raise MessageError(
-                f"header {name!r} is set from the message's own field, not 'headers'"
-            )
-        if "\n" in value or "\r" in value:
-            raise MessageError(f"header {name!r} contains a line break")
+def _content(message: Message, checked: CheckedMessage, message_id: str) -> bytes:
+    policy = email.policy.SMTPUTF8 if checked.smtputf8 else email.policy.SMTP
+    mail = EmailMessage(policy=policy)
+    mail["From"] = checked.sender.header_form()
+    if checked.to:
+        mail["To"] = ", ".join(m.header_form() for m in checked.to)
+    if checked.cc:
+        mail["Cc"] = ", ".join(m.header_form() for m in checked.cc)
+    mail["Subject"] = message.subject
+    mail["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    mail["Message-ID"] = message_id
+    for name, value in checked.headers:
         mail[name] = value
+    _add_body(mail, message)
+    return mail.as_bytes()
 
 
 def _add_body(mail: EmailMessage, message: Message) -> None:
@@ -85,11 +78,6 @@ def _add_body(mail: EmailMessage, message: Message) -> None:
             mail.add_alternative(message.html, subtype="html")
     for attachment in message.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
-        if not subtype:
-            raise MessageError(
-                f"attachment {attachment.filename!r} has content type "
-                f"{attachment.content_type!r}; expected type/subtype"
-            )
         mail.add_attachment(
             attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
         )

@@ -23,6 +23,7 @@ from adaptsend._groups import plain_error
 from adaptsend._models import FINAL_STATUSES, Envelope, Message, Reply, Status
 from adaptsend._plugins import Plugins
 from adaptsend._report import RunReport
+from adaptsend._validate import check_envelope
 
 ConfigLike = Config | Mapping[str, Any] | str | os.PathLike[str] | None
 
@@ -124,10 +125,18 @@ def _compose_all(
     rejected: list[RejectedMessage] = []
     for index, message in enumerate(messages):
         try:
-            envelopes.append(message if isinstance(message, Envelope) else compose(message))
+            envelopes.append(_checked(message))
         except MessageError as exc:
             rejected.append(RejectedMessage(index=index, reason=str(exc)))
     return envelopes, rejected
+
+
+def _checked(message: Message | Envelope) -> Envelope:
+    """What goes into the queue for one item of the batch: a Message composed,
+    an Envelope checked as a composed one would be (``adaptsend._validate``)."""
+    if isinstance(message, Envelope):
+        return check_envelope(message)
+    return compose(message)
 
 
 def _config(config: ConfigLike) -> Config:

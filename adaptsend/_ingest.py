@@ -14,14 +14,17 @@ import email.utils
 import json
 import mimetypes
 from collections.abc import Iterable, Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from adaptsend._compose import compose
+from adaptsend._compose import ENCODING_ERRORS, compose
 from adaptsend._errors import MessageError
 from adaptsend._models import Attachment, Envelope, Message
+from adaptsend._validate import check_message_id, needs_smtputf8
+from adaptsend._validate_address import envelope_address, mailbox
 
 _KNOWN_KEYS = frozenset(
     {"from", "to", "cc", "bcc", "subject", "text", "html", "headers", "attachments", "message_id"}
@@ -39,18 +42,33 @@ class Rejected:
         return f"{self.where}: {self.reason}"
 
 
-def read_jsonl(lines: Iterable[str], *, name: str, base_dir: Path) -> Iterator[Envelope | Rejected]:
+def read_jsonl(
+    lines: Iterable[str | bytes], *, name: str, base_dir: Path
+) -> Iterator[Envelope | Rejected]:
     """One result per non-blank line: the composed envelope, or why it was rejected.
 
-    Attachment paths are relative to ``base_dir``.
+    Lines may be bytes (a file opened in binary mode), so that one line that
+    is not UTF-8 is rejected on its own. Attachment paths are relative to ``base_dir``.
     """
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
         try:
-            yield compose(message_from_json(line, base_dir=base_dir))
+            text = _decoded(line)
+            if not text.strip():
+                continue
+            yield compose(message_from_json(text, base_dir=base_dir))
         except MessageError as exc:
             yield Rejected(where=f"{name} line {number}", reason=str(exc))
+
+
+def _decoded(line: str | bytes) -> str:
+    if isinstance(line, str):
+        return line
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MessageError(
+            f"not valid UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})"
+        ) from None
 
 
 def message_from_json(line: str, *, base_dir: Path) -> Message:
@@ -100,10 +118,11 @@ def _string(record: dict[str, Any], key: str, *, required: bool = False) -> str 
     return value
 
 
-def _addresses(record: dict[str, Any], key: str) -> tuple[str, ...]:
+def _addresses(record: dict[str, Any], key: str) -> str | tuple[str, ...]:
     value = record.get(key) or []
     if isinstance(value, str):
-        value = [value]
+        # An address list in one string: Message splits it, all of it.
+        return value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise MessageError(f"{key!r} must be a list of addresses")
     return tuple(value)
@@ -136,25 +155,50 @@ def _attachment(spec: Any, base_dir: Path) -> Attachment:
 def read_eml(path: Path, *, sender: str | None = None) -> Envelope:
     """Queue a ready-made message file: the envelope comes from its headers
     (``sender`` overrides From), a Bcc header is removed, and a Message-ID is
-    added when missing."""
+    added when missing. Its addresses and Message-ID pass the same checks as
+    a composed message's."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise MessageError(f"cannot read {path}: {exc.strerror}") from None
-    mail = email.message_from_bytes(data, policy=email.policy.SMTP)
-    envelope_from = sender or email.utils.parseaddr(str(mail.get("From", "")))[1]
-    if "@" not in envelope_from:
-        raise MessageError(f"{path} has no From address; give one with --from")
+    try:
+        return _eml_envelope(path, email.message_from_bytes(data, policy=email.policy.SMTP), sender)
+    except ENCODING_ERRORS as exc:
+        raise MessageError(f"{path} cannot be read as a message: {exc}") from None
+
+
+def _eml_envelope(path: Path, mail: EmailMessage, sender: str | None) -> Envelope:
+    if sender is not None:
+        envelope_from = mailbox(sender, what="--from").address
+    else:
+        envelope_from = _eml_sender(path, mail)
     fields = [str(v) for name in ("To", "Cc", "Bcc") for v in mail.get_all(name, [])]
-    recipients = tuple(addr for _, addr in email.utils.getaddresses(fields) if "@" in addr)
+    # A group with no members ("undisclosed-recipients:;") parses as ("", "").
+    pairs = [pair for pair in email.utils.getaddresses(fields) if any(pair)]
+    recipients = tuple(envelope_address(a, what=f"{path}: recipient") for _, a in pairs)
     if not recipients:
         raise MessageError(f"{path} has no To, Cc or Bcc recipients")
     del mail["Bcc"]
     if mail["Message-ID"] is None:
-        mail["Message-ID"] = email.utils.make_msgid(domain=envelope_from.rpartition("@")[2])
-    return Envelope(
-        message_id=str(mail["Message-ID"]).strip(),
+        mail["Message-ID"] = email.utils.make_msgid(domain=_ascii_domain(envelope_from))
+    envelope = Envelope(
+        message_id=check_message_id(str(mail["Message-ID"])),
         sender=envelope_from,
         recipients=recipients,
-        content=mail.as_bytes(),
+        content=b"",
     )
+    utf8 = needs_smtputf8(envelope)
+    content = mail.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+    return attrs.evolve(envelope, content=content)
+
+
+def _eml_sender(path: Path, mail: EmailMessage) -> str:
+    pairs = [pair for pair in email.utils.getaddresses([str(mail.get("From", ""))]) if any(pair)]
+    if not pairs:
+        raise MessageError(f"{path} has no From address; give one with --from")
+    return envelope_address(pairs[0][1], what=f"{path}: the From address")
+
+
+def _ascii_domain(address: str) -> str:
+    domain = address.rpartition("@")[2]
+    return domain if domain.isascii() else "adaptsend.invalid"

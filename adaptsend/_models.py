@@ -80,10 +80,14 @@ class Reply:
 
 
 def _addresses(value: str | Iterable[str]) -> tuple[str, ...]:
-    """One address or several, as a tuple: ``to="a@example.com"`` and
-    ``to=["a@example.com"]`` both mean what they say."""
+    """One address or several, as a tuple: ``to="a@example.com"``,
+    ``to="a@example.com, B <b@example.com>"`` (an address list in one string,
+    never cut to its first address) and ``to=["a@example.com"]`` all mean
+    what they say. The addresses are checked when the message is queued."""
+    from adaptsend._validate_address import split_addresses
+
     if isinstance(value, str):
-        return (value,)
+        return split_addresses(value)
     return tuple(value)
 
 

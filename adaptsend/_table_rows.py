@@ -16,6 +16,7 @@ from adaptsend._config_source import TableColumns
 from adaptsend._errors import MessageError, SourceError
 from adaptsend._models import Message
 from adaptsend._source_api import MAX_KEY_LEN
+from adaptsend._validate_address import header_form
 
 Row = Mapping[str, Any]
 
@@ -104,4 +105,4 @@ def _addresses(row: Row, column: str | None) -> tuple[str, ...]:
     pairs = [p for p in email.utils.getaddresses([value.replace(";", ",")]) if any(p)]
     if not pairs or not all("@" in address for _, address in pairs):
         raise MessageError(f"{value!r} in column {column!r} is not a list of email addresses")
-    return tuple(email.utils.formataddr(pair) if pair[0] else pair[1] for pair in pairs)
+    return tuple(header_form(name, address) for name, address in pairs)
