@@ -76,7 +76,8 @@ def test_compose_keeps_bcc_out_of_the_headers_but_in_the_envelope() -> None:
         (Message(sender="", to=("a@example.com",)), "the message has no sender ('from')"),
         (
             Message(sender="not an address", to=("a@example.com",)),
-            "the sender 'not an address' is not an email address: An email address must have an @-sign",
+            "the sender 'not an address' is not an email address: "
+            "An email address must have an @-sign",
         ),
         (
             Message(sender="a@example.com", to=("b@example.com",), headers={"Subject": "x"}),

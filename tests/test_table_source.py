@@ -306,3 +306,27 @@ def _wait_for_status(url: str, expected: dict[int, str]) -> None:
     while {pk: row.status for pk, row in site(url).items()} != expected:
         assert time.monotonic() < deadline, f"site rows never became {expected}"
         time.sleep(0.05)
+
+
+def test_a_hostile_row_is_rejected_once_and_the_others_are_sent(
+    tmp_path: Path, empty_db_url: str
+) -> None:
+    hostile = {**site_row(2), "subject": "Invoice 2\r\nBcc: evil@x.example"}
+    make_site(empty_db_url, [site_row(1), hostile, site_row(3)])
+    with ThrottlingSMTPServer() as server:
+        config = write_config(tmp_path, empty_db_url, server)
+        assert invoke(config, "db", "upgrade").exit_code == 0
+        first, summary = run_table(config)
+        again, summary_again = run_table(config)
+
+    assert first.exit_code == 1, first.output
+    assert "Traceback" not in first.output
+    assert (summary["table"]["queued"], summary["table"]["rejected"]) == (2, 1)
+    assert again.exit_code == 0, again.output
+    assert (summary_again["table"]["queued"], summary_again["table"]["rejected"]) == (0, 0)
+    after = site(empty_db_url)
+    assert (after[1].status, after[3].status) == ("S", "S")
+    assert after[2].status == "X"
+    assert after[2].error_text == "not sent: the subject contains a line break"
+    assert server.delivered == 2
+    assert all(b"evil" not in m.raw for m in server.received)

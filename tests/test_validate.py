@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 from adaptsend import Envelope, Message, MessageError
 from adaptsend._compose import compose
 from adaptsend._ingest import Rejected, read_jsonl
-from adaptsend._validate import ADDRESS_HEADERS, CheckedMessage, check_envelope, check_message
+from adaptsend._validate import (
+    ADDRESS_HEADERS,
+    CheckedMessage,
+    check_envelope,
+    check_message,
+    needs_smtputf8,
+)
 from adaptsend._validate_address import mailboxes
 
 #: Modest, so that each property runs in a few seconds.
@@ -197,3 +203,15 @@ def test_an_envelope_is_accepted_whole_or_rejected(
     for address in (checked.sender, *checked.recipients):
         assert not set(address) & set("\r\n\x00<>, ")
     assert checked.message_id.startswith("<") and len(checked.message_id) <= 255
+
+
+def test_a_non_ascii_local_part_is_checked_and_marks_the_message_smtputf8() -> None:
+    envelope = compose(Message(sender="r@example.com", to="Jörg <jörg@例え.jp>", subject="é"))
+    assert envelope.recipients == ("jörg@xn--r8jz45g.jp",)
+    assert needs_smtputf8(envelope)
+    # UTF-8 headers (RFC 6532), as only an SMTPUTF8 server may be given.
+    assert '"Jörg" <jörg@xn--r8jz45g.jp>'.encode() in envelope.content
+    assert not needs_smtputf8(compose(Message(sender="r@example.com", to="bob@例え.jp")))
+    with pytest.raises(MessageError) as caught:
+        compose(Message(sender="r@example.com", to="jörg@例え..jp"))
+    assert str(caught.value).startswith("'to' address 'jörg@例え..jp' is not an email address")
