@@ -216,7 +216,13 @@ def test_alerts_default_to_the_log_sink_and_the_built_in_rules() -> None:
     assert alerts.sinks == ("log",)
     assert alerts.rules == ()
     assert alerts.defaults is True
-    assert {r.name for r in alerts.active_rules()} == {"dead", "fatal", "failures", "throttling", "unreachable"}
+    assert {r.name for r in alerts.active_rules()} == {
+        "dead",
+        "fatal",
+        "failures",
+        "throttling",
+        "unreachable",
+    }
 
 
 def test_nested_alert_settings_come_from_the_environment() -> None:
