@@ -22,6 +22,7 @@ from adaptsend._dispatcher import Dispatcher
 from adaptsend._errors import ConfigError, StoreError
 from adaptsend._models import Envelope, Outcome, Reply
 from adaptsend._plugins import Plugins, load_plugins
+from adaptsend._redact import Redactor, protect_logs, unprotect_logs
 from adaptsend._report import RunReport
 from adaptsend._store_api import Store
 from adaptsend._store_thread import StoreThread
@@ -45,10 +46,18 @@ class Agent:
         than report an empty queue."""
         self.config = config
         self.plugins = plugins or load_plugins()
-        self.classifier = _classifier(config)
-        if existing_store:
-            _check_sqlite_file_exists(config.store.url)
-        self.store: Store = self.plugins.store_factory(config.store.url)(config.store.url)
+        #: The configured secrets (adaptsend's own and the plugins'): hidden in
+        #: every reply before it is stored, and in every log line while open.
+        self.redactor = Redactor.for_config(config, self.plugins.secrets(config))
+        protect_logs(self.redactor)
+        try:
+            self.classifier = _classifier(config)
+            if existing_store:
+                _check_sqlite_file_exists(config.store.url)
+            self.store: Store = self.plugins.store_factory(config.store.url)(config.store.url)
+        except BaseException:
+            unprotect_logs(self.redactor)
+            raise
         # One door to the store for the dispatcher and the alert engine: a
         # store is used from one thread at a time.
         self._store_thread = StoreThread(self.store)
@@ -63,7 +72,10 @@ class Agent:
         self.close()
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            self.store.close()
+        finally:
+            unprotect_logs(self.redactor)
 
     @property
     def transport(self) -> Transport:
@@ -122,6 +134,7 @@ class Agent:
             retry=self.config.retry,
             min_cap=self.config.limiter.min_cap,
             rng=rng or random.Random(),
+            redactor=self.redactor,
         )
         return Dispatcher(
             store=self._store_thread,

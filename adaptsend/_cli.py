@@ -14,6 +14,7 @@ from adaptsend._cli_plugins import plugins
 from adaptsend._cli_queue import adopt, enqueue, retry, status
 from adaptsend._cli_run import run
 from adaptsend._demo import demo
+from adaptsend._redact import attach_filter
 
 
 def main() -> None:
@@ -40,6 +41,9 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
+    # Every line the handlers print, plugins' and libraries' included, goes
+    # through the secrets filter (an agent adds its secrets when it is made).
+    attach_filter()
     ctx.obj = config_path
 
 

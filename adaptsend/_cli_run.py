@@ -15,6 +15,7 @@ from adaptsend._cli_common import exit_code, fail_cleanly, load
 from adaptsend._interactive import CapChangeLogger, run_with_signals
 from adaptsend._plugins import load_plugins
 from adaptsend._progress import report_json, write_summary
+from adaptsend._redact import attach_filter
 from adaptsend._report import RunReport
 from adaptsend._table_run import TableTotals, drain_source, table_exit_code, with_table
 
@@ -51,6 +52,7 @@ def run(ctx: click.Context, source: str, follow: bool, as_json: bool) -> None:
     if live:
         # Log lines must go through the console, or they tear the live panel.
         logging.root.handlers = [RichHandler(console=console, show_path=False)]
+        attach_filter()
     with Agent(config, plugins=load_plugins(extra=[CapChangeLogger()])) as agent:
 
         async def go() -> tuple[RunReport, TableTotals | None]:

@@ -22,7 +22,11 @@ from adaptsend._errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "adaptsend.toml"
 
-TlsMode = Literal["starttls", "ssl", "none"]
+#: ``auto`` (the default) follows the port: 465 is ``ssl``, 587 ``starttls``,
+#: any other ``may``. ``may``: STARTTLS when the server offers it. ``starttls``:
+#: STARTTLS or no session at all. ``ssl``: TLS from the first byte. ``none``: no
+#: TLS. (New words go last: error messages list them in this order.)
+TlsMode = Literal["starttls", "ssl", "none", "auto", "may"]
 T = TypeVar("T")
 
 
@@ -46,13 +50,16 @@ class StoreConfig:
 class SMTPConfig:
     host: str = "localhost"
     port: int = attrs.field(default=25, validator=_port)
-    tls: TlsMode = "none"
+    tls: TlsMode = "auto"
     username: str | None = None
     #: Never shown: not in repr, not in logs, not in errors.
     password: str | None = attrs.field(default=None, repr=False)
     timeout_s: float = attrs.field(default=60.0, validator=_positive)
     #: Verify the server's certificate for starttls and ssl. Turn off only for a test relay.
     verify_tls: bool = True
+    #: Send the username and password to a host that is not loopback without
+    #: TLS. Off: such a configuration is refused; on: a warning on every run.
+    allow_plaintext_auth: bool = False
     #: A PEM file of CA certificates to trust instead of the system's (a private CA).
     ca_file: str | None = None
     #: The name given in EHLO; the machine's name when unset.

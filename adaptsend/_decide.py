@@ -12,6 +12,7 @@ import attrs
 from adaptsend._backoff import retry_delay
 from adaptsend._config import RetryConfig
 from adaptsend._models import AttemptRecord, ClaimedMessage, Decision, Outcome, Reply, Status
+from adaptsend._redact import Redactor
 from adaptsend._transport import SendResult
 
 Classify = Callable[[Reply], Outcome]
@@ -40,6 +41,8 @@ class Judgement:
     attempts: tuple[AttemptRecord, ...]
     decision: Decision
     signal: Outcome
+    #: The transaction's reply, secrets redacted: what a fatal stop reports.
+    reply: Reply | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -49,6 +52,12 @@ class Judge:
     #: The limiter's floor: below it no cut can back off for a throttle.
     min_cap: int = 1
     rng: random.Random = attrs.field(factory=random.Random)
+    #: Configured secrets, hidden in every reply before it is recorded or shown.
+    redactor: Redactor = attrs.field(factory=Redactor)
+
+    def clean(self, reply: Reply) -> Reply:
+        """``reply`` with every configured secret redacted."""
+        return self.redactor.reply(reply)
 
     def judge(
         self,
@@ -59,7 +68,10 @@ class Judge:
         outcome: Outcome | None = None,
     ) -> Judgement:
         """Judge one transaction (or failed connection) for one message.
-        ``outcome`` overrides the classification of the transaction's reply."""
+        ``outcome`` overrides the classification of the transaction's reply.
+        Every reply in the judgement has its secrets redacted."""
+        if self.redactor:
+            result = self._cleaned(result)
         signal = outcome or result.outcome or self.classify(result.reply)
         refused = result.refused
         all_refused = bool(refused) and len(refused) >= len(message.envelope.recipients)
@@ -73,7 +85,13 @@ class Judge:
             attempts=(record,),
             decision=self._decision(message, signal, result.reply, context),
             signal=signal,
+            reply=result.reply,
         )
+
+    def _cleaned(self, result: SendResult) -> SendResult:
+        clean = self.redactor.reply
+        refused = {rcpt: clean(reply) for rcpt, reply in result.refused.items()}
+        return attrs.evolve(result, reply=clean(result.reply), refused=refused)
 
     def _judge_recipients(
         self,
@@ -100,7 +118,9 @@ class Judge:
         last = result.refused[left[0]] if left else result.reply
         decision = self._decision(message, outcome, last, context)
         narrowed = attrs.evolve(decision, recipients=left or None)
-        return Judgement(attempts=tuple(records), decision=narrowed, signal=signal)
+        return Judgement(
+            attempts=tuple(records), decision=narrowed, signal=signal, reply=result.reply
+        )
 
     def _decision(
         self, message: ClaimedMessage, outcome: Outcome, reply: Reply, context: AttemptContext

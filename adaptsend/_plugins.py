@@ -14,7 +14,7 @@ import importlib.metadata
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 import attrs
 import pluggy
@@ -27,6 +27,7 @@ from adaptsend._plugin_registry import Registry, collect
 
 if TYPE_CHECKING:
     from adaptsend._alerts import Alert
+    from adaptsend._config import Config
     from adaptsend._limiter_records import CapChange
 
 log = logging.getLogger("adaptsend.plugins")
@@ -140,6 +141,27 @@ class Plugins:
 
     def alert_sink_factory(self, name: str) -> hookspecs.AlertSinkFactory:
         return _lookup(self.registry.alert_sinks, name, "alert sink", self)
+
+    def secrets(self, config: Config) -> list[str]:
+        """Every secret the plugins name for ``config`` (``adaptsend_secrets``).
+        A plugin whose implementation raises is named in a warning and left out."""
+        found: list[str] = []
+        for impl in self.manager.hook.adaptsend_secrets.get_hookimpls():
+            arguments = {"config": config}
+            try:
+                named = cast(
+                    "Iterable[object] | None",
+                    impl.function(*[arguments[name] for name in impl.argnames]),
+                )
+                found.extend(str(secret) for secret in named or () if secret)
+            except Exception as exc:  # a third party's bug must not stop the agent
+                log.warning(
+                    "plugin %r failed in adaptsend_secrets, so its secrets are not hidden: %s: %s",
+                    impl.plugin_name,
+                    type(exc).__name__,
+                    exc,
+                )
+        return found
 
     def recorded(
         self, attempts: Sequence[AttemptRecord], decision: Decision, sending_key: str

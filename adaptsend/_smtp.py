@@ -32,6 +32,7 @@ from adaptsend._smtp_wire import (
     read_reply,
     recipient_refusals,
 )
+from adaptsend._tls_policy import effective_tls, no_plaintext_auth, plaintext_auth_allowed
 from adaptsend._transport import SendAttempt, SendResult, TransportError
 
 log = logging.getLogger("adaptsend.smtp")
@@ -47,6 +48,10 @@ class SMTPTransport:
     def __init__(self, config: SMTPConfig, *, threads: trio.CapacityLimiter) -> None:
         self._config = config
         self._threads = threads
+        self._tls = effective_tls(config)
+        # Decided before any connection: a password that could only go in
+        # clear text to a remote host is a ConfigError here, not a surprise later.
+        self._plaintext_auth = plaintext_auth_allowed(config)
         account = config.username or "anonymous"
         self.sending_key = f"{account}@{config.host}:{config.port}"
 
@@ -67,20 +72,28 @@ class SMTPTransport:
 
     def _open_blocking(self) -> smtplib.SMTP:
         config = self._config
+        tls = self._tls
         client: smtplib.SMTP | None = None
-        stage = Stage.TLS if config.tls == "ssl" else Stage.CONNECT
+        stage = Stage.TLS if tls == "ssl" else Stage.CONNECT
         try:
             client = self._new_client()
             stage = Stage.CONNECT
             client.ehlo()
-            if config.tls == "starttls":
+            secure = tls == "ssl"
+            if tls == "starttls" or (tls == "may" and client.has_extn("starttls")):
                 stage = Stage.TLS
                 client.starttls(context=self._tls_context())
                 client.ehlo()
+                secure = True
             if config.username:
                 stage = Stage.AUTH
+                if not secure and not self._plaintext_auth:
+                    raise SMTPConfigurationError(no_plaintext_auth(config))
                 client.login(config.username, config.password or "")
             return client
+        except SMTPConfigurationError:
+            discard(client)
+            raise
         except smtplib.SMTPNotSupportedError as exc:
             discard(client)
             raise SMTPConfigurationError(Reply(code=None, text=str(exc), stage=stage)) from None
@@ -102,7 +115,7 @@ class SMTPTransport:
 
     def _new_client(self) -> smtplib.SMTP:
         config = self._config
-        if config.tls == "ssl":
+        if self._tls == "ssl":
             return smtplib.SMTP_SSL(
                 config.host,
                 config.port,

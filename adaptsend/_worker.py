@@ -254,7 +254,8 @@ class _Session:
         if forced is None and unreachable(
             failure.result.reply, host.judge.classify(failure.result.reply)
         ):
-            host.outage.failed(failure.result.reply)
+            # The outage's reply reaches alerts and logs: secrets hidden first.
+            host.outage.failed(host.judge.clean(failure.result.reply))
             host.limiter.connection_closed(slot)
             return None, True
         # The server answered (a throttle, a refusal, a bad password): it is there.
@@ -357,7 +358,8 @@ class _Session:
         elif judgement.signal is Outcome.SENT:
             host.limiter.record_success(slot)
         elif judgement.signal is Outcome.FATAL:
-            host.stop(fatal=result.reply)
+            # The judged reply, secrets hidden: it is printed as "stopped: ...".
+            host.stop(fatal=judgement.reply or host.judge.clean(result.reply))
         try:
             self._results.send_nowait(judgement)
         except trio.WouldBlock:

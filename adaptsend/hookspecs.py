@@ -24,7 +24,7 @@ minute), the other plugins are still called, and sending goes on.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -91,6 +91,22 @@ def adaptsend_register_alert_sinks(register: Callable[[str, AlertSinkFactory], N
     failing sink is logged and never stops sending.
     Called once, in the main thread, when the plugin manager is built.
     """
+
+
+@hookspec
+def adaptsend_secrets(config: Config) -> Iterable[str]:
+    """The secrets in this plugin's settings of ``config`` (a token, a URL
+    that holds one, a password), to be hidden wherever adaptsend stores, logs
+    or shows text: server replies, alert texts, log lines (every logger's)
+    and what the command line prints. Each is also hidden URL-quoted and in
+    base64; one shorter than 4 characters only in those forms.
+
+    Called once per agent, in the main thread, after the plugin manager is
+    built; settings that do not parse still name what they can (the plugin's
+    own code reports them). A plugin whose implementation raises is named in
+    a warning and its secrets are not hidden.
+    """
+    raise NotImplementedError  # a specification: plugins implement it
 
 
 # -- observers ----------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,11 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 SQLITE_SYNCHRONOUS = 2
 #: How long a call waits for the one connection of an in-memory database.
 _IN_MEMORY_WAIT_S = 3600.0
+#: A new SQLite store, which holds message bodies, is readable by its owner
+#: only; SQLite gives its -wal and -shm files the same mode.
+PRIVATE_MODE = 0o600
+
+log = logging.getLogger("adaptsend.store")
 
 
 def parse_url(url: str) -> URL:
@@ -64,6 +72,7 @@ def _sqlite_engine(url: URL) -> Engine:
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory and not database.startswith("file:"):
         _check_sqlite_dir(Path(database))
+        _private_file(Path(database).expanduser())
     connect_args: dict[str, Any] = {
         # Calls arrive from whichever worker thread trio picks.
         "check_same_thread": False,
@@ -86,6 +95,30 @@ def _check_sqlite_dir(path: Path) -> None:
         raise StoreError(
             f"The directory {parent} for the SQLite store does not exist; create it "
             "or choose another path."
+        )
+
+
+def _private_file(path: Path) -> None:
+    """Create the store file readable by its owner only, before SQLite does
+    (with the umask's mode). An existing file keeps its mode: the operator
+    chose it, and changing it silently could lock out a group that reads it;
+    one that others can read is named in a warning."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # SQLite reports the same problem in its own words
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        log.warning(
+            "the store %s holds message bodies and other users can read it (mode %o); chmod 600 it",
+            path,
+            mode,
         )
 
 

@@ -24,6 +24,10 @@ from adaptsend_maildir._settings import MaildirSettings
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._-]+")
 #: Longest part of a file name taken from the Message-ID.
 _NAME_PART = 80
+#: Modes of what this transport creates: mail is private (a mail server's
+#: delivery agents do the same).
+_PRIVATE_FILE = 0o600
+_PRIVATE_DIR = 0o700
 
 
 class MaildirTransport:
@@ -42,7 +46,8 @@ class MaildirTransport:
         subfolders = ("tmp", "new", "cur") if self.settings.layout == "maildir" else ("",)
         try:
             for name in subfolders:
-                (self.folder / name).mkdir(parents=True, exist_ok=True)
+                # New folders are the owner's only, as the files in them.
+                (self.folder / name).mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(
                 f"[plugin.maildir] path: cannot make the folder {self.folder}: {exc.strerror}"
@@ -61,7 +66,9 @@ class MaildirTransport:
             content = _with_envelope(envelope)
             final = self.folder / _eml_name(envelope.message_id)
             scratch = self.folder / f".{final.name}.tmp"
-        with scratch.open("xb") as handle:
+        # Messages are private: readable by the owner only, whatever the umask.
+        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE)
+        with open(descriptor, "wb") as handle:
             handle.write(content)
             if self.settings.fsync:
                 handle.flush()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adaptsend import hookimpl
+from adaptsend import Config, ConfigError, hookimpl
 from adaptsend.hookspecs import AlertSinkFactory
 from adaptsend_webhook._formats import FORMATS, payload
+from adaptsend_webhook._redact import secrets
 from adaptsend_webhook._settings import WebhookSettings, parse_settings
 from adaptsend_webhook._sink import WebhookError, WebhookSink
 
@@ -20,6 +21,7 @@ __all__ = [
     "WebhookSettings",
     "WebhookSink",
     "adaptsend_register_alert_sinks",
+    "adaptsend_secrets",
     "parse_settings",
     "payload",
 ]
@@ -28,3 +30,22 @@ __all__ = [
 @hookimpl
 def adaptsend_register_alert_sinks(register: Callable[[str, AlertSinkFactory], None]) -> None:
     register("webhook", WebhookSink.from_context)
+
+
+@hookimpl
+def adaptsend_secrets(config: Config) -> list[str]:
+    """The webhook's URL, its token and its header values, for adaptsend to
+    hide everywhere (settings that do not parse still give what they can;
+    the sink reports the mistake when it is made)."""
+    raw = config.plugin.get("webhook")
+    if raw is None:
+        return []
+    try:
+        settings = parse_settings(raw)
+    except ConfigError:
+        url, headers = raw.get("url"), raw.get("headers")
+        if not isinstance(headers, dict):
+            headers = {}
+        texts = {name: value for name, value in headers.items() if isinstance(value, str)}
+        return secrets(url if isinstance(url, str) else "", texts)
+    return secrets(settings.url, settings.headers)

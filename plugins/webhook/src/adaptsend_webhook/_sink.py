@@ -11,7 +11,7 @@ import httpx
 
 from adaptsend import Alert, SinkContext
 from adaptsend_webhook._formats import payload
-from adaptsend_webhook._redact import protect
+from adaptsend_webhook._redact import hide, protect, secrets
 from adaptsend_webhook._settings import WebhookSettings, parse_settings, redact
 
 log = logging.getLogger("adaptsend.alerts.webhook")
@@ -37,6 +37,7 @@ class WebhookSink:
     def __init__(self, settings: WebhookSettings) -> None:
         self.settings = settings
         self.where = redact(settings.url)
+        self._secrets = secrets(settings.url, settings.headers)
         protect(settings.url, self.where)
 
     @classmethod
@@ -77,7 +78,8 @@ class WebhookSink:
         if 200 <= status < 300:
             return None
         retry = status in _RETRY_STATUSES or status >= 500
-        quoted = response.text.strip()[:_QUOTE].replace(settings.url, self.where)
+        # The body may quote the URL or its token, whole or URL-quoted.
+        quoted = hide(response.text.strip(), settings.url, self.where, self._secrets)[:_QUOTE]
         return retry, f"answered {status} {response.reason_phrase}" + (
             f": {quoted}" if quoted else ""
         )
