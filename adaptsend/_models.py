@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from adaptsend._validate_address import split_addresses
+
 
 def utcnow() -> dt.datetime:
     """The current time as a naive UTC datetime, the form every store column uses."""
@@ -84,8 +86,6 @@ def _addresses(value: str | Iterable[str]) -> tuple[str, ...]:
     ``to="a@example.com, B <b@example.com>"`` (an address list in one string,
     never cut to its first address) and ``to=["a@example.com"]`` all mean
     what they say. The addresses are checked when the message is queued."""
-    from adaptsend._validate_address import split_addresses
-
     if isinstance(value, str):
         return split_addresses(value)
     return tuple(value)
