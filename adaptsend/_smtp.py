@@ -7,6 +7,7 @@ of 40 threads never caps us and a cancelled send is never abandoned halfway.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import smtplib
 import ssl
@@ -17,21 +18,15 @@ import trio
 
 from adaptsend._classifier import parse_reply
 from adaptsend._config import SMTPConfig
-from adaptsend._models import Envelope, Reply, Stage
+from adaptsend._models import Envelope, Outcome, Reply, Stage
 from adaptsend._smtp_batch import BatchLog, untouched
+from adaptsend._smtp_checks import ServerTerms, mail_options, refusal, server_terms
 from adaptsend._smtp_chunking import send_chunked
+from adaptsend._smtp_parts import needs_more
 from adaptsend._smtp_pipelining import send_pipelined
-from adaptsend._smtp_socket import idle_end, write_counted
-from adaptsend._smtp_wire import (
-    START_INPUT,
-    RepliesEnded,
-    data_block,
-    describe,
-    discard,
-    failed,
-    read_reply,
-    recipient_refusals,
-)
+from adaptsend._smtp_plain import finish_message, send_message
+from adaptsend._smtp_socket import idle_end
+from adaptsend._smtp_wire import UnsafeCommand, describe, discard
 from adaptsend._tls_policy import effective_tls, no_plaintext_auth, plaintext_auth_allowed
 from adaptsend._transport import SendAttempt, SendResult, TransportError
 
@@ -60,7 +55,11 @@ class SMTPTransport:
         pipelining = self._config.pipelining and bool(client.has_extn("pipelining"))
         chunking = pipelining and self._config.chunking and bool(client.has_extn("chunking"))
         return SMTPConnection(
-            client, threads=self._threads, pipelining=pipelining, chunking=chunking
+            client,
+            threads=self._threads,
+            pipelining=pipelining,
+            chunking=chunking,
+            terms=server_terms(client, self._config),
         )
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -132,9 +131,13 @@ class SMTPConnection:
     """One open SMTP session, reused for many messages by one task at a time.
 
     Never raises from a send: an SMTP or network failure, and any other error
-    (a bug, an address that cannot be encoded), is the failed attempt of the
-    message it stopped. How a batch that ends early is accounted, message by
-    message, is told in :mod:`adaptsend._smtp_batch`.
+    (a bug), is the failed attempt of the message it stopped. A message that
+    this connection cannot carry (an unsafe address, one that needs SMTPUTF8
+    the server does not offer, one too large) fails for good before anything
+    of it is written (:mod:`adaptsend._smtp_checks`). How a batch that ends
+    early is accounted, message by message, is told in
+    :mod:`adaptsend._smtp_batch`; how a message goes in several transactions,
+    in :mod:`adaptsend._smtp_parts`.
     """
 
     def __init__(
@@ -144,12 +147,13 @@ class SMTPConnection:
         threads: trio.CapacityLimiter,
         pipelining: bool = False,
         chunking: bool = False,
+        terms: ServerTerms | None = None,
     ) -> None:
         self._client = client
         self._threads = threads
         self._pipelining = pipelining
         self._chunking = chunking
-        self._sizes = client.does_esmtp and bool(client.has_extn("size"))
+        self._terms = terms or ServerTerms()
         # Whether a batch has been sent: from then on the server may have
         # closed the connection while it sat idle.
         self._used = False
@@ -185,6 +189,10 @@ class SMTPConnection:
                 return batch.attempts
             self._used = True
             self._send_batch(envelopes, time.perf_counter() + budget_s, batch)
+        except UnsafeCommand as exc:
+            # Raised before anything of the message was written (every
+            # message is checked first: this is the second line).
+            batch.add(SendResult(reply=exc.reply, outcome=Outcome.PERMANENT))
         except Exception as exc:
             batch.crashed(exc)
         if batch.broken:
@@ -193,69 +201,69 @@ class SMTPConnection:
         return batch.attempts
 
     def _send_batch(self, envelopes: Sequence[Envelope], deadline: float, batch: BatchLog) -> None:
+        """Send ``envelopes`` on the path the server allows. A message the
+        connection cannot carry, or one with more recipients than one
+        transaction takes, is sent (or refused) on its own: a batch of
+        PIPELINING or CHUNKING ends before it."""
+        first = envelopes[0]
+        batching = self._chunking or self._pipelining
+        if not batching or len(first.recipients) > self._terms.max_recipients:
+            self._send_plain(envelopes if not batching else envelopes[:1], deadline, batch)
+            return
+        if (refused := refusal(first, self._terms)) is not None:
+            batch.add(refused)
+            return
+        ordinary = [first, *itertools.takewhile(self._ordinary, envelopes[1:])]
         if self._chunking:
-            send_chunked(self._client, envelopes, self._mail_options, batch)
-        elif self._pipelining:
-            send_pipelined(self._client, envelopes, deadline, self._mail_options, batch)
+            send_chunked(self._client, ordinary, self._mail_options, batch)
         else:
-            for envelope in envelopes:
-                self._send_plain(envelope, batch)
-                attempts = batch.attempts
-                if batch.done or not attempts[-1].clean or time.perf_counter() >= deadline:
-                    break
+            send_pipelined(self._client, ordinary, deadline, self._mail_options, batch)
+        self._finish_messages(ordinary, batch)
 
-    def _send_plain(self, envelope: Envelope, batch: BatchLog) -> None:
-        """Send one message a command at a time, as ``smtplib`` would, except
-        that its content is written here: how far that got decides between
-        a failure and an unknown outcome."""
-        client = self._client
-        stage = Stage.MAIL
+    def _ordinary(self, envelope: Envelope) -> bool:
+        """Whether ``envelope`` may go in a batch of PIPELINING or CHUNKING."""
+        terms = self._terms
         try:
-            client.ehlo_or_helo_if_needed()
-            code, text = client.mail(envelope.sender, self._mail_options(envelope))
-            if code != 250:
-                batch.add(failed(client, parse_reply(code, text, Stage.MAIL)))
-                return
-            stage = Stage.RCPT
-            refused = recipient_refusals(envelope.recipients, client.rcpt)
-            if len(refused) == len(envelope.recipients):
-                batch.add(failed(client, next(iter(refused.values())), refused=refused))
-                return
-            stage = Stage.DATA
-            code, text = client.docmd("DATA")
-        except smtplib.SMTPResponseException as exc:
-            batch.add(failed(client, parse_reply(exc.smtp_code, exc.smtp_error, stage)))
-            return
-        except OSError as exc:
-            batch.unsent(exc, stage)
-            return
-        if code != START_INPUT:
-            batch.add(failed(client, parse_reply(code, text, Stage.DATA), refused=refused))
-            return
-        self._send_content(envelope, refused, batch)
+            return len(envelope.recipients) <= terms.max_recipients and not refusal(envelope, terms)
+        except Exception:
+            # Broken data fails on its own, as the first of a later batch.
+            return False
 
-    def _send_content(self, envelope: Envelope, refused: dict[str, Reply], batch: BatchLog) -> None:
-        client = self._client
-        _, error = write_counted(client, data_block(envelope.content))
-        if error is not None:
-            batch.unsent(error, Stage.DATA)
-            return
-        batch.complete += 1
-        try:
-            code, text = read_reply(client, Stage.DATA)
-        except RepliesEnded as ended:
-            batch.replies_ended(ended)
-            return
-        reply = parse_reply(code, text, Stage.DATA)
-        if not 200 <= code < 300:
-            batch.add(failed(client, reply, refused=refused))
-            return
-        batch.add(SendResult(reply=reply, refused=refused))
+    def _send_plain(self, envelopes: Sequence[Envelope], deadline: float, batch: BatchLog) -> None:
+        for envelope in envelopes:
+            if (refused := refusal(envelope, self._terms)) is not None:
+                batch.add(refused)
+            else:
+                options = self._mail_options(envelope)
+                limit = self._terms.max_recipients
+                send_message(self._client, envelope, options, limit, batch)
+            attempts = batch.attempts
+            if batch.done or not attempts[-1].clean or time.perf_counter() >= deadline:
+                break
+
+    def _finish_messages(self, envelopes: Sequence[Envelope], batch: BatchLog) -> None:
+        """After a batch, send the recipients that the server refused as too
+        many for one transaction, message by message, while the connection lasts."""
+        for index, attempt in enumerate(batch.attempts):
+            if not needs_more(attempt.result):
+                continue
+            if batch.broken or not batch.attempts[-1].result.connection_usable:
+                return
+            envelope = envelopes[index]
+            result, broken = finish_message(
+                self._client,
+                envelope,
+                attempt.result,
+                self._mail_options(envelope),
+                self._terms.max_recipients,
+            )
+            batch.replace(index, result)
+            batch.broken |= broken
+            if not result.connection_usable:
+                batch.end_connection()
 
     def _mail_options(self, envelope: Envelope) -> list[str]:
-        if self._sizes:
-            return [f"SIZE={len(envelope.content)}"]
-        return []
+        return mail_options(envelope, self._terms)
 
     def _quit_blocking(self) -> None:
         try:

@@ -81,7 +81,7 @@ class BatchLog:
         """The server's replies stopped while the current message's were awaited."""
         if len(self.attempts) < self.complete:
             self.broken = True
-            self.add(_unknown(describe(ended.cause)))
+            self.add(unknown(describe(ended.cause)))
         else:
             self.unsent(ended.cause, ended.stage)
 
@@ -108,11 +108,21 @@ class BatchLog:
             self.end_connection()
             return
         if len(self.attempts) < self.complete:
-            self.add(_unknown(f"then an unexpected {describe(exc)}"))
+            self.add(unknown(f"then an unexpected {describe(exc)}"))
             return
         text = f"The send stopped on an unexpected {describe(exc)}."
         reply = Reply(code=None, text=text, stage=Stage.MAIL)
         self.add(SendResult(reply=reply, connection_usable=False))
+
+    def replace(self, index: int, result: SendResult) -> None:
+        """Report a new result for an attempt already reported (a message
+        whose transaction went on in more transactions after the batch),
+        counting the time since the last report to it."""
+        now = time.perf_counter()
+        attempt = self.attempts[index]
+        duration_s = attempt.duration_s + now - self._last
+        self.attempts[index] = attrs.evolve(attempt, result=result, duration_s=duration_s)
+        self._last = now
 
     def end_connection(self) -> None:
         """Mark the last attempt's connection as gone."""
@@ -128,7 +138,8 @@ def untouched(reply: Reply) -> SendResult:
     return SendResult(reply=reply, connection_usable=False, untouched=True)
 
 
-def _unknown(error: str) -> SendResult:
+def unknown(error: str) -> SendResult:
+    """The result of a message written in full whose final reply never came."""
     text = (
         "The whole message was written and no final reply came, "
         f"so it may have been delivered ({error})."

@@ -10,7 +10,9 @@ outcome is read from its own replies.
 The server works through the whole batch whatever happens to one message, so
 every message whose replies arrive is reported, also after a refusal; the
 ``RSET`` in front of each keeps a refused transaction from spilling into the
-next. When the write fails or the connection ends partway, the batch is
+next. Recipients refused only as too many for one transaction go in a
+transaction of their own once the batch is done (:mod:`adaptsend._smtp_parts`).
+When the write fails or the connection ends partway, the batch is
 accounted as :mod:`adaptsend._smtp_batch` says: the write keeps where each
 message ends, so that a message written in full and never answered is told
 apart from one that never went out whole.
@@ -30,6 +32,7 @@ from adaptsend._smtp_socket import write_counted
 from adaptsend._smtp_wire import (
     CLOSING,
     RepliesEnded,
+    encode_commands,
     envelope_commands,
     read_envelope_replies,
     read_reply,
@@ -64,8 +67,9 @@ def send_chunked(
 
 def _transactions(envelopes: Sequence[Envelope], mail_options: MailOptions) -> list[bytes]:
     """Each message's commands and content, up to the first that cannot be
-    written (an address that is not ASCII, broken data): that one fails on
-    its own, as the first of a later batch, not in another message's name."""
+    written (an unsafe argument, broken data): that one fails on its own, as
+    the first of a later batch, not in another message's name. (The transport
+    checks every message before it joins a batch; this is the second line.)"""
     blocks: list[bytes] = []
     for envelope in envelopes:
         try:
@@ -80,8 +84,7 @@ def _transactions(envelopes: Sequence[Envelope], mail_options: MailOptions) -> l
 def _transaction(envelope: Envelope, mail_options: Sequence[str]) -> bytes:
     lines = ["RSET", *envelope_commands(envelope, mail_options)]
     lines.append(f"BDAT {len(envelope.content)} LAST")
-    commands = "".join(f"{line}\r\n" for line in lines).encode("ascii")
-    return commands + envelope.content
+    return encode_commands(lines, mail_options) + envelope.content
 
 
 def _read_outcome(client: smtplib.SMTP, envelope: Envelope) -> SendResult:

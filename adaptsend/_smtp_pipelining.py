@@ -2,6 +2,10 @@
 RCPT and DATA go out at once, and its content goes out together with the
 next message's commands, so each message costs one round trip.
 
+A message whose recipients the server refused only as too many for one
+transaction does not stop the batch: they go in a transaction of their own
+once the batch is done (:mod:`adaptsend._smtp_parts`).
+
 A write that fails is accounted as :mod:`adaptsend._smtp_batch` says: when
 the content of message *k* went out in full and the next message's commands
 did not, *k* is judged by its final reply if that can still be read, and is
@@ -17,6 +21,7 @@ from collections.abc import Callable, Sequence
 from adaptsend._classifier import parse_reply
 from adaptsend._models import Envelope, Reply, Stage
 from adaptsend._smtp_batch import BatchLog
+from adaptsend._smtp_parts import needs_more
 from adaptsend._smtp_socket import write_counted
 from adaptsend._smtp_wire import (
     CLOSING,
@@ -96,7 +101,7 @@ def _transaction(
             block += command_group(upcoming, mail_options(upcoming))
         except Exception:
             # That message fails on its own, as the first of a later batch,
-            # not in this one's name (an address that is not ASCII, broken data).
+            # not in this one's name (an unsafe argument, broken data).
             upcoming = None
     written, error = write_counted(client, block)
     if written < content_end:
@@ -109,8 +114,12 @@ def _transaction(
         log.broken = True
         log.add(SendResult(reply=end, refused=refused, connection_usable=False))
         return False
-    log.add(_judged(client, end, refused, upcoming))
-    return log.attempts[-1].clean and upcoming is not None
+    result = _judged(client, end, refused, upcoming)
+    log.add(result)
+    # Recipients refused as too many go in a transaction of their own after
+    # the batch (see _smtp_parts): no reason to stop it.
+    goes_on = log.attempts[-1].clean or (needs_more(result) and result.connection_usable)
+    return goes_on and upcoming is not None
 
 
 def _judged(
@@ -118,7 +127,7 @@ def _judged(
 ) -> SendResult:
     """The result of a message whose end of data was answered with ``end``."""
     accepted = end.code is not None and 200 <= end.code < 300
-    if accepted and not refused:
+    if accepted and (not refused or needs_more(SendResult(reply=end, refused=refused))):
         return SendResult(reply=end, refused=refused)
     if upcoming is None:
         if accepted:

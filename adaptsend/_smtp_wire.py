@@ -17,6 +17,8 @@ from adaptsend._transport import SendResult
 CLOSING = 421
 #: The go-ahead for a message's content after DATA.
 START_INPUT = 354
+#: The MAIL parameter for addresses that are not ASCII (RFC 6531).
+SMTPUTF8 = "SMTPUTF8"
 
 #: Quoting an address parses it (``email.utils``): worth keeping, since a batch
 #: repeats its senders and recipients.
@@ -44,20 +46,65 @@ def read_reply(client: smtplib.SMTP, stage: Stage) -> tuple[int, bytes]:
         raise RepliesEnded(stage, exc) from None
 
 
-def envelope_commands(envelope: Envelope, mail_options: Sequence[str]) -> list[str]:
-    """The ``MAIL`` and ``RCPT`` command lines for ``envelope``, without CRLF."""
-    options = "".join(f" {option}" for option in mail_options)
-    lines = [f"MAIL FROM:{quoted(envelope.sender)}{options}"]
-    lines.extend(f"RCPT TO:{quoted(r)}" for r in envelope.recipients)
-    return lines
+class UnsafeCommand(ValueError):
+    """A command argument holds a character that would end the command line
+    early (CR, LF) or that no server takes (NUL). Raised before anything of
+    the command is written; ``reply`` is the message's permanent failure."""
+
+    def __init__(self, what: str, value: str) -> None:
+        text = (
+            f"The {what} {value!r} holds a line break or NUL, which an SMTP command "
+            "cannot carry; the message was not sent."
+        )
+        super().__init__(text)
+        self.reply = Reply(code=None, text=text, stage=Stage.MAIL)
+
+
+def check_argument(value: str, what: str) -> str:
+    """``value``, unless it holds CR, LF or NUL: then :class:`UnsafeCommand`.
+
+    Every argument of a command we write passes here, whatever path it came
+    from: one CR or LF would let its text be read as a command of its own."""
+    if "\r" in value or "\n" in value or "\0" in value:
+        raise UnsafeCommand(what, value)
+    return value
+
+
+def mail_command(sender: str, mail_options: Sequence[str]) -> str:
+    """The ``MAIL`` command line, without CRLF. Raises :class:`UnsafeCommand`."""
+    options = "".join(f" {check_argument(o, 'MAIL parameter')}" for o in mail_options)
+    return f"MAIL FROM:{quoted(check_argument(sender, 'sender address'))}{options}"
+
+
+def rcpt_command(recipient: str) -> str:
+    """The ``RCPT`` command line, without CRLF. Raises :class:`UnsafeCommand`."""
+    return f"RCPT TO:{quoted(check_argument(recipient, 'recipient address'))}"
+
+
+def envelope_commands(
+    envelope: Envelope, mail_options: Sequence[str], recipients: Sequence[str] | None = None
+) -> list[str]:
+    """The ``MAIL`` and ``RCPT`` command lines for ``envelope`` (or for some
+    of its ``recipients``), without CRLF. Raises :class:`UnsafeCommand` before
+    returning any line if one argument is unsafe."""
+    chosen = envelope.recipients if recipients is None else recipients
+    return [mail_command(envelope.sender, mail_options), *map(rcpt_command, chosen)]
+
+
+def encode_commands(lines: Sequence[str], mail_options: Sequence[str]) -> bytes:
+    """Command lines as written, each ended by CRLF: UTF-8 in a transaction
+    that asked for SMTPUTF8 (RFC 6531), ASCII otherwise (``UnicodeEncodeError``
+    for a character that is not)."""
+    encoding = "utf-8" if SMTPUTF8 in mail_options else "ascii"
+    return "".join(f"{line}\r\n" for line in lines).encode(encoding)
 
 
 def command_group(envelope: Envelope, mail_options: Sequence[str]) -> bytes:
     """``envelope``'s MAIL, RCPT and DATA commands, as pipelined. Raises
-    ``UnicodeEncodeError`` for an address that is not ASCII."""
+    :class:`UnsafeCommand` for an unsafe argument."""
     lines = envelope_commands(envelope, mail_options)
     lines.append("DATA")
-    return "".join(f"{line}\r\n" for line in lines).encode("ascii")
+    return encode_commands(lines, mail_options)
 
 
 def data_block(content: bytes) -> bytes:

@@ -1,7 +1,8 @@
 """A small SMTP server written on plain sockets, for faults that need control
 over bytes and timing: hanging up after so many messages (with or without a
 421), resetting the connection after a message's content arrived, closing a
-connection that sat idle. It speaks just enough SMTP for smtplib and for our
+connection that sat idle, taking so many recipients per transaction, not
+offering SMTPUTF8. It speaks just enough SMTP for smtplib and for our
 PIPELINING and CHUNKING batches, and counts what it accepted."""
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ class FaultServer:
     reset_after: int | None = None
     #: Close a connection that waits this long for a command after a message.
     idle_close_s: float | None = None
+    #: Recipients one transaction takes; more get ``452 4.5.3``.
+    max_recipients: int | None = None
+    #: Offer SMTPUTF8 (RFC 6531); without it a MAIL asking for it is refused.
+    smtputf8: bool = False
+    #: The SIZE to offer in EHLO (RFC 1870), if any.
+    size: int | None = None
+
+    #: Each delivery's recipients, in order, over all connections.
+    recipients: list[tuple[str, ...]] = attrs.field(factory=list)
+    #: Every command line received (content excluded), as bytes.
+    commands: list[bytes] = attrs.field(factory=list)
 
     #: Message-IDs of the messages accepted, in order, over all connections.
     delivered: list[str] = attrs.field(factory=list)
@@ -54,6 +66,10 @@ class FaultServer:
     _listener: socket.socket | None = None
     _threads: list[threading.Thread] = attrs.field(factory=list)
     _stopping: threading.Event = attrs.field(factory=threading.Event)
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
 
     @contextmanager
     def running(self) -> Iterator[FaultServer]:
@@ -107,6 +123,7 @@ class _Session:
         self.conn = conn
         self.reader = reader
         self.accepted = 0
+        self.rcpt_tos: list[str] = []
 
     def reply(self, line: str) -> None:
         self.conn.sendall(line.encode() + b"\r\n")
@@ -114,17 +131,16 @@ class _Session:
     def run(self) -> None:
         self.reply("220 faults ESMTP")
         while line := self.next_command():
+            self.server.commands.append(line)
             verb = line.split(b" ", 1)[0].strip().upper()
             if verb in (b"MAIL", b"RSET") and self.accepted == self.server.limit:
                 self.hang_up_at_limit()
             if verb == b"EHLO":
-                extensions = ["PIPELINING"] * self.server.pipelining
-                extensions += ["CHUNKING"] * self.server.chunking
-                *first, last = ["faults", *extensions]
-                self.reply("".join(f"250-{x}\r\n" for x in first) + f"250 {last}")
+                self.reply("".join(self.extensions()))
             elif verb == b"MAIL":
-                self.server.transactions += 1
-                self.reply("250 2.1.0 OK")
+                self.mail(line)
+            elif verb == b"RCPT":
+                self.rcpt(line)
             elif verb == b"DATA":
                 self.reply("354 Go ahead")
                 self.content(self.dotted())
@@ -133,8 +149,33 @@ class _Session:
             elif verb == b"QUIT":
                 self.reply("221 Bye")
                 return
-            else:  # HELO, RCPT, RSET, NOOP
+            else:  # HELO, RSET, NOOP
+                self.rcpt_tos = []
                 self.reply("250 OK")
+
+    def extensions(self) -> list[str]:
+        server = self.server
+        extensions = ["PIPELINING"] * server.pipelining + ["CHUNKING"] * server.chunking
+        extensions += ["SMTPUTF8"] * server.smtputf8
+        extensions += [f"SIZE {server.size}"] * (server.size is not None)
+        *first, last = ["faults", *extensions]
+        return [*(f"250-{x}\r\n" for x in first), f"250 {last}"]
+
+    def mail(self, line: bytes) -> None:
+        self.rcpt_tos = []
+        if not line.isascii() and b" SMTPUTF8" not in line.upper():
+            self.reply("553 5.6.7 Non-ASCII address without SMTPUTF8")
+            return
+        self.server.transactions += 1
+        self.reply("250 2.1.0 OK")
+
+    def rcpt(self, line: bytes) -> None:
+        if len(self.rcpt_tos) == self.server.max_recipients:
+            self.reply("452 4.5.3 Too many recipients")
+            return
+        address = line.split(b"<", 1)[1].rsplit(b">", 1)[0]
+        self.rcpt_tos.append(address.decode())
+        self.reply("250 OK")
 
     def next_command(self) -> bytes:
         idle = self.server.idle_close_s
@@ -183,6 +224,8 @@ class _Session:
     def content(self, content: bytes) -> None:
         found = _MESSAGE_ID.search(content)
         self.server.delivered.append(found.group(1).decode() if found else "?")
+        self.server.recipients.append(tuple(self.rcpt_tos))
+        self.rcpt_tos = []
         self.accepted += 1
         if self.accepted == self.server.reset_after:
             self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
