@@ -45,9 +45,11 @@ class MaildirTransport:
         # run at once with one sentence instead of failing every message.
         subfolders = ("tmp", "new", "cur") if self.settings.layout == "maildir" else ("",)
         try:
+            # New folders are the owner's only, as the files in them (mkdir
+            # gives ``mode`` to the last folder only, so each is made alone).
+            self.folder.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
             for name in subfolders:
-                # New folders are the owner's only, as the files in them.
-                (self.folder / name).mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+                (self.folder / name).mkdir(mode=_PRIVATE_DIR, exist_ok=True)
         except OSError as exc:
             raise ConfigError(
                 f"[plugin.maildir] path: cannot make the folder {self.folder}: {exc.strerror}"
