@@ -13,27 +13,22 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import datetime as dt
 import itertools
-import logging
 from collections.abc import Callable
-from typing import cast
 
-import attrs
 import trio
 
 from adaptsend._decide import AttemptContext, Judgement
 from adaptsend._limiter import Slot
-from adaptsend._models import ClaimedMessage, Outcome, Reply, Stage, utcnow
+from adaptsend._models import ClaimedMessage, Outcome, utcnow
 from adaptsend._outage import unreachable
-from adaptsend._smtp import SMTPConfigurationError
 from adaptsend._transport import (
     BatchConnection,
     Connection,
     SendAttempt,
     SendResult,
-    TransportError,
 )
+from adaptsend._transport_calls import ConnectFailure, connect, send
 from adaptsend._worker_host import SessionEnd, WorkerHost
 
 #: How long one batch of sends may last. Short enough that a cut of the cap or
@@ -44,8 +39,6 @@ BATCH_SECONDS = 0.02
 MAX_BATCH = 32
 
 Pending = collections.deque[ClaimedMessage]
-
-log = logging.getLogger("adaptsend.worker")
 
 
 async def run_worker(
@@ -286,21 +279,11 @@ class _Session:
         fits = int(BATCH_SECONDS / max(self._per_message_s, 1e-6))
         return max(1, min(MAX_BATCH, fits))
 
-    async def _connect(self, slot: Slot) -> tuple[Connection | None, _ConnectFailure | None]:
+    async def _connect(self, slot: Slot) -> tuple[Connection | None, ConnectFailure | None]:
         """Open a connection; on failure the slot's connection stays counted
         as open until the caller has judged the failure."""
         self._host.limiter.connection_opened(slot)
-        try:
-            return await self._host.transport.connect(), None
-        except TransportError as exc:
-            result = SendResult(reply=exc.reply, connection_usable=False)
-            forced = Outcome.FATAL if isinstance(exc, SMTPConfigurationError) else None
-            return None, _ConnectFailure(result=result, outcome=forced)
-        except Exception as exc:
-            # A transport's bug is not an outage, and must not end the run.
-            reply = _bug_reply(exc, Stage.CONNECT, "opening a connection")
-            result = SendResult(reply=reply, connection_usable=False)
-            return None, _ConnectFailure(result=result, outcome=Outcome.TRANSIENT)
+        return await connect(self._host.transport)
 
     async def _drop(self, slot: Slot, connection: Connection) -> None:
         with trio.CancelScope(shield=True):
@@ -325,18 +308,8 @@ class _Session:
         host.sending(+1)
         context = self._context()
         try:
-            if self._batching:
-                envelopes = [message.envelope for message in batch]
-                batcher = cast(BatchConnection, connection)
-                attempts = await batcher.send_many(envelopes, budget_s=BATCH_SECONDS)
-            else:
-                attempts = [await _timed_send(connection, batch[0], context.started_at)]
-        except Exception as exc:
-            # A transport's bug (or a message it cannot encode) fails this
-            # message's attempt; the run and the other messages go on.
-            reply = _bug_reply(exc, Stage.MAIL, "sending")
-            failed = SendResult(reply=reply, connection_usable=False, outcome=Outcome.TRANSIENT)
-            attempts = [SendAttempt(result=failed, started_at=context.started_at, duration_s=0.0)]
+            budget_s = BATCH_SECONDS if self._batching else None
+            attempts = await send(connection, batch, budget_s=budget_s, at=context.started_at)
         finally:
             host.sending(-1)
         self._per_message_s = sum(a.duration_s for a in attempts) / len(attempts)
@@ -370,27 +343,4 @@ class _Session:
         return judgement
 
 
-async def _timed_send(
-    connection: Connection, message: ClaimedMessage, started_at: dt.datetime
-) -> SendAttempt:
-    start = trio.current_time()
-    result = await connection.send(message.envelope)
-    return SendAttempt(result=result, started_at=started_at, duration_s=trio.current_time() - start)
-
-
 _ENDING = frozenset({Outcome.FATAL, Outcome.THROTTLED})
-
-
-@attrs.frozen(kw_only=True)
-class _ConnectFailure:
-    result: SendResult
-    #: The verdict when the reply alone would mislead: FATAL when the server
-    #: cannot do what the configuration asks, TRANSIENT for a transport's bug.
-    outcome: Outcome | None
-
-
-def _bug_reply(exc: Exception, stage: Stage, doing: str) -> Reply:
-    """A local error that stands for the reply a broken send never got."""
-    log.warning("the transport failed while %s", doing, exc_info=exc)
-    text = f"the transport failed while {doing}: {type(exc).__name__}: {exc}"
-    return Reply(code=None, text=text, stage=stage)
