@@ -40,7 +40,9 @@ def test_alert(ctx: click.Context, sink_names: tuple[str, ...]) -> None:
     config = load(ctx)
     with Agent(config) as agent:
         results = trio.run(lambda: send_test_alert(agent, sink_names or None))
-    for name, error in results.items():
+        # A sink's error may quote what it was given: its URL, a token.
+        shown = {n: None if e is None else agent.redactor.text(e) for n, e in results.items()}
+    for name, error in shown.items():
         click.echo(f"{name}: delivered" if error is None else f"{name}: FAILED: {error}")
     if any(error is not None for error in results.values()):
         sys.exit(EXIT_FAILED)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import attrs
 import click
 
 from adaptsend._agent import Agent
@@ -157,7 +158,11 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
         counts = agent.store.counts()
         unknown = agent.store.unknown_attempts()
         stranded = agent.stranded()
-        failures = agent.store.recent_failures(since=start, limit=10)
+        # Replies stored by an older version may still hold a secret.
+        failures = [
+            attrs.evolve(group, reply=agent.redactor.reply(group.reply))
+            for group in agent.store.recent_failures(since=start, limit=10)
+        ]
     if as_json:
         click.echo(
             json.dumps(
