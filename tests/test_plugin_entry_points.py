@@ -183,7 +183,7 @@ def test_plugins_lists_every_plugin_with_what_it_provides(install: Install) -> N
         "distribution": "adaptsend-webhook",
         "version": "0.1.0",
         "builtin": False,
-        "hooks": ["adaptsend_register_alert_sinks"],
+        "hooks": ["adaptsend_register_alert_sinks", "adaptsend_secrets"],
         "registers": {"stores": [], "transports": [], "alert_sinks": ["webhook"]},
     }
     assert by_name["adaptsend._store_plugin"]["builtin"] is True
@@ -210,7 +210,7 @@ def test_plugins_as_text(install: Install) -> None:
     assert "adaptsend._smtp_plugin (built-in, adaptsend 0.1.0)" in lines
     at = lines.index("webhook (adaptsend-webhook 0.1.0)")
     assert lines[at + 1 : at + 3] == [
-        "    hooks: adaptsend_register_alert_sinks",
+        "    hooks: adaptsend_register_alert_sinks, adaptsend_secrets",
         "    alert sinks: webhook",
     ]
     assert lines[-1] == "blocked by ADAPTSEND_DISABLE_PLUGINS: maildir"
