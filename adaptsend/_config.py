@@ -103,6 +103,9 @@ class LimiterConfig:
     probe_after_windows: int = attrs.field(default=32, validator=_positive)
     #: An open idle connection takes one of the provider's slots: close it soon.
     idle_close_s: float = attrs.field(default=5.0, validator=_positive)
+    #: After a quota reply (a daily limit reached), how long the sending key
+    #: pauses before one message tries again.
+    quota_pause_s: float = attrs.field(default=3600.0, validator=_positive)
     #: Share one cap per sending key with every agent on the same store. None:
     #: yes for a server database (PostgreSQL, Oracle), no for SQLite.
     shared: bool | None = None

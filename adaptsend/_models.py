@@ -43,6 +43,9 @@ class Outcome(enum.StrEnum):
     #: dot, a reset, a hang-up): the message may have been delivered. Retried
     #: with backoff and the same Message-ID, and counted as a possible duplicate.
     UNKNOWN = "unknown"
+    #: A quota that clears with time (a daily sending limit): the message is
+    #: not charged, and the sending key pauses for ``[limiter] quota_pause_s``.
+    QUOTA = "quota"
     #: This message will never be accepted: stop retrying it.
     PERMANENT = "permanent"
     #: Authentication or configuration is wrong: stop the whole run.
