@@ -3,10 +3,12 @@
 The site's query selects the rows; each row whose key the store's ledger has
 not seen is composed and queued, with its key, in one transaction, so a row is
 queued once however often the query returns it and however many agents read
-it. ``on_queued`` then lets the site mark the row handed over. Outcomes go back
-once messages are final: ``on_sent`` or ``on_failed`` runs in the site's
-database, then the ledger marks the outcome reported. A crash between those two
-commits runs the statement again next time, never skips it.
+it. ``on_queued`` then lets the site mark the row handed over. A row that
+cannot become a message is recorded in the same transaction as rejected, a
+failed message at once, so that it too is read, logged and reported once.
+Outcomes go back once messages are final: ``on_sent`` or ``on_failed`` runs in
+the site's database, then the ledger marks the outcome reported. A crash
+between those two commits runs the statement again next time, never skips it.
 
 Every method blocks; the run calls them in a worker thread.
 """
@@ -25,7 +27,7 @@ from adaptsend._compose import compose
 from adaptsend._config_source import TableSourceConfig
 from adaptsend._errors import ConfigError, MessageError, SourceError
 from adaptsend._ingest import Rejected
-from adaptsend._models import Envelope, Status, utcnow
+from adaptsend._models import Envelope, Status
 from adaptsend._source_api import SourceLedger, SourceOutcome
 from adaptsend._table_rows import (
     Row,
@@ -49,7 +51,7 @@ class IngestResult:
     """What one reading of the site's table did."""
 
     queued: int = 0
-    #: Rows the ledger had queued before.
+    #: Rows the ledger had queued or rejected before.
     known: int = 0
     rejected: tuple[Rejected, ...] = ()
 
@@ -100,7 +102,7 @@ class TableSource:
             for name in ("on_queued", "on_sent", "on_failed")
             if (sql := getattr(config, name))
         }
-        self._reported_rejections: set[str] = set()
+        self._unkeyed_seen: set[str] = set()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -119,9 +121,10 @@ class TableSource:
         return total
 
     def _ingest_batch(self, rows: list[dict[str, Any]]) -> IngestResult:
-        keyed, rejected = self._keys(rows)
+        keyed, unkeyed = self._keys(rows)
         known = self._ledger.source_states(self.config.name, [key for key, _ in keyed])
         fresh: list[tuple[str, Envelope]] = []
+        rejected: list[tuple[str, Rejected]] = []
         for key, row in keyed:
             if key in known:
                 continue
@@ -134,54 +137,46 @@ class TableSource:
                 where = describe_key(row, self.config.columns)
                 rejected.append((key, Rejected(where=where, reason=str(e))))
         new = self._ledger.enqueue_from_source(
-            self.config.name, fresh, sending_key=self._sending_key
+            self.config.name,
+            fresh,
+            sending_key=self._sending_key,
+            rejected=[(key, _not_sent(r)) for key, r in rejected],
         )
-        # Rows another agent queued in the meantime are its to mark.
+        # Rows another agent recorded in the meantime are its to mark and report.
+        refused = [r for key, r in rejected if key in new] + self._unkeyed(unkeyed)
+        for rejection in refused:
+            # Logged now: once recorded, a rejected row is never read again.
+            log.warning("not queued: %s", rejection.describe())
         queued = [self._queued(key, envelope) for key, envelope in fresh if key in new]
         self._write("mark queued rows in", [("on_queued", queued)])
-        self._report_rejections(rejected)
         return IngestResult(
-            queued=len(new),
+            queued=sum(1 for key, _ in fresh if key in new),
             known=sum(1 for key, _ in keyed if key in known),
-            rejected=tuple(r for _, r in rejected),
+            rejected=tuple(refused),
         )
 
-    def _keys(
-        self, rows: list[dict[str, Any]]
-    ) -> tuple[list[tuple[str, Row]], list[tuple[str | None, Rejected]]]:
+    def _keys(self, rows: list[dict[str, Any]]) -> tuple[list[tuple[str, Row]], list[Rejected]]:
         keyed: list[tuple[str, Row]] = []
-        rejected: list[tuple[str | None, Rejected]] = []
+        unkeyed: list[Rejected] = []
         for row in rows:
             try:
                 keyed.append((row_key(row, self.config.columns), row))
             except MessageError as e:
                 where = describe_key(row, self.config.columns)
-                rejected.append((None, Rejected(where=where, reason=str(e))))
-        return keyed, rejected
+                unkeyed.append(Rejected(where=where, reason=str(e)))
+        return keyed, unkeyed
 
     def _queued(self, key: str, envelope: Envelope) -> dict[str, Any]:
         return {"key": key_value(key), "message_id": envelope.message_id}
 
-    def _report_rejections(self, rejected: Sequence[tuple[str | None, Rejected]]) -> None:
-        """Log each rejected row once per run and tell the site through
-        ``on_failed``; the row is not queued, so it stays out of the ledger."""
-        new = [(k, r) for k, r in rejected if r.where not in self._reported_rejections]
-        for _, rejection in new:
-            log.warning("not queued: %s", rejection.describe())
-            self._reported_rejections.add(rejection.where)
-        params = [self._rejected(key, r) for key, r in new if key is not None]
-        self._write("write back rejected rows to", [("on_failed", params)])
-
-    def _rejected(self, key: str, rejection: Rejected) -> dict[str, Any]:
-        return {
-            "key": key_value(key),
-            "status": "rejected",
-            "reply": f"not sent: {rejection.reason}",
-            "code": None,
-            "attempts": 0,
-            "message_id": None,
-            "finished_at": utcnow(),
-        }
+    def _unkeyed(self, rejected: Sequence[Rejected]) -> list[Rejected]:
+        """Those of the rows without a usable key not seen before by this
+        source object. With no key, the ledger cannot keep them, and no
+        statement can name them: they are logged once per run, and the next
+        run logs them again."""
+        new = [r for r in rejected if r.where not in self._unkeyed_seen]
+        self._unkeyed_seen.update(r.where for r in new)
+        return new
 
     # -- writing back ------------------------------------------------------------
 
@@ -190,6 +185,7 @@ class TableSource:
         total = 0
         while outcomes := self._ledger.unreported(self.config.name, limit=BATCH):
             sent = [_outcome(o) for o in outcomes if o.status is Status.SENT]
+            # Rejected rows are failed messages that were never tried.
             failed = [_outcome(o) for o in outcomes if o.status is not Status.SENT]
             self._write("write back outcomes to", [("on_sent", sent), ("on_failed", failed)])
             self._ledger.mark_reported(self.config.name, [o.message_pk for o in outcomes])
@@ -216,7 +212,22 @@ class TableSource:
             ) from None
 
 
+def _not_sent(rejection: Rejected) -> str:
+    return f"not sent: {rejection.reason}"
+
+
 def _outcome(outcome: SourceOutcome) -> dict[str, Any]:
+    if outcome.rejected is not None:
+        return {
+            "key": key_value(outcome.key),
+            "status": "rejected",
+            "reply": outcome.rejected,
+            "code": None,
+            "attempts": 0,
+            # The store made one up; no message went out under it.
+            "message_id": None,
+            "finished_at": outcome.finished_at,
+        }
     reply = outcome.last_reply
     return {
         "key": key_value(outcome.key),

@@ -5,6 +5,7 @@ the tests run against."""
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -19,7 +20,8 @@ from click.testing import CliRunner, Result
 
 from adaptsend import config_from_dict
 from adaptsend._cli import cli
-from adaptsend._table_source import TableSource
+from adaptsend._models import Decision, Status
+from adaptsend._table_source import IngestResult, TableSource
 from adaptsend.store import SQLStore, open_store, upgrade_store
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import write_agent_config
@@ -35,6 +37,13 @@ WRITE_BACK = {
     ),
     "on_failed": "UPDATE email_log SET status = 'X', error_text = :reply WHERE id = :key",
 }
+#: An ``on_failed`` that leaves the row matching the query, as a site's may,
+#: and appends each write-back to ``error_text``, so that tests can count them.
+COUNTING_ON_FAILED = (
+    "UPDATE email_log SET error_text = COALESCE(error_text, '') || :status || ': ' || :reply "
+    "|| ';' WHERE id = :key"
+)
+LINE_BREAK = "the subject contains a line break"
 
 email_log = sa.Table(
     "email_log",
@@ -49,6 +58,11 @@ email_log = sa.Table(
     sa.Column("message_id", sa.String(255)),
     sa.Column("sent_at", sa.DateTime()),
 )
+
+
+def hostile_row(pk: int) -> dict[str, Any]:
+    """A row whose subject would smuggle in a header: rejected at the door."""
+    return {**site_row(pk), "subject": f"Invoice {pk}\r\nBcc: evil@x.example"}
 
 
 def site_row(pk: int, status: str = "F", recipients: str | None = None) -> dict[str, Any]:
@@ -129,10 +143,11 @@ def test_failed_rows_are_sent_and_their_outcomes_written_back(
         result, summary = run_table(config)
 
     assert result.exit_code == 1, result.output
+    # The rejected row's outcome goes back with the others.
     assert summary["table"] == {
         "queued": 21,
         "rejected": 1,
-        "written_back": 21,
+        "written_back": 22,
         "write_back_failed": False,
     }
     assert (summary["sent"], summary["failed"]) == (20, 1)
@@ -169,18 +184,22 @@ def test_a_row_is_queued_once_however_often_the_query_returns_it(
 
 
 def test_agents_reading_the_table_at_once_queue_each_row_once(db_ready: str) -> None:
-    make_site(db_ready, [site_row(pk) for pk in range(1, 301)])
+    # Every tenth row is rejected: it, too, is recorded and reported by one agent.
+    make_site(db_ready, [site_row(pk) if pk % 10 else hostile_row(pk) for pk in range(1, 301)])
     stores = [open_store(db_ready) for _ in range(3)]
     config = config_from_dict({"source": {"table": {"query": QUERY}}}).source.table
     sources = [
         TableSource(config, ledger=store, store_url=db_ready, sending_key=KEY) for store in stores
     ]
     queued: list[int] = []
+    rejected: list[int] = []
     start = threading.Barrier(len(sources))
 
     def ingest(source: TableSource) -> None:
         start.wait()
-        queued.append(source.ingest().queued)
+        result = source.ingest()
+        queued.append(result.queued)
+        rejected.append(len(result.rejected))
 
     threads = [threading.Thread(target=ingest, args=(s,)) for s in sources]
     for t in threads:
@@ -192,8 +211,8 @@ def test_agents_reading_the_table_at_once_queue_each_row_once(db_ready: str) -> 
         source.close()
     for store in stores:
         store.close()
-    assert sum(queued) == 300
-    assert sum(counts.values()) == 300
+    assert (sum(queued), sum(rejected)) == (270, 30)
+    assert (counts[Status.QUEUED], counts[Status.FAILED], sum(counts.values())) == (270, 30, 300)
 
 
 def test_a_message_sent_again_reports_its_new_outcome(tmp_path: Path, db_ready: str) -> None:
@@ -234,8 +253,6 @@ def test_an_outcome_not_marked_reported_is_written_back_again(db_ready: str) -> 
 
 
 def _finish_all(store: SQLStore) -> None:
-    from adaptsend._models import Decision, Status
-
     claimed = store.claim(owner="t", sending_key=KEY, limit=100, lease_s=60)
     decisions = [
         Decision(message_pk=c.id, status=Status.SENT, attempts=1, throttles=0) for c in claimed
@@ -311,8 +328,7 @@ def _wait_for_status(url: str, expected: dict[int, str]) -> None:
 def test_a_hostile_row_is_rejected_once_and_the_others_are_sent(
     tmp_path: Path, empty_db_url: str
 ) -> None:
-    hostile = {**site_row(2), "subject": "Invoice 2\r\nBcc: evil@x.example"}
-    make_site(empty_db_url, [site_row(1), hostile, site_row(3)])
+    make_site(empty_db_url, [site_row(1), hostile_row(2), site_row(3)])
     with ThrottlingSMTPServer() as server:
         config = write_config(tmp_path, empty_db_url, server)
         assert invoke(config, "db", "upgrade").exit_code == 0
@@ -330,3 +346,81 @@ def test_a_hostile_row_is_rejected_once_and_the_others_are_sent(
     assert after[2].error_text == "not sent: the subject contains a line break"
     assert server.delivered == 2
     assert all(b"evil" not in m.raw for m in server.received)
+
+
+def table_source(store: SQLStore, url: str, **table: Any) -> TableSource:
+    config = config_from_dict({"source": {"table": {"query": QUERY, **table}}})
+    return TableSource(config.source.table, ledger=store, store_url=url, sending_key=KEY)
+
+
+def test_a_rejected_row_is_written_back_once_and_never_read_again(
+    db_ready: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_site(db_ready, [site_row(1), hostile_row(2), site_row(3)])
+    stores = [open_store(db_ready), open_store(db_ready)]
+    # The second is another agent reading the same table into the same store.
+    agent, other = (table_source(s, db_ready, on_failed=COUNTING_ON_FAILED) for s in stores)
+    try:
+        with caplog.at_level(logging.INFO, logger="adaptsend.source.table"):
+            first, written = agent.ingest(), agent.write_back()
+            logged = [r.getMessage() for r in caplog.records]
+            caplog.clear()
+            again = [agent.ingest(), other.ingest()]
+            written_again = [agent.write_back(), other.write_back()]
+            logged_again = [r.getMessage() for r in caplog.records]
+        counts = stores[0].counts()
+    finally:
+        for source in (agent, other):
+            source.close()
+        for store in stores:
+            store.close()
+
+    assert (first.queued, first.known) == (2, 0)
+    assert [r.describe() for r in first.rejected] == [f"row id=2: {LINE_BREAK}"]
+    assert logged == [f"not queued: row id=2: {LINE_BREAK}"]
+    assert written == 1
+    assert again == [IngestResult(known=3)] * 2
+    assert written_again == [0, 0] and logged_again == []
+    row = site(db_ready)[2]
+    assert row.status == "F", "the site's on_failed leaves the row to the query"
+    assert row.error_text == f"rejected: not sent: {LINE_BREAK};"
+    assert (counts[Status.QUEUED], counts[Status.FAILED]) == (2, 1)
+
+
+def test_a_rejected_row_fails_one_run_and_retry_leaves_it_alone(
+    tmp_path: Path, db_ready: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_site(db_ready, [site_row(1), hostile_row(2)])
+    caplog.set_level(logging.WARNING, logger="adaptsend.source.table")
+    with ThrottlingSMTPServer() as server:
+        config = write_config(tmp_path, db_ready, server, {"on_failed": COUNTING_ON_FAILED})
+        first, summary = run_table(config)
+        logged = [r.getMessage() for r in caplog.records if r.name == "adaptsend.source.table"]
+        caplog.clear()
+        again, summary_again = run_table(config)
+        retried = invoke(config, "retry", "--status", "failed")
+        after_retry, summary_after_retry = run_table(config)
+        status = invoke(config, "status", "--json")
+        logged_later = [r.name for r in caplog.records if r.name == "adaptsend.source.table"]
+
+    assert first.exit_code == 1, first.output
+    assert summary["table"] == {
+        "queued": 1,
+        "rejected": 1,
+        "written_back": 2,
+        "write_back_failed": False,
+    }
+    assert logged == [f"not queued: row id=2: {LINE_BREAK}"]
+    assert logged_later == []
+    for result, later in ((again, summary_again), (after_retry, summary_after_retry)):
+        assert result.exit_code == 0, result.output
+        assert later["table"] == {
+            "queued": 0,
+            "rejected": 0,
+            "written_back": 0,
+            "write_back_failed": False,
+        }
+    assert retried.output.strip() == "queued 0 message(s) again"
+    assert json.loads(status.output)["counts"]["failed"] == 1
+    assert site(db_ready)[2].error_text == f"rejected: not sent: {LINE_BREAK};"
+    assert server.delivered == 1 and len(server.received) == 1

@@ -1,16 +1,26 @@
-"""The ledger of site rows: which were queued as which message, and which
-outcomes have been written back (see ``adaptsend._source_api``)."""
+"""The ledger of site rows: which were queued as which message, which were
+rejected, and which outcomes have been written back (see ``adaptsend._source_api``).
+
+A rejected row is recorded as a message too, so that its key is known like
+any other and every later reading skips it: a ``failed`` message that was
+never tried, with no recipients and no content. Having no content is what
+marks it; ``retry`` leaves such messages alone (see ``_requeue``), as there is
+nothing to send.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import ColumnElement, Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Exists, insert, select, update
 
 from adaptsend._models import FINAL_STATUSES, Envelope, Status
 from adaptsend._source_api import SourceOutcome
 from adaptsend.store import _enqueue, _postgres_fast, _rows
+from adaptsend.store import _schema as s
+from adaptsend.store._schema import message_contents as c
 from adaptsend.store._schema import messages as m
 from adaptsend.store._schema import source_rows as r
 
@@ -37,27 +47,71 @@ def enqueue(
     source: str,
     rows: Sequence[tuple[str, Envelope]],
     *,
+    rejected: Sequence[tuple[str, str]] = (),
     sending_key: str,
     now: dt.datetime,
     fast: _enqueue.FastWay,
 ) -> dict[str, int]:
-    """Queue the rows with unknown keys (the first of each key) in the caller's
-    transaction; the unique key makes a concurrent duplicate fail the commit.
-    ``fast`` as for ``_enqueue.insert_messages``."""
-    known = states(conn, source, [key for key, _ in rows])
+    """Queue the rows with unknown keys, and record the ``rejected`` ones (key,
+    why) as rejected, in the caller's transaction; the first of each key
+    counts, queued rows before rejected ones. The unique key makes a
+    concurrent duplicate fail the commit. ``fast`` as for
+    ``_enqueue.insert_messages``; returns the new messages' ids by key."""
+    known = states(conn, source, [key for key, _ in rows] + [key for key, _ in rejected])
     fresh: dict[str, Envelope] = {}
     for key, envelope in rows:
         if key not in known:
             fresh.setdefault(key, envelope)
+    refused: dict[str, str] = {}
+    for key, reason in rejected:
+        if key not in known and key not in fresh:
+            refused.setdefault(key, reason)
     pks = _enqueue.insert_messages(
         conn, fresh.values(), sending_key=sending_key, now=now, fast=fast
     )
-    ledger = [(pk, source, key, now) for pk, key in zip(pks, fresh, strict=True)]
+    new = dict(zip(fresh, pks, strict=True))
+    refused_pks = _insert_rejected(conn, refused.values(), sending_key, now)
+    new.update(zip(refused, refused_pks, strict=True))
+    ledger = [(pk, source, key, now) for key, pk in new.items()]
     if fast == "postgres":
         _postgres_fast.insert_rows(conn, r, _LEDGER_COLUMNS, ledger)
     elif ledger:
         conn.execute(insert(r), [dict(zip(_LEDGER_COLUMNS, row, strict=True)) for row in ledger])
-    return dict(zip(fresh, pks, strict=True))
+    return new
+
+
+def _insert_rejected(
+    conn: Connection, reasons: Collection[str], sending_key: str, now: dt.datetime
+) -> list[int]:
+    """The messages standing for rejected rows, final at once; their ids in order."""
+    if not reasons:
+        return []
+    params = [
+        {
+            # Made up, and never on the wire: the row's own may be what was wrong.
+            "message_id": f"<rejected.{uuid.uuid4().hex}@adaptsend.invalid>",
+            "sending_key": sending_key,
+            # No address of the row is trusted. SMTP's null reverse-path
+            # rather than "": Oracle stores an empty string as NULL.
+            "sender": "<>",
+            "recipients": "[]",
+            "status": Status.FAILED.value,
+            "attempts": 0,
+            "throttles": 0,
+            "next_attempt_at": None,
+            "created_at": now,
+            "updated_at": now,
+            "last_text": _rows.clip(reason, s.REPLY_TEXT_LEN),
+        }
+        for reason in reasons
+    ]
+    stmt = insert(m).returning(m.c.id, sort_by_parameter_order=True)
+    return list(conn.execute(stmt, params).scalars())
+
+
+def has_content() -> Exists:
+    """Whether a message has content, which every message but a rejected row's has."""
+    return select(c.c.message_pk).where(c.c.message_pk == m.c.id).exists()
 
 
 def unreported(conn: Connection, source: str, *, limit: int) -> list[SourceOutcome]:
@@ -65,8 +119,10 @@ def unreported(conn: Connection, source: str, *, limit: int) -> list[SourceOutco
     last = (m.c.last_code, m.c.last_enhanced, m.c.last_text, m.c.last_stage)
     query = (
         select(r.c.message_pk, r.c.source_key, m.c.status, m.c.message_id, m.c.attempts)
-        .add_columns(m.c.updated_at, *last)
+        .add_columns(m.c.updated_at, *last, c.c.message_pk.label("content_pk"))
         .join(m, m.c.id == r.c.message_pk)
+        # A message without content stands for a rejected row (see has_content).
+        .outerjoin(c, c.c.message_pk == m.c.id)
         .where(r.c.source_name == source, r.c.reported_at.is_(None), m.c.status.in_(_FINAL))
         .order_by(r.c.message_pk)
         .limit(limit)
@@ -80,6 +136,7 @@ def unreported(conn: Connection, source: str, *, limit: int) -> list[SourceOutco
             attempts=row.attempts,
             last_reply=_rows.last_reply(row),
             finished_at=row.updated_at,
+            rejected=(row.last_text or "not sent") if row.content_pk is None else None,
         )
         for row in conn.execute(query)
     ]

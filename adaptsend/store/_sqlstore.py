@@ -6,14 +6,13 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Engine, case, exc, insert, update
+from sqlalchemy import Engine, case, exc, insert, update
 from sqlalchemy.engine import Dialect
 
 from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake
 from adaptsend._budget_rules import BudgetRules
 from adaptsend._errors import StoreError
 from adaptsend._models import (
-    FINAL_STATUSES,
     AttemptRecord,
     ClaimedMessage,
     Decision,
@@ -21,7 +20,6 @@ from adaptsend._models import (
     Status,
     utcnow,
 )
-from adaptsend._source_api import SourceOutcome
 from adaptsend._store_api import (
     FailureGroup,
     MessageState,
@@ -40,11 +38,12 @@ from adaptsend.store import (
     _postgres_fast,
     _purge,
     _reports,
+    _requeue,
     _rows,
-    _sources,
     _sqlite_fast,
 )
 from adaptsend.store import _schema as s
+from adaptsend.store._ledger import LedgerMethods
 
 
 def open_store(url: str, *, upgrade: bool | None = None) -> SQLStore:
@@ -118,8 +117,9 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore:
-    """A Store on one SQLAlchemy engine. Safe to call from any thread, one call at a time.
+class SQLStore(LedgerMethods):
+    """A Store on one SQLAlchemy engine, and the table source's ledger (its
+    methods are in ``_ledger``). Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
     one the database supports. Tests choose the other to run Oracle's way on
@@ -233,31 +233,10 @@ class SQLStore:
             return _reports.recent_failures(conn, since=since, limit=limit)
 
     def requeue(self, *, statuses: Iterable[Status], since: dt.datetime | None) -> int:
-        """Put final messages with one of ``statuses`` back to ``queued`` afresh."""
-        m = s.messages
-        wanted = [st.value for st in statuses if st in FINAL_STATUSES]
-        if not wanted:
-            return 0
-        now = utcnow()
-        which: ColumnElement[bool] = m.c.status.in_(wanted)
-        if since is not None:
-            which &= m.c.updated_at >= since
-        stmt = (
-            update(m)
-            .where(which)
-            .values(
-                status=Status.QUEUED.value,
-                attempts=0,
-                throttles=0,
-                next_attempt_at=now,
-                updated_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-        )
+        """Put final messages with one of ``statuses`` back to ``queued`` afresh
+        (not a site's rejected rows: see ``_requeue``)."""
         with self.engine.begin() as conn:
-            _sources.unreport(conn, which)
-            return conn.execute(stmt).rowcount
+            return _requeue.requeue(conn, statuses=statuses, since=since, now=utcnow())
 
     def unknown_attempts(self) -> int:
         """How many attempts ended without a final reply after the content went out."""
@@ -306,46 +285,6 @@ class SQLStore:
         except exc.SQLAlchemyError as e:
             shown = _engine.safe(self.engine.url)
             raise StoreError(f"Cannot purge the store at {shown}: {_engine.reason(e)}.") from None
-
-    # -- the ledger of the table source (adaptsend._source_api.SourceLedger) --
-
-    def source_states(self, source: str, keys: Sequence[str]) -> dict[str, Status]:
-        """The status of the message queued for each of ``keys`` that was queued."""
-        with self.engine.connect() as conn:
-            return _sources.states(conn, source, keys)
-
-    def enqueue_from_source(
-        self, source: str, rows: Sequence[tuple[str, Envelope]], *, sending_key: str
-    ) -> dict[str, int]:
-        """Queue the rows whose key is new to ``source``; return the new ids by key."""
-        try:
-            return self._enqueue_from_source(source, rows, sending_key)
-        except exc.IntegrityError:
-            # Another agent queued some of these keys first; now they are known.
-            return self._enqueue_from_source(source, rows, sending_key)
-
-    def _enqueue_from_source(
-        self, source: str, rows: Sequence[tuple[str, Envelope]], sending_key: str
-    ) -> dict[str, int]:
-        with self.engine.begin() as conn:
-            return _sources.enqueue(
-                conn,
-                source,
-                rows,
-                sending_key=sending_key,
-                now=utcnow(),
-                fast=self._fast_way,
-            )
-
-    def unreported(self, source: str, *, limit: int) -> list[SourceOutcome]:
-        """Final messages of ``source`` whose outcome is not written back yet."""
-        with self.engine.connect() as conn:
-            return _sources.unreported(conn, source, limit=limit)
-
-    def mark_reported(self, source: str, message_pks: Sequence[int]) -> int:
-        """Mark the outcomes of ``message_pks`` as written back."""
-        with self.engine.begin() as conn:
-            return _sources.mark_reported(conn, source, message_pks, now=utcnow())
 
     # -- connection budgets shared by agents (adaptsend._budget_api.BudgetStore) --
 

@@ -91,18 +91,26 @@ UPDATE messages SET sending_key=:sending_key, updated_at=:updated_at WHERE messa
 -- requeue
 UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.reported_at IS NOT NULL AND source_rows.message_pk IN (SELECT messages.id 
 FROM messages 
-WHERE messages.status IN (__[POSTCOMPILE_status_1]));
+WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND (EXISTS (SELECT message_contents.message_pk 
+FROM message_contents 
+WHERE message_contents.message_pk = messages.id)));
 
 -- requeue
-UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.status IN (__[POSTCOMPILE_status_1]);
+UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND (EXISTS (SELECT message_contents.message_pk 
+FROM message_contents 
+WHERE message_contents.message_pk = messages.id));
 
 -- requeue
 UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.reported_at IS NOT NULL AND source_rows.message_pk IN (SELECT messages.id 
 FROM messages 
-WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at >= :updated_at_1);
+WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND (EXISTS (SELECT message_contents.message_pk 
+FROM message_contents 
+WHERE message_contents.message_pk = messages.id)) AND messages.updated_at >= :updated_at_1);
 
 -- requeue
-UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at >= :updated_at_1;
+UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND (EXISTS (SELECT message_contents.message_pk 
+FROM message_contents 
+WHERE message_contents.message_pk = messages.id)) AND messages.updated_at >= :updated_at_1;
 
 -- source_states
 SELECT source_rows.source_key, messages.status 
@@ -113,8 +121,8 @@ WHERE source_rows.source_name = :source_name_1 AND source_rows.source_key IN (__
 INSERT INTO source_rows (message_pk, source_name, source_key, queued_at) VALUES (:message_pk, :source_name, :source_key, :queued_at);
 
 -- unreported
-SELECT source_rows.message_pk, source_rows.source_key, messages.status, messages.message_id, messages.attempts, messages.updated_at, messages.last_code, messages.last_enhanced, messages.last_text, messages.last_stage 
-FROM source_rows JOIN messages ON messages.id = source_rows.message_pk 
+SELECT source_rows.message_pk, source_rows.source_key, messages.status, messages.message_id, messages.attempts, messages.updated_at, messages.last_code, messages.last_enhanced, messages.last_text, messages.last_stage, message_contents.message_pk AS content_pk 
+FROM source_rows JOIN messages ON messages.id = source_rows.message_pk LEFT OUTER JOIN message_contents ON message_contents.message_pk = messages.id 
 WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NULL AND messages.status IN (__[POSTCOMPILE_status_1]) ORDER BY source_rows.message_pk
  FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
 
