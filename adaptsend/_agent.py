@@ -135,6 +135,7 @@ class Agent:
             min_cap=self.config.limiter.min_cap,
             rng=rng or random.Random(),
             redactor=self.redactor,
+            quota_pause_s=self.config.limiter.quota_pause_s,
         )
         return Dispatcher(
             store=self._store_thread,

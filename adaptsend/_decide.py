@@ -54,6 +54,8 @@ class Judge:
     rng: random.Random = attrs.field(factory=random.Random)
     #: Configured secrets, hidden in every reply before it is recorded or shown.
     redactor: Redactor = attrs.field(factory=Redactor)
+    #: How long a quota reply pauses the sending key (``[limiter] quota_pause_s``).
+    quota_pause_s: float = 3600.0
 
     def clean(self, reply: Reply) -> Reply:
         """``reply`` with every configured secret redacted."""
@@ -132,9 +134,12 @@ class Judge:
             attempts += outcome is not Outcome.THROTTLED
             throttles += outcome is Outcome.THROTTLED
             return _decide(message, Status.DEAD, attempts, throttles, reply)
-        if outcome is Outcome.FATAL:
-            # Not the message's fault: back to the queue untouched.
+        if outcome is Outcome.FATAL or outcome is Outcome.QUOTA:
+            # Not the message's fault: back to the queue untouched, after a
+            # quota's pause.
             status = Status.RETRY if attempts or throttles else Status.QUEUED
+            if outcome is Outcome.QUOTA:
+                now += dt.timedelta(seconds=self.quota_pause_s)
             return _decide(message, status, attempts, throttles, reply, next_at=now)
         if outcome is Outcome.SENT:
             return _decide(message, Status.SENT, attempts + 1, throttles, reply)
@@ -193,7 +198,7 @@ class Judge:
         )
 
 
-_STOPPING = frozenset({Outcome.THROTTLED, Outcome.FATAL})
+_STOPPING = frozenset({Outcome.THROTTLED, Outcome.FATAL, Outcome.QUOTA})
 
 
 def _decide(

@@ -23,11 +23,12 @@ from adaptsend._decide import Judge, Judgement
 from adaptsend._leases import keep_leases
 from adaptsend._limiter_records import CapChange
 from adaptsend._limiters import Limiter, make_limiter, running
-from adaptsend._models import ClaimedMessage, Outcome, Reply, Status, utcnow
+from adaptsend._models import ClaimedMessage, Reply, Status, utcnow
 from adaptsend._outage import Outage
 from adaptsend._plugins import Plugins
 from adaptsend._recorder import Recorder
 from adaptsend._report import DispatcherStatistics, RunReport
+from adaptsend._run_tally import RunTally
 from adaptsend._store_thread import StoreThread
 from adaptsend._transport import Transport
 from adaptsend._worker import run_worker
@@ -74,6 +75,7 @@ class Dispatcher:
             max_delay_s=config.retry.max_delay_s,
             on_change=self._reachability_changed,
         )
+        self._quota_pause_s = config.limiter.quota_pause_s
         self._store = store
         self._run = config.run
         self._plugins = plugins
@@ -83,22 +85,17 @@ class Dispatcher:
         self._fatal: Reply | None = None
         # The run stopped because the server stayed out of reach.
         self._deferred = False
-        self._unknown = 0
         self._feeding_done = False
         self._outstanding = 0
         self._in_flight = 0
         self._workers = 0
         self._wake_feeder = trio.Event()
         self._wake_staff = trio.Event()
-        self._counts = dict.fromkeys(Status, 0)
-        self._retrying: set[int] = set()
+        self._tally = RunTally()
         # Leased messages no send has started on: an abort hands them back.
         self._unstarted: set[int] = set()
         self.idle_waits: set[trio.CancelScope] = set()
         self.slot_waits: set[trio.CancelScope] = set()
-        self._throttled = 0
-        self._attempts = 0
-        self._cap_changes = 0
         self._rate = 0.0
         self._started = 0.0
         self._buffered = 0
@@ -136,6 +133,21 @@ class Dispatcher:
         self._wake_feeder.set()
         self._wake_staff.set()
 
+    def quota_reached(self, reply: Reply) -> None:
+        """The server reports a quota that clears with time: pause the key for
+        ``quota_pause_s`` (then one message probes), or, without ``--follow``,
+        end the run with the messages waiting."""
+        if not self.outage.quota:
+            log.warning(
+                "the server of %s reports a quota (%s): sending pauses for %g s",
+                self.transport.sending_key,
+                reply.describe(),
+                self._quota_pause_s,
+            )
+        self.outage.pause(reply, self._quota_pause_s)
+        if not self._follow:
+            self.stop(deferred=True)
+
     def sends_starting(self, batch: list[ClaimedMessage]) -> None:
         self._unstarted.difference_update(message.id for message in batch)
 
@@ -146,18 +158,11 @@ class Dispatcher:
 
     def statistics(self) -> DispatcherStatistics:
         limiter = self.limiter.statistics()
-        return DispatcherStatistics(
+        return self._tally.statistics(
             cap=limiter.cap,
             open_connections=limiter.open_connections,
             in_flight=self._in_flight,
-            sent=self._counts[Status.SENT],
-            retrying=len(self._retrying),
-            failed=self._counts[Status.FAILED],
-            dead=self._counts[Status.DEAD],
-            throttled=self._throttled,
-            attempts=self._attempts,
             elapsed_s=trio.current_time() - self._started if self._started else 0.0,
-            unknown=self._unknown,
             unreachable_s=self.outage.down_for() if self.outage.down else None,
         )
 
@@ -281,8 +286,7 @@ class Dispatcher:
             limit=limit,
             lease_s=self._run.lease_s,
         )
-        for message in claimed:
-            self._retrying.discard(message.id)
+        self._tally.claimed(message.id for message in claimed)
         self._unstarted.update(message.id for message in claimed)
         return claimed
 
@@ -331,28 +335,18 @@ class Dispatcher:
         now = trio.current_time()
         elapsed = max(now - self._started, 1e-3)
         for judgement in batch:
-            decision = judgement.decision
-            self._attempts += 1
-            if judgement.signal is Outcome.THROTTLED:
-                self._throttled += 1
-            elif judgement.signal is Outcome.UNKNOWN:
-                self._unknown += 1
-            if decision.status is Status.RETRY and self._fatal is None:
-                self._retrying.add(decision.message_pk)
+            if self._tally.add(judgement, retries=self._fatal is None):
                 self._drained = False
-            else:
-                self._retrying.discard(decision.message_pk)
-            if decision.status in (Status.SENT, Status.FAILED, Status.DEAD):
-                self._counts[decision.status] += 1
             if self._plugins is not None:
-                self._plugins.recorded(judgement.attempts, decision, self.transport.sending_key)
+                key = self.transport.sending_key
+                self._plugins.recorded(judgement.attempts, judgement.decision, key)
         self._outstanding -= len(batch)
-        self._rate = self._counts[Status.SENT] / elapsed
+        self._rate = self._tally.counts[Status.SENT] / elapsed
         if not self._outstanding or self._claim_useful():
             self._wake_feeder.set()
 
     def _cap_changed(self, change: CapChange) -> None:
-        self._cap_changes += 1
+        self._tally.cap_changes += 1
         if change.new_cap < change.old_cap:
             for idle in list(self.idle_waits):
                 idle.cancel()
@@ -380,19 +374,12 @@ class Dispatcher:
         return self._report(0, 0)
 
     def _report(self, released: int, deferred: int) -> RunReport:
-        return RunReport(
-            sent=self._counts[Status.SENT],
-            failed=self._counts[Status.FAILED],
-            dead=self._counts[Status.DEAD],
-            throttled=self._throttled,
-            attempts=self._attempts,
+        return self._tally.report(
             released=released,
             elapsed_s=trio.current_time() - self._started,
             final_cap=self.limiter.statistics().cap,
-            cap_changes=self._cap_changes,
             fatal=self._fatal,
             interrupted=self._interrupted,
-            unknown=self._unknown,
             deferred=deferred,
-            unreachable=self.outage.last_reply if self._deferred else None,
+            deferred_by=self.outage.last_reply if self._deferred else None,
         )

@@ -10,6 +10,11 @@ opens ends the outage.
 
 Throttles at the greeting (``421 4.3.2`` and the like) are the limiter's
 business, not an outage: the server answered, it only wants fewer connections.
+
+A quota reply (a daily limit reached) *pauses* the key the same way, for
+``[limiter] quota_pause_s``: no connection opens until then, and then one
+probe sends one message. A pause ends with the first message the server
+answers with anything but a quota, not with a connection that opens.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class Outage:
         self._delay_s = first_delay_s
         self._probe_at = -math.inf
         self._probing = False
+        #: A quota's pause rather than an outage: it ends on an answer.
+        self.quota = False
         self._changed = trio.Event()
 
     @property
@@ -74,7 +81,10 @@ class Outage:
                 await changed.wait()
 
     def reached(self) -> None:
-        """A connection opened: the outage, if any, is over."""
+        """A connection opened: the outage, if any, is over (a quota's pause
+        lasts until the probe's message is answered)."""
+        if self.quota:
+            return
         self._probing = False
         if self.started is None:
             return
@@ -87,6 +97,9 @@ class Outage:
         """A connection could not reach the server."""
         now = trio.current_time()
         self.last_reply = reply
+        if self.quota:
+            # The probe of a pause found the server gone: an outage now.
+            self._end()
         if self.started is None:
             self.started, self.started_at = now, utcnow()
             self._delay_s = self._first_delay_s
@@ -100,6 +113,29 @@ class Outage:
         self._probing = False
         self._probe_at = now + self._delay_s
         self._wake()
+
+    def pause(self, reply: Reply, seconds: float) -> None:
+        """A quota reply: no new connection for ``seconds``, then one probe."""
+        now = trio.current_time()
+        if self.started is None:
+            self.started, self.started_at = now, utcnow()
+        self.quota = True
+        self.last_reply = reply
+        self._probing = False
+        self._probe_at = max(self._probe_at, now + seconds)
+        self._wake()
+
+    def answered(self) -> None:
+        """The server answered a message with anything but a quota: a
+        quota's pause is over. Cheap: called for every message."""
+        if self.quota:
+            self._end()
+            self._wake()
+
+    def _end(self) -> None:
+        self.started = self.started_at = None
+        self.quota = self._probing = False
+        self._probe_at = -math.inf
 
     async def wait_longer_than(self, wait_s: float, then: Callable[[], None]) -> None:
         """Call ``then`` once an outage has lasted ``wait_s`` seconds."""

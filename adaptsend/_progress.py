@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from adaptsend._limiter_records import CapChange
-from adaptsend._models import Reply
+from adaptsend._models import Reply, Stage
 from adaptsend._report import DispatcherStatistics, RunReport
 
 log = logging.getLogger("adaptsend.run")
@@ -36,7 +36,7 @@ def panel(stats: DispatcherStatistics) -> Table:
         f"{stats.rate:.1f}/s",
     )
     if stats.unreachable_s is not None:
-        table.add_row(f"server unreachable for {stats.unreachable_s:.0f}s; messages wait")
+        table.add_row(f"paused for {stats.unreachable_s:.0f}s (outage or quota); messages wait")
     return table
 
 
@@ -91,11 +91,7 @@ def summary_lines(report: RunReport) -> list[str]:
     if report.released:
         lines.append(f"{report.released} message(s) left queued for the next run")
     if report.deferred:
-        last = f" ({report.unreachable.describe()})" if report.unreachable else ""
-        lines.append(
-            f"{report.deferred} message(s) wait for the server, which could not be "
-            f"reached{last}; run again later"
-        )
+        lines.append(f"{report.deferred} message(s) wait: {_why_waiting(report.deferred_by)}")
     if report.fatal is not None:
         lines.append(f"stopped: {report.fatal.describe()} (at {report.fatal.stage.value})")
     if report.interrupted:
@@ -119,9 +115,17 @@ def report_json(report: RunReport) -> str:
             "interrupted": report.interrupted,
             "unknown": report.unknown,
             "deferred": report.deferred,
-            "unreachable": _reply_json(report.unreachable),
+            "deferred_by": _reply_json(report.deferred_by),
         }
     )
+
+
+def _why_waiting(reply: Reply | None) -> str:
+    # An outage is a failure to connect; a quota is the server's answer to a message.
+    if reply is not None and reply.stage not in (Stage.CONNECT, Stage.TLS):
+        return f"the server reports a quota ({reply.describe()}); they go after the pause"
+    last = f" ({reply.describe()})" if reply is not None else ""
+    return f"the server could not be reached{last}; run again later"
 
 
 def _reply_json(reply: Reply | None) -> dict[str, object] | None:

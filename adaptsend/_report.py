@@ -42,8 +42,8 @@ class RunReport:
     ``unknown`` counts attempts whose content went out with no final reply:
     each may have delivered its message once more than ``sent`` says.
     ``deferred`` counts messages left waiting because the server could not be
-    reached for ``[run] outage_wait_s``; ``unreachable`` is the last failure
-    to reach it then.
+    reached for ``[run] outage_wait_s``, or a quota paused the sending key;
+    ``deferred_by`` is the reply that made them wait.
     """
 
     sent: int
@@ -59,7 +59,7 @@ class RunReport:
     interrupted: bool = False
     unknown: int = 0
     deferred: int = 0
-    unreachable: Reply | None = None
+    deferred_by: Reply | None = None
 
     @property
     def ok(self) -> bool:

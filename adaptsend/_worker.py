@@ -123,7 +123,8 @@ class _Session:
                         return self._closing_end()
                     if limiter.over_cap():
                         return SessionEnd.RETIRE
-                    if self._host.stopping:
+                    if self._host.stopping or self._host.outage.down:
+                        # A quota's pause: the provider's slot is not needed.
                         return SessionEnd.CLOSED
                     if not self._pending:
                         end = await self._wait_next()
@@ -274,7 +275,8 @@ class _Session:
         return list(itertools.islice(self._pending, size))
 
     def _batch_size(self) -> int:
-        if self._per_message_s is None or not self._batching:
+        if self._per_message_s is None or not self._batching or self._host.outage.down:
+            # During a pause the probe is one message.
             return 1
         fits = int(BATCH_SECONDS / max(self._per_message_s, 1e-6))
         return max(1, min(MAX_BATCH, fits))
@@ -326,13 +328,18 @@ class _Session:
     ) -> Judgement:
         host = self._host
         judgement = host.judge.judge(message, result, context, outcome=outcome)
-        if judgement.signal is Outcome.THROTTLED:
+        signal = judgement.signal
+        if signal is Outcome.THROTTLED:
             host.limiter.record_throttle(slot)
-        elif judgement.signal is Outcome.SENT:
+        elif signal is Outcome.SENT:
             host.limiter.record_success(slot)
-        elif judgement.signal is Outcome.FATAL:
+        elif signal is Outcome.FATAL:
             # The judged reply, secrets hidden: it is printed as "stopped: ...".
             host.stop(fatal=judgement.reply or host.judge.clean(result.reply))
+        if signal is Outcome.QUOTA:
+            host.quota_reached(judgement.reply or host.judge.clean(result.reply))
+        else:
+            host.outage.answered()
         try:
             self._results.send_nowait(judgement)
         except trio.WouldBlock:
@@ -343,4 +350,4 @@ class _Session:
         return judgement
 
 
-_ENDING = frozenset({Outcome.FATAL, Outcome.THROTTLED})
+_ENDING = frozenset({Outcome.FATAL, Outcome.THROTTLED, Outcome.QUOTA})

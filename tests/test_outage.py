@@ -43,10 +43,10 @@ async def test_an_unreachable_server_defers_the_batch_and_charges_no_message(
 
     assert report.run.deferred == 5
     assert not report.run.ok
-    assert report.run.unreachable is not None
-    assert report.run.unreachable.code is None
-    assert report.run.unreachable.stage.value == "connect"
-    assert "refused" in report.run.unreachable.text.lower()
+    assert report.run.deferred_by is not None
+    assert report.run.deferred_by.code is None
+    assert report.run.deferred_by.stage.value == "connect"
+    assert "refused" in report.run.deferred_by.text.lower()
     # Many probes failed, yet no message used up an attempt, and none is dead
     # although max_attempts is 2.
     assert [(r.status, r.attempts) for r in report.deferred] == [(Status.QUEUED, 0)] * 5
@@ -107,14 +107,14 @@ outage_wait_s = 0.5
     result = runner.invoke(cli, ["--config", str(config), "run"])
 
     assert result.exit_code == 4, result.output
-    assert "1 message(s) wait for the server, which could not be reached" in result.output
+    assert "1 message(s) wait: the server could not be reached" in result.output
     assert rows(db, "SELECT status, attempts FROM messages") == [("queued", 0)]
 
     as_json = runner.invoke(cli, ["--config", str(config), "run", "--json"])
     assert as_json.exit_code == 4
     summary = json.loads(as_json.stdout.strip().splitlines()[-1])
     assert summary["deferred"] == 1
-    assert summary["unreachable"]["stage"] == "connect"
+    assert summary["deferred_by"]["stage"] == "connect"
 
 
 async def test_a_server_silent_past_the_timeout_before_its_greeting_is_an_outage(
@@ -126,9 +126,9 @@ async def test_a_server_silent_past_the_timeout_before_its_greeting_is_an_outage
         report = await send_batch_async(batch(3), config=config_from_dict(raw))
 
     assert report.run.deferred == 3
-    assert report.run.unreachable is not None
-    assert report.run.unreachable.stage.value == "connect"
-    assert "timed out" in report.run.unreachable.text
+    assert report.run.deferred_by is not None
+    assert report.run.deferred_by.stage.value == "connect"
+    assert "timed out" in report.run.deferred_by.text
     assert rows(db_url, "SELECT count(*) FROM attempts") == [(0,)]
     assert server.delivered == 0
 
@@ -140,7 +140,7 @@ async def test_a_greeting_refused_with_421_is_an_outage_not_a_throttle(db_url: s
         )
 
     assert report.run.deferred == 3
-    assert report.run.unreachable is not None
-    assert (report.run.unreachable.code, report.run.unreachable.enhanced) == (421, "4.3.0")
+    assert report.run.deferred_by is not None
+    assert (report.run.deferred_by.code, report.run.deferred_by.enhanced) == (421, "4.3.0")
     assert report.run.throttled == 0 and report.run.final_cap == 2
     assert rows(db_url, "SELECT count(*) FROM attempts") == [(0,)]
