@@ -131,7 +131,9 @@ def _workload(store: Any) -> None:
 def _ledger_workload(store: Any) -> None:
     rows = [("1", envelope(100)), ("2", envelope(101))]
     store.source_states("table", ["1", "2"])
-    [first, _] = store.enqueue_from_source("table", rows, sending_key=KEY)
+    [first, _, _] = store.enqueue_from_source(
+        "table", rows, sending_key=KEY, rejected=[("3", "not sent: x")]
+    )
     [claimed] = store.claim(owner="c", sending_key=KEY, limit=1, lease_s=60)
     store.record([], [decision(claimed.id)], owner="c")
     store.unreported("table", limit=100)

@@ -118,6 +118,9 @@ FROM source_rows JOIN messages ON messages.id = source_rows.message_pk
 WHERE source_rows.source_name = :source_name_1 AND source_rows.source_key IN (__[POSTCOMPILE_source_key_1]);
 
 -- enqueue_from_source
+INSERT INTO messages (message_id, sending_key, sender, recipients, status, attempts, throttles, next_attempt_at, created_at, updated_at, last_text) VALUES (:message_id, :sending_key, :sender, :recipients, :status, :attempts, :throttles, :next_attempt_at, :created_at, :updated_at, :last_text) RETURNING messages.id INTO :ret_0;
+
+-- enqueue_from_source
 INSERT INTO source_rows (message_pk, source_name, source_key, queued_at) VALUES (:message_pk, :source_name, :source_key, :queued_at);
 
 -- unreported
