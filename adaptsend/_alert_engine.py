@@ -36,6 +36,7 @@ _ATTEMPT_TRIGGERS = {
     Outcome.THROTTLED: "throttled",
     Outcome.TRANSIENT: "transient",
     Outcome.UNKNOWN: "unknown",
+    Outcome.QUOTA: "quota",
     Outcome.FATAL: "fatal",
 }
 _DECISION_TRIGGERS = {Status.FAILED: "failed", Status.DEAD: "dead"}
@@ -266,6 +267,7 @@ _NOUNS = {
     "dead": "message(s) dead after their last retry",
     "fatal": "fatal reply(ies) that stop the run",
     "unknown": "attempt(s) that got no final reply and may have been delivered",
+    "quota": "quota reply(ies): the sending key pauses until the quota clears",
 }
 
 

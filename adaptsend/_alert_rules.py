@@ -157,7 +157,7 @@ class RuleState:
     def _severity(self) -> Severity:
         if self.rule.severity is not None:
             return Severity(self.rule.severity)
-        critical = self.rule.when in ("dead", "fatal", "unreachable")
+        critical = self.rule.when in ("dead", "fatal", "unreachable", "quota")
         return Severity.CRITICAL if critical else Severity.WARNING
 
     def _sample_pks(self) -> tuple[int, ...]:

@@ -13,12 +13,21 @@ import attrs
 
 #: What a rule can watch. Events: ``throttled``, ``transient`` and ``unknown``
 #: attempts (``unknown``: the content went out and no final reply came, so the
-#: message may have been delivered), ``fatal`` replies, messages that ended
+#: message may have been delivered), ``quota`` replies (a daily limit reached:
+#: the key pauses), ``fatal`` replies, messages that ended
 #: ``failed`` or ``dead``. Measures, in seconds: ``queue_age``, how long the
 #: oldest unsent message has waited; ``unreachable``, how long the server has
 #: not answered.
 Trigger = Literal[
-    "throttled", "transient", "unknown", "failed", "dead", "fatal", "queue_age", "unreachable"
+    "throttled",
+    "transient",
+    "unknown",
+    "quota",
+    "failed",
+    "dead",
+    "fatal",
+    "queue_age",
+    "unreachable",
 ]
 #: The triggers that measure seconds rather than count events.
 MEASURES = frozenset({"queue_age", "unreachable"})
@@ -48,7 +57,7 @@ class AlertRuleConfig:
     cooldown_s: float = attrs.field(default=900.0, validator=_positive)
     #: Sinks to deliver to; ``[alerts] sinks`` when not given.
     sinks: tuple[str, ...] | None = None
-    #: ``critical`` by default for dead, fatal and unreachable, ``warning`` for the rest.
+    #: ``critical`` by default for dead, fatal, unreachable and quota, ``warning`` for the rest.
     severity: RuleSeverity | None = None
 
 
@@ -77,6 +86,8 @@ DEFAULT_RULES = (
     AlertRuleConfig(name="throttling", when="throttled", threshold=20),
     # A minute covers a server's restart; longer, and a person should look.
     AlertRuleConfig(name="unreachable", when="unreachable", threshold=60, severity="critical"),
+    # A quota pauses the key for an hour (quota_pause_s): once per pause.
+    AlertRuleConfig(name="quota", when="quota", threshold=1, cooldown_s=3600, severity="critical"),
 )
 
 
@@ -84,7 +95,8 @@ DEFAULT_RULES = (
 class AlertsConfig:
     """``[alerts]``: rules, default sinks, and how long a run waits for them."""
 
-    #: Run the built-in rules (dead, fatal, failures, throttling, unreachable) as well.
+    #: Run the built-in rules (dead, fatal, failures, throttling, unreachable,
+    #: quota) as well.
     defaults: bool = True
     #: Sinks for the rules that do not name their own.
     sinks: tuple[str, ...] = ("log",)

@@ -104,7 +104,7 @@ def test_queue_age_compares_the_measured_age_with_the_threshold() -> None:
     assert resolved is not None and resolved.change is Change.RESOLVED
 
 
-def test_the_defaults_cover_dead_fatal_failures_throttling_and_outages() -> None:
+def test_the_defaults_cover_dead_fatal_failures_throttling_outages_and_quotas() -> None:
     rules = {r.name: r for r in AlertsConfig().active_rules()}
     assert {(r.when, r.threshold) for r in rules.values()} == {
         ("dead", 1),
@@ -112,8 +112,11 @@ def test_the_defaults_cover_dead_fatal_failures_throttling_and_outages() -> None
         ("failed", 10),
         ("throttled", 20),
         ("unreachable", 60),
+        ("quota", 1),
     }
     assert rules["unreachable"].severity == "critical"
+    # Once per pause: a quota pauses the key for quota_pause_s (an hour).
+    assert (rules["quota"].severity, rules["quota"].cooldown_s) == ("critical", 3600)
 
 
 def test_a_configured_rule_replaces_a_default_of_the_same_name() -> None:
@@ -125,6 +128,7 @@ def test_a_configured_rule_replaces_a_default_of_the_same_name() -> None:
         "failures",
         "throttling",
         "unreachable",
+        "quota",
         "slow",
     ]
     assert rules[3].threshold == 5

@@ -206,6 +206,7 @@ severity = "critical"
         "failures",
         "throttling",
         "unreachable",
+        "quota",
         "stuck",
     ]
     assert alerts.sink_names() == ("log", "webhook", "email")
@@ -222,6 +223,7 @@ def test_alerts_default_to_the_log_sink_and_the_built_in_rules() -> None:
         "failures",
         "throttling",
         "unreachable",
+        "quota",
     }
 
 
@@ -244,7 +246,7 @@ def test_nested_alert_settings_come_from_the_environment() -> None:
         (
             "[[alerts.rules]]\nname = 'x'\nwhen = 'throttles'\nthreshold = 1\n",
             "alerts.rules[0].when must be one of 'throttled', 'transient', 'unknown', "
-            "'failed', 'dead', 'fatal', 'queue_age', 'unreachable'",
+            "'quota', 'failed', 'dead', 'fatal', 'queue_age', 'unreachable'",
         ),
         ("[[alerts.rules]]\nname = 'x'\nwhen = 'dead'\n", "alerts.rules[0].threshold is required"),
         (
