@@ -6,16 +6,20 @@ most general:
 
 1. ``sent``: any 2xx.
 2. Fatal, because every message of the run would fail the same way until a
-   person changes the configuration: TLS that cannot be set up, failed or
-   missing authentication, an account that may not send, a server that
-   refuses this client at its greeting, a host name that does not exist.
-3. Throttled, because the provider is over a concurrency or rate budget: the
-   enhanced status 4.3.2, the code 432, and 421/450/451/452 replies whose text
-   says so. Greylisting is recognised first and kept transient, since it is
-   about one sender and recipient, not about load.
-4. Transient: every other 4xx, and every local error (no reply code).
-5. Permanent: every other 5xx.
-6. Anything else (a 1xx or 3xx where a final reply was due): transient.
+   person changes the configuration: TLS that cannot be set up; Exchange
+   Online replies that say what to change (each with a hint, see
+   :mod:`adaptsend._classifier_providers`); failed or missing
+   authentication, an account that may not send, a server that refuses this
+   client at its greeting, a host name that does not exist.
+3. Quota: a daily sending limit reached, which clears with time.
+4. Throttled, because the provider is over a concurrency or rate budget: the
+   enhanced status 4.3.2, the code 432, replies about a message rate (rule
+   ``rate``), and 421/450/451/452 replies whose text says so. Greylisting is
+   recognised first and kept transient, since it is about one sender and
+   recipient, not about load.
+5. Transient: every other 4xx, and every local error (no reply code).
+6. Permanent: every other 5xx.
+7. Anything else (a 1xx or 3xx where a final reply was due): transient.
 
 Site rules from configuration (:meth:`Classifier.from_patterns`) come before
 the built-ins but never apply to a 2xx reply: calling an accepted message
@@ -25,14 +29,19 @@ anything but sent would send it twice.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
-import attrs
-
+from adaptsend._classifier_base import (
+    Rule,
+    Verdict,
+    enhanced_status,
+    parse_reply,
+    reply_class,
+)
+from adaptsend._classifier_providers import HINTED_FATAL_RULES, QUOTA_RULE, RATE_RULE
 from adaptsend._models import Outcome, Reply, Stage
 
-#: RFC 3463 ``class.subject.detail`` at the start of a reply line.
-_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
+__all__ = ["DEFAULT_RULES", "UNMATCHED", "Classifier", "Rule", "Verdict", "hint_for", "parse_reply"]
 
 #: Texts that mean "you are over your concurrency or rate budget".
 _THROTTLE_TEXT = re.compile(
@@ -77,73 +86,8 @@ _HOST_UNKNOWN = re.compile(
 _ACCOUNT_NOT_PERMITTED = frozenset({"5.7.139", "5.7.57", "5.7.60"})
 
 
-@attrs.frozen(kw_only=True)
-class Verdict:
-    """The outcome of one reply and the name of the rule that decided it."""
-
-    outcome: Outcome
-    rule: str
-
-
-@attrs.frozen(kw_only=True)
-class Rule:
-    """One named test on a reply and the outcome it stands for."""
-
-    name: str
-    outcome: Outcome
-    matches: Callable[[Reply], bool] = attrs.field(eq=False)
-    description: str = ""
-
-
-def parse_reply(code: int | None, text: bytes | str, stage: Stage) -> Reply:
-    """Build a :class:`Reply` from a code and the raw text a client library gives.
-
-    Bytes are decoded as UTF-8, replacing what is not. The lines of a
-    multi-line reply are joined with a space. A leading enhanced status code
-    (``4.3.2``) becomes ``enhanced`` when its class agrees with ``code``; the
-    same code repeated at the start of later lines is dropped.
-    """
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    enhanced = _leading_enhanced(lines[0], code) if lines else None
-    if enhanced is not None:
-        lines = [_strip_prefix(line, enhanced) for line in lines]
-    return Reply(
-        code=code,
-        text=" ".join(line for line in lines if line),
-        enhanced=enhanced,
-        stage=stage,
-    )
-
-
-def _leading_enhanced(text: str, code: int | None) -> str | None:
-    if code is None:
-        return None
-    found = _ENHANCED.match(text)
-    if found is None or int(found.group(1)) != code // 100:
-        return None
-    return found.group(0)
-
-
-def _strip_prefix(line: str, enhanced: str) -> str:
-    if line == enhanced or line.startswith(enhanced + " "):
-        return line[len(enhanced) :].strip()
-    return line
-
-
-def _enhanced(reply: Reply) -> str | None:
-    """The reply's enhanced code, read from its text if nobody parsed it out."""
-    return reply.enhanced or _leading_enhanced(reply.text, reply.code)
-
-
-def _klass(reply: Reply) -> int | None:
-    return None if reply.code is None else reply.code // 100
-
-
 def _is_sent(reply: Reply) -> bool:
-    return _klass(reply) == 2
+    return reply_class(reply) == 2
 
 
 def _is_tls_failure(reply: Reply) -> bool:
@@ -153,7 +97,7 @@ def _is_tls_failure(reply: Reply) -> bool:
 
 
 def _is_tls_refused(reply: Reply) -> bool:
-    return reply.stage is Stage.TLS and _klass(reply) == 5
+    return reply.stage is Stage.TLS and reply_class(reply) == 5
 
 
 def _is_auth_code(reply: Reply) -> bool:
@@ -161,15 +105,15 @@ def _is_auth_code(reply: Reply) -> bool:
 
 
 def _is_account_not_permitted(reply: Reply) -> bool:
-    return _enhanced(reply) in _ACCOUNT_NOT_PERMITTED
+    return enhanced_status(reply) in _ACCOUNT_NOT_PERMITTED
 
 
 def _is_auth_rejected(reply: Reply) -> bool:
-    return reply.stage is Stage.AUTH and _klass(reply) == 5
+    return reply.stage is Stage.AUTH and reply_class(reply) == 5
 
 
 def _is_client_refused(reply: Reply) -> bool:
-    return reply.stage is Stage.CONNECT and _klass(reply) == 5
+    return reply.stage is Stage.CONNECT and reply_class(reply) == 5
 
 
 def _is_host_unknown(reply: Reply) -> bool:
@@ -181,11 +125,11 @@ def _is_host_unknown(reply: Reply) -> bool:
 
 
 def _is_concurrency_status(reply: Reply) -> bool:
-    return _enhanced(reply) == "4.3.2" or reply.code == 432
+    return enhanced_status(reply) == "4.3.2" or reply.code == 432
 
 
 def _is_greylisting(reply: Reply) -> bool:
-    return _klass(reply) == 4 and _GREYLIST.search(reply.text) is not None
+    return reply_class(reply) == 4 and _GREYLIST.search(reply.text) is not None
 
 
 def _is_throttle_text(reply: Reply) -> bool:
@@ -197,7 +141,7 @@ def _is_closing_try_later(reply: Reply) -> bool:
 
 
 def _is_temporary(reply: Reply) -> bool:
-    return _klass(reply) == 4
+    return reply_class(reply) == 4
 
 
 def _is_no_reply(reply: Reply) -> bool:
@@ -205,7 +149,7 @@ def _is_no_reply(reply: Reply) -> bool:
 
 
 def _is_permanent(reply: Reply) -> bool:
-    return _klass(reply) == 5
+    return reply_class(reply) == 5
 
 
 def _always(reply: Reply) -> bool:
@@ -228,6 +172,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         matches=_is_tls_refused,
         description="A 5xx to STARTTLS: the server does not offer the TLS we require.",
     ),
+    *HINTED_FATAL_RULES,
     Rule(
         name="auth-failed",
         outcome=Outcome.FATAL,
@@ -263,6 +208,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         description="The server's host name does not resolve (a configuration error); "
         "a temporary resolver failure or a refused connection stays transient.",
     ),
+    QUOTA_RULE,
     Rule(
         name="concurrency-status",
         outcome=Outcome.THROTTLED,
@@ -276,6 +222,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         description="A 4xx that mentions greylisting: about one sender and recipient, "
         "not about load.",
     ),
+    RATE_RULE,
     Rule(
         name="throttle-text",
         outcome=Outcome.THROTTLED,
@@ -363,8 +310,20 @@ class Classifier:
         """The verdict of the first rule that matches ``reply``."""
         for rule in self._rules:
             if rule.matches(reply):
-                return Verdict(outcome=rule.outcome, rule=rule.name)
+                return rule.verdict()
         return UNMATCHED
+
+
+def hint_for(reply: Reply) -> str | None:
+    """What a person should do about ``reply``, as the built-in rules know it.
+
+    Site patterns carry no hint, so the built-in rules are asked even when a
+    site pattern decided the reply's outcome.
+    """
+    return _BUILT_IN.classify(reply).hint
+
+
+_BUILT_IN = Classifier()
 
 
 def _site_rule(outcome: Outcome, pattern: str) -> Rule:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from adaptsend._classifier import hint_for
 from adaptsend._limiter_records import CapChange
 from adaptsend._models import Reply, Stage
 from adaptsend._report import DispatcherStatistics, RunReport
@@ -94,6 +95,9 @@ def summary_lines(report: RunReport) -> list[str]:
         lines.append(f"{report.deferred} message(s) wait: {_why_waiting(report.deferred_by)}")
     if report.fatal is not None:
         lines.append(f"stopped: {report.fatal.describe()} (at {report.fatal.stage.value})")
+        hint = hint_for(report.fatal)
+        if hint is not None:
+            lines.append(f"what to do: {hint}")
     if report.interrupted:
         lines.append("stopped on request")
     return lines

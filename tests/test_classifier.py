@@ -8,6 +8,7 @@ from adaptsend._classifier import (
     Classifier,
     Rule,
     Verdict,
+    hint_for,
     parse_reply,
 )
 from adaptsend._models import Outcome, Reply, Stage
@@ -38,7 +39,7 @@ CASES = [
         "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
         AUTH,
         Outcome.FATAL,
-        "auth-failed",
+        "smtp-auth-disabled",
     ),
     (535, "5.7.3 Authentication unsuccessful", AUTH, Outcome.FATAL, "auth-failed"),
     (534, "5.7.9 Application-specific password required.", AUTH, Outcome.FATAL, "auth-failed"),
@@ -123,14 +124,14 @@ CASES = [
         "4.7.28 IP address has been temporarily rate limited.",
         DATA,
         Outcome.THROTTLED,
-        "throttle-text",
+        "rate",
     ),
     (
         421,
         "4.4.2 Message submission rate for this client has exceeded the configured limit",
         DATA,
         Outcome.THROTTLED,
-        "throttle-text",
+        "rate",
     ),
     (
         421,
@@ -194,7 +195,7 @@ def test_default_rules(
     code: int | None, text: str, stage: Stage, outcome: Outcome, rule: str
 ) -> None:
     verdict = Classifier().classify(parse_reply(code, text, stage))
-    assert verdict == Verdict(outcome=outcome, rule=rule)
+    assert (verdict.outcome, verdict.rule) == (outcome, rule)
 
 
 def test_enhanced_code_is_read_from_the_text_when_nobody_parsed_it() -> None:
@@ -347,3 +348,37 @@ def test_parse_edge_cases(
 ) -> None:
     reply = parse_reply(code, text, DATA)
     assert (reply.enhanced, reply.text) == (enhanced, clean)
+
+
+# --- hints -------------------------------------------------------------------
+
+
+def test_a_hinted_rule_puts_its_hint_in_the_verdict() -> None:
+    reply = parse_reply(
+        550, "5.2.253 Sender throttled due to continuous invalid license errors.", MAIL
+    )
+    verdict = Classifier().classify(reply)
+    assert (verdict.outcome, verdict.rule) == (Outcome.FATAL, "sender-unlicensed")
+    assert verdict.hint is not None and "licence" in verdict.hint
+    assert hint_for(reply) == verdict.hint
+
+
+def test_a_site_pattern_has_no_hint_but_hint_for_asks_the_built_in_rules() -> None:
+    reply = parse_reply(
+        550, "5.7.30 Basic authentication is not supported for Client Submission.", AUTH
+    )
+    classifier = Classifier.from_patterns(fatal=["basic authentication"])
+    verdict = classifier.classify(reply)
+    assert verdict == Verdict(outcome=Outcome.FATAL, rule="site-fatal: basic authentication")
+    hint = hint_for(reply)
+    assert hint is not None and "xoauth2" in hint
+
+
+def test_replies_the_rules_know_no_remedy_for_have_no_hint() -> None:
+    assert hint_for(parse_reply(535, "5.7.8 Username and Password not accepted.", AUTH)) is None
+    assert hint_for(parse_reply(250, "2.0.0 OK", DATA)) is None
+    # The daily submission quota is not the sender's full mailbox.
+    quota = parse_reply(
+        554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException", DATA
+    )
+    assert Classifier().classify(quota) == Verdict(outcome=Outcome.QUOTA, rule="quota")
