@@ -21,9 +21,11 @@ from adaptsend._decide import Judge
 from adaptsend._dispatcher import Dispatcher
 from adaptsend._errors import ConfigError, StoreError
 from adaptsend._models import Envelope, Outcome, Reply
+from adaptsend._oauth import TokenCache, xoauth2_response
 from adaptsend._plugins import Plugins, load_plugins
 from adaptsend._redact import Redactor, protect_logs, unprotect_logs
 from adaptsend._report import RunReport
+from adaptsend._smtp import SMTPTransport
 from adaptsend._store_api import Store
 from adaptsend._store_thread import StoreThread
 from adaptsend._transport import Transport
@@ -52,6 +54,9 @@ class Agent:
         protect_logs(self.redactor)
         try:
             self.classifier = _classifier(config)
+            #: Access tokens for ``[smtp] auth = "xoauth2"``, shared by every
+            #: transport of this agent; None for a password.
+            self.tokens = _token_cache(config, self.plugins, self.redactor)
             if existing_store:
                 _check_sqlite_file_exists(config.store.url)
             self.store: Store = self.plugins.store_factory(config.store.url)(config.store.url)
@@ -81,15 +86,20 @@ class Agent:
     def transport(self) -> Transport:
         """The configured transport, made on first use (inside trio)."""
         if self._transport is None:
-            factory = self.plugins.transport_factory(self.config.run.transport)
-            self._transport = factory(self.config, self._threads)
+            self._transport = self._new_transport(self._threads)
         return self._transport
 
     def open_transport(self) -> Transport:
         """Another transport of the configured kind, with threads of its own:
         what alert mail goes through, outside the dispatcher's limiter."""
+        return self._new_transport(trio.CapacityLimiter(_ALERT_THREADS))
+
+    def _new_transport(self, threads: trio.CapacityLimiter) -> Transport:
         factory = self.plugins.transport_factory(self.config.run.transport)
-        return factory(self.config, trio.CapacityLimiter(_ALERT_THREADS))
+        transport = factory(self.config, threads)
+        if self.tokens is not None and isinstance(transport, SMTPTransport):
+            transport.use_tokens(self.tokens)
+        return transport
 
     @property
     def sending_key(self) -> str:
@@ -166,6 +176,24 @@ def _classifier(config: Config) -> Classifier:
         )
     except ValueError as exc:
         raise ConfigError(f"[classifier]: {exc}") from None
+
+
+def _token_cache(config: Config, plugins: Plugins, redactor: Redactor) -> TokenCache | None:
+    """The token cache for ``[smtp] auth = "xoauth2"``; its provider is made
+    now, so that bad ``[smtp.oauth]`` settings stop the agent at start."""
+    smtp = config.smtp
+    if smtp.auth != "xoauth2" or not smtp.username:
+        return None
+    provider = plugins.token_provider_factory(smtp.oauth.provider)(config)
+    username = smtp.username
+
+    def learn(token: str) -> None:
+        # Before the token is used: a server that echoes it, or the SASL
+        # string it came in, is cleaned like any other secret.
+        redactor.add(token)
+        redactor.add(xoauth2_response(username, token))
+
+    return TokenCache(provider, on_token=learn)
 
 
 def _check_sqlite_file_exists(url: str) -> None:

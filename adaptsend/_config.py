@@ -19,6 +19,7 @@ from adaptsend._config_alerts import AlertsConfig
 from adaptsend._config_env import apply_env_overrides
 from adaptsend._config_source import SourceConfig
 from adaptsend._errors import ConfigError
+from adaptsend._oauth_config import OAuthConfig
 
 DEFAULT_CONFIG_FILE = "adaptsend.toml"
 
@@ -27,6 +28,9 @@ DEFAULT_CONFIG_FILE = "adaptsend.toml"
 #: STARTTLS or no session at all. ``ssl``: TLS from the first byte. ``none``: no
 #: TLS. (New words go last: error messages list them in this order.)
 TlsMode = Literal["starttls", "ssl", "none", "auto", "may"]
+#: How to log in when ``[smtp] username`` is set: with ``password``, or with
+#: an OAuth 2.0 access token (``xoauth2``) from ``[smtp.oauth]``.
+AuthMode = Literal["password", "xoauth2"]
 T = TypeVar("T")
 
 
@@ -86,6 +90,17 @@ class SMTPConfig:
     #: The largest message to send, in bytes; a larger one fails before it is
     #: sent. None: only the server's own limit (its EHLO SIZE), when it gives one.
     max_message_bytes: int | None = attrs.field(default=None, validator=_optional_positive)
+    #: ``password`` logs in with AUTH PLAIN or LOGIN, ``xoauth2`` with a token
+    #: from ``oauth`` (Microsoft 365 once Basic authentication is off).
+    auth: AuthMode = "password"
+    oauth: OAuthConfig = attrs.field(factory=OAuthConfig)
+
+    def __attrs_post_init__(self) -> None:
+        if self.auth == "xoauth2" and not self.username:
+            raise ValueError(
+                'auth = "xoauth2" needs a username: the mailbox to send as '
+                "(the token says which application logs in, not as whom)"
+            )
 
 
 @attrs.frozen(kw_only=True)

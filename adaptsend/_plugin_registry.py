@@ -22,6 +22,7 @@ KINDS = {
     "stores": "adaptsend_register_stores",
     "transports": "adaptsend_register_transports",
     "alert_sinks": "adaptsend_register_alert_sinks",
+    "token_providers": "adaptsend_register_token_providers",
 }
 
 ByPlugin = dict[str, dict[str, tuple[str, ...]]]
@@ -34,6 +35,7 @@ class Registry:
     stores: Mapping[str, hookspecs.StoreFactory]
     transports: Mapping[str, hookspecs.TransportFactory]
     alert_sinks: Mapping[str, hookspecs.AlertSinkFactory]
+    token_providers: Mapping[str, hookspecs.TokenProviderFactory]
 
 
 class _RegistrationFailed(Exception):

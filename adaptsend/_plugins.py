@@ -40,6 +40,7 @@ BUILTIN_PLUGINS = (
     "adaptsend._smtp_plugin",
     "adaptsend._store_plugin",
     "adaptsend._alerts_plugin",
+    "adaptsend._oauth_plugin",
 )
 
 F = TypeVar("F")
@@ -80,7 +81,7 @@ class PluginInfo:
     version: str | None
     builtin: bool
     hooks: tuple[str, ...]
-    #: Names registered, by kind: stores, transports, alert_sinks.
+    #: Names registered, by kind: stores, transports, alert_sinks, token_providers.
     registers: Mapping[str, tuple[str, ...]]
 
 
@@ -141,6 +142,9 @@ class Plugins:
 
     def alert_sink_factory(self, name: str) -> hookspecs.AlertSinkFactory:
         return _lookup(self.registry.alert_sinks, name, "alert sink", self)
+
+    def token_provider_factory(self, name: str) -> hookspecs.TokenProviderFactory:
+        return _lookup(self.registry.token_providers, name, "token provider", self)
 
     def secrets(self, config: Config) -> list[str]:
         """Every secret the plugins name for ``config`` (``adaptsend_secrets``).

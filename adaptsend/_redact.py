@@ -80,12 +80,14 @@ def _base64(text: str) -> tuple[str, str]:
     return encoded, encoded.rstrip("=")
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Redactor:
-    """Replaces every secret it was made with by :data:`REDACTED`.
+    """Replaces every secret it was made with, or has learnt since
+    (:meth:`add`), by :data:`REDACTED`.
 
     One precompiled pattern, longest secret first; with no secret, every
     method returns its argument untouched at the cost of one ``is None``.
+    Equal only to itself: what it hides may grow.
     """
 
     secrets: frozenset[str] = frozenset()
@@ -106,6 +108,21 @@ class Redactor:
         for secret in extra:
             found |= encodings(secret)
         return cls.of(found)
+
+    def add(self, secret: str) -> None:
+        """Hide ``secret`` too, in every form of :func:`encodings`, from now
+        on: in this redactor's replies and texts and in log lines. For
+        secrets learnt while running (an OAuth access token). Thread-safe."""
+        forms = {form for form in encodings(secret) if len(form) >= MIN_LENGTH}
+        with _LEARNING:
+            if forms <= self.secrets:
+                return
+            secrets = self.secrets | forms
+            # Readers take the pattern in one attribute read: they see the
+            # old one or the new one, never half of either.
+            object.__setattr__(self, "secrets", secrets)
+            object.__setattr__(self, "_pattern", _compile(secrets))
+        LOG_FILTER.refresh()
 
     def __bool__(self) -> bool:
         return self._pattern is not None
@@ -128,6 +145,10 @@ class Redactor:
 
     def union(self, other: Redactor) -> Redactor:
         return Redactor(self.secrets | other.secrets)
+
+
+#: Serialises :meth:`Redactor.add` (tokens are learnt in worker threads).
+_LEARNING = threading.Lock()
 
 
 def _compile(secrets: frozenset[str]) -> re.Pattern[str] | None:
@@ -159,6 +180,11 @@ class SecretFilter(logging.Filter):
             if redactor in self._live:
                 self._live.remove(redactor)
                 self._rebuild()
+
+    def refresh(self) -> None:
+        """A live redactor learnt a secret: hide it from log lines too."""
+        with self._lock:
+            self._rebuild()
 
     def _rebuild(self) -> None:
         combined = Redactor()

@@ -19,6 +19,8 @@ import trio
 from adaptsend._classifier import parse_reply
 from adaptsend._config import SMTPConfig
 from adaptsend._models import Envelope, Outcome, Reply, Stage
+from adaptsend._oauth import TokenCache, TokenError
+from adaptsend._oauth_login import StaleToken, login
 from adaptsend._smtp_batch import BatchLog, untouched
 from adaptsend._smtp_checks import ServerTerms, mail_options, refusal, server_terms
 from adaptsend._smtp_chunking import send_chunked
@@ -40,9 +42,16 @@ class SMTPConfigurationError(TransportError):
 class SMTPTransport:
     """Opens authenticated SMTP connections as configured in ``[smtp]``."""
 
-    def __init__(self, config: SMTPConfig, *, threads: trio.CapacityLimiter) -> None:
+    def __init__(
+        self,
+        config: SMTPConfig,
+        *,
+        threads: trio.CapacityLimiter,
+        tokens: TokenCache | None = None,
+    ) -> None:
         self._config = config
         self._threads = threads
+        self._tokens = tokens
         self._tls = effective_tls(config)
         # Decided before any connection: a password that could only go in
         # clear text to a remote host is a ConfigError here, not a surprise later.
@@ -69,48 +78,83 @@ class SMTPTransport:
             context.verify_mode = ssl.CERT_NONE
         return context
 
+    def use_tokens(self, tokens: TokenCache) -> None:
+        """Log in with tokens from ``tokens`` (``[smtp] auth = "xoauth2"``),
+        the cache the agent shares between its transports."""
+        self._tokens = tokens
+
     def _open_blocking(self) -> smtplib.SMTP:
-        config = self._config
-        tls = self._tls
-        client: smtplib.SMTP | None = None
-        stage = Stage.TLS if tls == "ssl" else Stage.CONNECT
+        opening = _Opening()
         try:
-            client = self._new_client()
-            stage = Stage.CONNECT
-            client.ehlo()
-            secure = tls == "ssl"
-            if tls == "starttls" or (tls == "may" and client.has_extn("starttls")):
-                stage = Stage.TLS
-                client.starttls(context=self._tls_context())
-                client.ehlo()
-                secure = True
-            if config.username:
-                stage = Stage.AUTH
-                if not secure and not self._plaintext_auth:
-                    raise SMTPConfigurationError(no_plaintext_auth(config))
-                client.login(config.username, config.password or "")
-            return client
+            try:
+                return self._open(opening, stale=None)
+            except StaleToken as exc:
+                # This run logged in with these settings before: the token
+                # went stale. One fresh token, one more connection.
+                discard(opening.client)
+                return self._open(opening, stale=exc.token)
         except SMTPConfigurationError:
-            discard(client)
+            discard(opening.client)
             raise
+        except TokenError as exc:
+            discard(opening.client)
+            reply = Reply(code=None, text=str(exc), stage=Stage.AUTH)
+            raise (SMTPConfigurationError if exc.fatal else TransportError)(reply) from None
         except smtplib.SMTPNotSupportedError as exc:
-            discard(client)
-            raise SMTPConfigurationError(Reply(code=None, text=str(exc), stage=stage)) from None
+            discard(opening.client)
+            reply = Reply(code=None, text=str(exc), stage=opening.stage)
+            raise SMTPConfigurationError(reply) from None
         except smtplib.SMTPResponseException as exc:
-            discard(client)
-            raise TransportError(parse_reply(exc.smtp_code, exc.smtp_error, stage)) from None
+            discard(opening.client)
+            reply = parse_reply(exc.smtp_code, exc.smtp_error, opening.stage)
+            raise TransportError(reply) from None
         except (ssl.SSLError, ssl.CertificateError) as exc:
-            discard(client)
+            discard(opening.client)
             raise TransportError(Reply(code=None, text=describe(exc), stage=Stage.TLS)) from None
         except OSError as exc:  # smtplib's own errors are OSErrors too
-            discard(client)
-            raise TransportError(Reply(code=None, text=describe(exc), stage=stage)) from None
+            discard(opening.client)
+            reply = Reply(code=None, text=describe(exc), stage=opening.stage)
+            raise TransportError(reply) from None
         except Exception as exc:
             # A bug or bad configuration data must not escape the thread.
             log.error("opening an SMTP connection failed unexpectedly", exc_info=exc)
-            discard(client)
+            discard(opening.client)
             text = f"Connecting stopped on an unexpected {describe(exc)}."
-            raise TransportError(Reply(code=None, text=text, stage=stage)) from None
+            raise TransportError(Reply(code=None, text=text, stage=opening.stage)) from None
+
+    def _open(self, opening: _Opening, *, stale: str | None) -> smtplib.SMTP:
+        """Connect, say EHLO, start TLS and log in; ``stale`` is a token the
+        server refused on the connection before this one."""
+        config = self._config
+        tls = self._tls
+        # Before connecting: a fetch may take a while, and an idle new
+        # connection holds one of the provider's slots.
+        token = self._token(stale)
+        opening.stage = Stage.TLS if tls == "ssl" else Stage.CONNECT
+        client = opening.client = self._new_client()
+        opening.stage = Stage.CONNECT
+        client.ehlo()
+        secure = tls == "ssl"
+        if tls == "starttls" or (tls == "may" and client.has_extn("starttls")):
+            opening.stage = Stage.TLS
+            client.starttls(context=self._tls_context())
+            client.ehlo()
+            secure = True
+        if config.username:
+            opening.stage = Stage.AUTH
+            if not secure and not self._plaintext_auth:
+                raise SMTPConfigurationError(no_plaintext_auth(config))
+            login(client, config, token, self._tokens, may_be_stale=stale is None)
+        return client
+
+    def _token(self, stale: str | None) -> str | None:
+        """The access token to log in with; None to log in with the password."""
+        if self._config.auth != "xoauth2" or not self._config.username:
+            return None
+        if self._tokens is None:
+            text = 'auth = "xoauth2" is set, but this transport was given no token provider'
+            raise SMTPConfigurationError(Reply(code=None, text=text, stage=Stage.AUTH))
+        return self._tokens.token() if stale is None else self._tokens.refresh(stale)
 
     def _new_client(self) -> smtplib.SMTP:
         config = self._config
@@ -125,6 +169,15 @@ class SMTPTransport:
         return smtplib.SMTP(
             config.host, config.port, local_hostname=config.local_hostname, timeout=config.timeout_s
         )
+
+
+class _Opening:
+    """How far opening a connection got: the client to discard on failure,
+    and the stage a failure belongs to."""
+
+    def __init__(self) -> None:
+        self.client: smtplib.SMTP | None = None
+        self.stage = Stage.CONNECT
 
 
 class SMTPConnection:

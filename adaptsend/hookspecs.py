@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from adaptsend._config import Config
     from adaptsend._limiter_records import CapChange
     from adaptsend._models import AttemptRecord, Decision, Reply
+    from adaptsend._oauth import TokenProvider
     from adaptsend._store_api import Store
     from adaptsend._transport import Transport
 
@@ -50,6 +51,8 @@ StoreFactory = Callable[[str], "Store"]
 TransportFactory = Callable[["Config", "trio.CapacityLimiter"], "Transport"]
 #: ``factory(context)`` makes an alert sink from its settings.
 AlertSinkFactory = Callable[["SinkContext"], "AlertSink"]
+#: ``factory(config)`` makes a token provider for ``[smtp] auth = "xoauth2"``.
+TokenProviderFactory = Callable[["Config"], "TokenProvider"]
 
 
 # -- registration ------------------------------------------------------------
@@ -89,6 +92,27 @@ def adaptsend_register_alert_sinks(register: Callable[[str, AlertSinkFactory], N
     ``[plugin.NAME]`` table) and raises ``ConfigError`` for settings it cannot
     use. A sink's ``deliver`` is called in a worker thread and may block; a
     failing sink is logged and never stops sending.
+    Called once, in the main thread, when the plugin manager is built.
+    """
+
+
+@hookspec
+def adaptsend_register_token_providers(
+    register: Callable[[str, TokenProviderFactory], None],
+) -> None:
+    """Register OAuth 2.0 token providers by name: ``register("managed-identity",
+    make_provider)``.
+
+    ``[smtp.oauth] provider`` picks one by name when ``[smtp] auth =
+    "xoauth2"``; ``msal`` and ``command`` are built in. The factory is called
+    once per agent, in the main thread, with the whole configuration (a
+    provider's own settings go in ``[plugin.NAME]``), and raises
+    ``ConfigError`` for settings it cannot use; it does no I/O. The provider's
+    ``fetch()`` returns a new ``AccessToken`` each time it is called (never one
+    it kept: the agent keeps tokens and decides when to ask), is called in a
+    worker thread, one call at a time, may block, and raises ``TokenError``
+    with one sentence that holds no secret. Name the provider's secrets with
+    :func:`adaptsend_secrets`; the tokens are hidden by the agent.
     Called once, in the main thread, when the plugin manager is built.
     """
 

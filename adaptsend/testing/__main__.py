@@ -134,6 +134,11 @@ def _serve(server: ThrottlingSMTPServer, outages: Sequence[tuple[float, float]])
 @click.option("--auth", default=None, help="USER:PASSWORD that AUTH must match.")
 @click.option("--auth-reply", default=None, help="Failure reply to every AUTH.")
 @click.option(
+    "--xoauth2",
+    multiple=True,
+    help="USER:TOKEN that AUTH XOAUTH2 takes (only that token for that user), repeatable.",
+)
+@click.option(
     "--drop-every",
     type=int,
     default=None,
@@ -219,6 +224,7 @@ def main(
     data_reply: str | None,
     auth: str | None,
     auth_reply: str | None,
+    xoauth2: tuple[str, ...],
     drop_every: int | None,
     stall_ms: float,
     stall_stage: str,
@@ -259,6 +265,7 @@ def main(
             data_reply=data_reply,
             auth=credentials,
             auth_reply=auth_reply,
+            xoauth2_tokens=dict(item.partition(":")[::2] for item in xoauth2),
             drop_after_data=drop_every,
             stall_s=stall_ms / 1000,
             stall_stage=Stage(stall_stage),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -17,6 +18,8 @@ from adaptsend.testing._options import ServerOptions
 
 ACCEPTED = "250 2.0.0 OK"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
+#: Exchange Online's answer to a token it does not take.
+XOAUTH2_REFUSED = "535 5.7.3 Authentication unsuccessful"
 # Never reaches the wire: the connection is already gone when it is "sent".
 _UNSENT = "451 4.4.2 Connection dropped"
 
@@ -56,6 +59,10 @@ class MisbehavingHandler:
         self._ledger = ledger
         self._faults = faults
         self._data_ends = 0
+        # Replaced whole by the test's thread, read by the loop's.
+        self._xoauth2_tokens = dict(options.xoauth2_tokens)
+        self._xoauth2_lock = threading.Lock()
+        self._xoauth2_logins: list[tuple[str, str, bool]] = []
 
     async def handle_EHLO(
         self, server: Connection, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -110,7 +117,7 @@ class MisbehavingHandler:
     async def handle_MAIL(
         self, server: Connection, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
-        if self._options.auth is not None and not session.authenticated:
+        if self._requires_auth() and not session.authenticated:
             return AUTH_REQUIRED
         refusal = await self._gate(Stage.MAIL, server)
         if refusal is not None:
@@ -180,6 +187,37 @@ class MisbehavingHandler:
             return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)
 
+    def set_xoauth2_token(self, username: str, token: str | None) -> None:
+        """Take ``token`` (only) for ``username`` from now on; None takes none."""
+        with self._xoauth2_lock:
+            tokens = dict(self._xoauth2_tokens)
+            if token is None:
+                tokens.pop(username, None)
+            else:
+                tokens[username] = token
+            self._xoauth2_tokens = tokens
+
+    def xoauth2(self, response: bytes) -> AuthResult:
+        """Judges an ``AUTH XOAUTH2`` initial response,
+        ``user=NAME\\x01auth=Bearer TOKEN\\x01\\x01``."""
+        if self._options.auth_reply is not None:
+            return AuthResult(success=False, handled=False, message=self._options.auth_reply)
+        username, token = _xoauth2_parts(response)
+        accepted = token is not None and self._xoauth2_tokens.get(username) == token
+        with self._xoauth2_lock:
+            self._xoauth2_logins.append((username, token or "", accepted))
+        if accepted:
+            return AuthResult(success=True, auth_data=username)
+        return AuthResult(success=False, handled=False, message=XOAUTH2_REFUSED)
+
+    @property
+    def xoauth2_logins(self) -> list[tuple[str, str, bool]]:
+        with self._xoauth2_lock:
+            return list(self._xoauth2_logins)
+
+    def _requires_auth(self) -> bool:
+        return self._options.auth is not None or bool(self._xoauth2_tokens)
+
     async def _gate(self, stage: Stage, server: Connection) -> str | None:
         """Stall and throttle at ``stage`` as configured; the refusal, if any."""
         if stage is self._options.stall_stage and self._options.stall_s > 0:
@@ -228,6 +266,17 @@ async def _sleep(seconds: float) -> None:
     # nowhere, and a benchmark feeds them many messages.
     if seconds > 0:
         await asyncio.sleep(seconds)
+
+
+def _xoauth2_parts(response: bytes) -> tuple[str, str | None]:
+    """The user name and the bearer token of a SASL XOAUTH2 response."""
+    fields = dict(
+        part.partition("=")[::2]
+        for part in response.decode("utf-8", errors="replace").split("\x01")
+        if part
+    )
+    scheme, _, token = fields.get("auth", "").partition(" ")
+    return fields.get("user", ""), token if scheme == "Bearer" and token else None
 
 
 def _matches(auth_data: Any, expected: tuple[str, str]) -> bool:

@@ -50,6 +50,10 @@ def _to_address_replies(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return types.MappingProxyType({k.lower(): v for k, v in (value or {}).items()})
 
 
+def _to_tokens(value: Mapping[str, str]) -> Mapping[str, str]:
+    return types.MappingProxyType(dict(value))
+
+
 def _check_schedule(
     _: object,
     attribute: attrs.Attribute[tuple[tuple[float, int | None], ...]],
@@ -100,6 +104,7 @@ class ServerOptions:
     )
     auth: tuple[str, str] | None = None
     auth_reply: str | None = attrs.field(default=None, validator=_optional_reply)
+    xoauth2_tokens: Mapping[str, str] = attrs.field(factory=dict, converter=_to_tokens)
     drop_after_data: int | None = attrs.field(default=None, validator=_every)
     stall_s: float = attrs.field(default=0.0, validator=_not_negative)
     stall_stage: Stage = attrs.field(default=Stage.DATA, converter=_to_stage)

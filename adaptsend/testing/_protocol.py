@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import binascii
+import collections
 import functools
+from base64 import b64decode
 from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, syntax
 
 from adaptsend.testing._chunking import (
     BAD_SYNTAX,
@@ -29,6 +32,9 @@ class _QuietSession(Session):
 # aiosmtpd's go-ahead for the content after DATA, and its answer to STARTTLS.
 _CONTENT_GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>"
 _TLS_GO_AHEAD = "220 Ready to start TLS"
+#: The longest AUTH line taken: Microsoft's access tokens run to a few
+#: kilobytes, far beyond aiosmtpd's 512-byte command limit.
+_AUTH_LINE_LIMIT = 16_384
 
 Command = Callable[[str | None], Awaitable[None]]
 
@@ -66,6 +72,16 @@ class ThrottlingSMTP(SMTP):
         self.accepted = 0
         self._close_pending = False
         self._silent = False
+        # aiosmtpd keeps its command limits in one dict shared by the class;
+        # this connection gets its own, with room for a token after AUTH.
+        self.command_size_limits = collections.defaultdict(
+            lambda: self.command_size_limit, {"AUTH": _AUTH_LINE_LIMIT}
+        )
+        # The reader stops at the line limit before a command is looked at.
+        self._stream_reader._limit = max(  # type: ignore[attr-defined]
+            self._stream_reader._limit,  # type: ignore[attr-defined]
+            _AUTH_LINE_LIMIT,
+        )
 
     def close_after_reply(self) -> None:
         """Close the connection once the next reply has been written."""
@@ -161,6 +177,22 @@ class ThrottlingSMTP(SMTP):
             return
         await self.push(_TLS_GO_AHEAD)
         self.drop()
+
+    async def auth_XOAUTH2(self, _: Any, args: list[str]) -> AuthResult:
+        """SASL XOAUTH2: the initial response with the command, or after an
+        empty challenge; the handler judges it."""
+        if len(args) == 1:
+            response = await self.challenge_auth("")
+            if response is MISSING:
+                return AuthResult(success=False, handled=True)
+            assert isinstance(response, bytes)
+        else:
+            try:
+                response = b64decode(args[1].encode(), validate=True)
+            except binascii.Error:
+                await self.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        return self._handler.xoauth2(response)
 
     async def _content_begins(self, part: int) -> None:
         """A message's content begins; the handler may have it cut off, once

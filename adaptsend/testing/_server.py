@@ -63,6 +63,12 @@ class ThrottlingSMTPServer(ServerObservations):
     - ``auth``: require AUTH PLAIN or LOGIN with (user, password) before MAIL
       (plain TCP allowed). Without it AUTH is offered and accepts anything.
       ``auth_reply``: answer every AUTH attempt with this failure line.
+    - ``xoauth2_tokens``: user name -> the one access token ``AUTH XOAUTH2``
+      takes for it (the initial response, or after an empty challenge);
+      any other user or token gets ``535 5.7.3 Authentication unsuccessful``,
+      as Exchange Online answers. Given any, MAIL needs AUTH first.
+      :meth:`set_xoauth2_token` rotates a token mid-run, and
+      :attr:`xoauth2_logins` lists every attempt.
     - ``drop_after_data=N``: close without a reply at the N-th, 2N-th, ...
       end of DATA server-wide (counting those not throttled).
     - ``stall_s`` at ``stall_stage`` (same stages as the throttle): wait that
@@ -145,6 +151,7 @@ class ThrottlingSMTPServer(ServerObservations):
         data_replies: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
         auth_reply: str | None = None,
+        xoauth2_tokens: Mapping[str, str] | None = None,
         drop_after_data: int | None = None,
         stall_s: float = 0.0,
         stall_stage: Stage | str = Stage.DATA,
@@ -181,6 +188,7 @@ class ThrottlingSMTPServer(ServerObservations):
             data_replies=data_replies,
             auth=auth,
             auth_reply=auth_reply,
+            xoauth2_tokens=xoauth2_tokens or {},
             drop_after_data=drop_after_data,
             stall_s=stall_s,
             stall_stage=stall_stage,
@@ -302,6 +310,19 @@ class ThrottlingSMTPServer(ServerObservations):
     def refusing_greetings(self) -> bool:
         """Whether every greeting is refused now."""
         return self._faults.refusing_greetings
+
+    # -- XOAUTH2 -------------------------------------------------------------
+
+    def set_xoauth2_token(self, username: str, token: str | None) -> None:
+        """From now on take ``token``, and no other, for ``username`` in
+        ``AUTH XOAUTH2`` (None: take none); thread-safe. Connections already
+        logged in stay so, as a real server's do."""
+        self._handler.set_xoauth2_token(username, token)
+
+    @property
+    def xoauth2_logins(self) -> list[tuple[str, str, bool]]:
+        """Every ``AUTH XOAUTH2`` so far: (user name, token, accepted)."""
+        return self._handler.xoauth2_logins
 
     # -- the limit -----------------------------------------------------------
 
