@@ -47,9 +47,7 @@ def test_the_token_given_logs_in_and_the_message_is_delivered(
     assert server.xoauth2_logins == [(USER, TOKEN, True)]
 
 
-@pytest.mark.parametrize(
-    ("user", "token"), [(USER, "another-token"), ("other@example.com", TOKEN)]
-)
+@pytest.mark.parametrize(("user", "token"), [(USER, "another-token"), ("other@example.com", TOKEN)])
 def test_another_token_or_user_is_refused_as_exchange_refuses_it(
     server: ThrottlingSMTPServer, user: str, token: str
 ) -> None:
