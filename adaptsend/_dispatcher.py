@@ -20,11 +20,11 @@ import trio
 
 from adaptsend._config import Config
 from adaptsend._decide import Judge, Judgement
+from adaptsend._key_pauses import KeyPauses
 from adaptsend._leases import keep_leases
 from adaptsend._limiter_records import CapChange
 from adaptsend._limiters import Limiter, make_limiter, running
 from adaptsend._models import ClaimedMessage, Reply, Status, utcnow
-from adaptsend._outage import Outage
 from adaptsend._plugins import Plugins
 from adaptsend._recorder import Recorder
 from adaptsend._report import DispatcherStatistics, RunReport
@@ -70,12 +70,15 @@ class Dispatcher:
         self.limiter: Limiter = make_limiter(
             config, store, transport.sending_key, self.owner, self._cap_changed
         )
-        self.outage = Outage(
-            first_delay_s=config.retry.base_delay_s,
-            max_delay_s=config.retry.max_delay_s,
-            on_change=self._reachability_changed,
+        self._pauses = KeyPauses(
+            config,
+            store=store,
+            sending_key=transport.sending_key,
+            plugins=plugins,
+            defer=None if follow else self._defer,
         )
-        self._quota_pause_s = config.limiter.quota_pause_s
+        self.outage = self._pauses.outage
+        self.quota_reached = self._pauses.quota_reached
         self._store = store
         self._run = config.run
         self._plugins = plugins
@@ -85,6 +88,9 @@ class Dispatcher:
         self._fatal: Reply | None = None
         # The run stopped because the server stayed out of reach.
         self._deferred = False
+        #: When the first message this run leaves waiting is due, if it ended
+        #: because nothing was due soon enough.
+        self._next_due: dt.datetime | None = None
         self._feeding_done = False
         self._outstanding = 0
         self._in_flight = 0
@@ -132,21 +138,6 @@ class Dispatcher:
             waiting.cancel()
         self._wake_feeder.set()
         self._wake_staff.set()
-
-    def quota_reached(self, reply: Reply) -> None:
-        """The server reports a quota that clears with time: pause the key for
-        ``quota_pause_s`` (then one message probes), or, without ``--follow``,
-        end the run with the messages waiting."""
-        if not self.outage.quota:
-            log.warning(
-                "the server of %s reports a quota (%s): sending pauses for %g s",
-                self.transport.sending_key,
-                reply.describe(),
-                self._quota_pause_s,
-            )
-        self.outage.pause(reply, self._quota_pause_s)
-        if not self._follow:
-            self.stop(deferred=True)
 
     def sends_starting(self, batch: list[ClaimedMessage]) -> None:
         self._unstarted.difference_update(message.id for message in batch)
@@ -200,6 +191,9 @@ class Dispatcher:
             if not finished:
                 await self._hand_back_unstarted()
         released = await self._store.call(self._store.store.release, owner=self.owner)
+        if self.outage.quota:
+            # What was handed back is due at once: it waits out the pause too.
+            await self._pauses.pause_in_store()
         deferred = await self._waiting() if self._deferred else 0
         return self._report(released, deferred)
 
@@ -208,14 +202,16 @@ class Dispatcher:
         heartbeat and the watch over an outage."""
         with scope:
             async with trio.open_nursery() as nursery:
+                self._pauses.side = nursery
                 nursery.start_soon(keep_leases, self._store, self.owner, self._run.lease_s)
                 if not self._follow:
                     wait_s = self._run.outage_wait_s
                     nursery.start_soon(self.outage.wait_longer_than, wait_s, self._defer)
+        self._pauses.side = None
 
     def _defer(self) -> None:
-        """Without ``--follow``: the server stayed out of reach too long; its
-        messages wait, uncharged, for the next run."""
+        """Without ``--follow``: the server stayed out of reach too long, or
+        reported a quota; its messages wait, uncharged, for the next run."""
         self.stop(deferred=True)
 
     async def _waiting(self) -> int:
@@ -309,7 +305,14 @@ class Dispatcher:
             if released:
                 log.warning("handed back %d message(s) this run had lost track of", released)
             return 0.0 if released else _CLAIM_AGAIN_S
-        return min(wait, self._run.poll_interval_s) if self._follow else wait
+        if self._follow:
+            return min(wait, self._run.poll_interval_s)
+        if wait > self._run.outage_wait_s:
+            # Due after a pause (a quota's): the next run sends it, not this one.
+            self._next_due = due
+            self.stop(deferred=True)
+            return None
+        return wait
 
     def _refill_room(self) -> int:
         """How many messages to claim now: none until half the buffer has been
@@ -354,20 +357,6 @@ class Dispatcher:
         if self._plugins is not None:
             self._plugins.cap_changed(self.transport.sending_key, change)
 
-    def _reachability_changed(self, since: dt.datetime | None, reply: Reply | None) -> None:
-        key = self.transport.sending_key
-        if since is not None and reply is not None:
-            log.warning(
-                "cannot reach the server of %s (%s); messages wait, uncharged, and one "
-                "connection tries again at growing intervals",
-                key,
-                reply.describe(),
-            )
-        else:
-            log.warning("the server of %s answers again", key)
-        if self._plugins is not None:
-            self._plugins.reachability_changed(key, since, reply)
-
     def aborted_report(self) -> RunReport:
         """The report of a run that was cancelled before it could finish."""
         self._interrupted = True
@@ -382,4 +371,5 @@ class Dispatcher:
             interrupted=self._interrupted,
             deferred=deferred,
             deferred_by=self.outage.last_reply if self._deferred else None,
+            next_due=self._next_due,
         )

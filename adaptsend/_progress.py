@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from typing import TextIO
@@ -92,7 +93,8 @@ def summary_lines(report: RunReport) -> list[str]:
     if report.released:
         lines.append(f"{report.released} message(s) left queued for the next run")
     if report.deferred:
-        lines.append(f"{report.deferred} message(s) wait: {_why_waiting(report.deferred_by)}")
+        why = _why_waiting(report.deferred_by, report.next_due)
+        lines.append(f"{report.deferred} message(s) wait: {why}")
     if report.fatal is not None:
         lines.append(f"stopped: {report.fatal.describe()} (at {report.fatal.stage.value})")
         hint = hint_for(report.fatal)
@@ -116,15 +118,19 @@ def report_json(report: RunReport) -> str:
             "final_cap": report.final_cap,
             "cap_changes": report.cap_changes,
             "fatal": _reply_json(report.fatal),
+            "hint": hint_for(report.fatal) if report.fatal is not None else None,
             "interrupted": report.interrupted,
             "unknown": report.unknown,
             "deferred": report.deferred,
             "deferred_by": _reply_json(report.deferred_by),
+            "next_due": report.next_due.isoformat() + "Z" if report.next_due else None,
         }
     )
 
 
-def _why_waiting(reply: Reply | None) -> str:
+def _why_waiting(reply: Reply | None, next_due: dt.datetime | None) -> str:
+    if reply is None and next_due is not None:
+        return f"the first is due at {next_due:%Y-%m-%d %H:%M:%S} UTC; run again then"
     # An outage is a failure to connect; a quota is the server's answer to a message.
     if reply is not None and reply.stage not in (Stage.CONNECT, Stage.TLS):
         return f"the server reports a quota ({reply.describe()}); they go after the pause"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 
 from adaptsend._models import Reply
@@ -43,7 +45,8 @@ class RunReport:
     each may have delivered its message once more than ``sent`` says.
     ``deferred`` counts messages left waiting because the server could not be
     reached for ``[run] outage_wait_s``, or a quota paused the sending key;
-    ``deferred_by`` is the reply that made them wait.
+    ``deferred_by`` is the reply that made them wait, and ``next_due`` when the
+    first of them is due, if they wait for a time rather than for the server.
     """
 
     sent: int
@@ -60,6 +63,9 @@ class RunReport:
     unknown: int = 0
     deferred: int = 0
     deferred_by: Reply | None = None
+    #: When the first waiting message is due, when the run ended because none
+    #: was due within ``[run] outage_wait_s`` (a quota's pause, a long backoff).
+    next_due: dt.datetime | None = None
 
     @property
     def ok(self) -> bool:

@@ -3,6 +3,7 @@ live statistics and the final report are both read from here."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from adaptsend._decide import Judgement
@@ -76,6 +77,7 @@ class RunTally:
         interrupted: bool,
         deferred: int,
         deferred_by: Reply | None,
+        next_due: dt.datetime | None,
     ) -> RunReport:
         return RunReport(
             sent=self.counts[Status.SENT],
@@ -92,4 +94,5 @@ class RunTally:
             unknown=self.unknown,
             deferred=deferred,
             deferred_by=deferred_by,
+            next_due=next_due,
         )

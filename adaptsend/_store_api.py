@@ -150,6 +150,11 @@ class Store(Protocol):
         so that the agent sending as ``to_key`` sends them. Messages being sent
         now are left alone. Returns how many moved."""
 
+    def pause_key(self, *, sending_key: str, pause_s: float) -> int:
+        """Make every queued and retrying message of ``sending_key`` due no
+        sooner than the database's now + ``pause_s`` (a quota's pause, which
+        every agent on the store then keeps). Returns how many moved."""
+
     def purge(self, *, before: dt.datetime, dry_run: bool = False) -> PurgeCounts:
         """Delete final messages (sent, failed, dead) last changed before
         ``before`` (naive UTC), with their content, attempt rows and source

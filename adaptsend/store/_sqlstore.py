@@ -265,6 +265,23 @@ class SQLStore(LedgerMethods):
         with self.engine.begin() as conn:
             return conn.execute(stmt).rowcount
 
+    def pause_key(self, *, sending_key: str, pause_s: float) -> int:
+        """Make the queued and retrying messages of ``sending_key`` due no
+        sooner than the database's now + ``pause_s``."""
+        m = s.messages
+        until = _clock.later(pause_s)
+        stmt = (
+            update(m)
+            .where(
+                m.c.sending_key == sending_key,
+                m.c.status.in_([Status.QUEUED.value, Status.RETRY.value]),
+                m.c.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount
+
     def unsent_by_key(self) -> dict[str, int]:
         """Messages not final yet, per sending key."""
         with self.engine.connect() as conn:

@@ -123,6 +123,7 @@ def _workload(store: Any) -> None:
     store.adopt(from_key="old@relay.example.org:25", to_key=KEY)
     store.requeue(statuses=[Status.FAILED], since=None)
     store.requeue(statuses=[Status.DEAD], since=later(-60))
+    store.pause_key(sending_key=KEY, pause_s=3600)
     _ledger_workload(store)
     _budget_workload(store)
     _purge_workload(store)

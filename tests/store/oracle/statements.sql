@@ -112,6 +112,9 @@ UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, ne
 FROM message_contents 
 WHERE message_contents.message_pk = messages.id)) AND messages.updated_at >= :updated_at_1;
 
+-- pause_key
+UPDATE messages SET next_attempt_at=(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')) WHERE messages.sending_key = :sending_key_1 AND messages.status IN (__[POSTCOMPILE_status_1]) AND messages.next_attempt_at < (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND'));
+
 -- source_states
 SELECT source_rows.source_key, messages.status 
 FROM source_rows JOIN messages ON messages.id = source_rows.message_pk 
