@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from pathlib import Path
 from typing import Any
 
 import trio
+import trustme
 from click.testing import CliRunner
 
 from adaptsend import Status, config_from_dict, send_batch_async
@@ -144,3 +146,26 @@ async def test_a_greeting_refused_with_421_is_an_outage_not_a_throttle(db_url: s
     assert (report.run.deferred_by.code, report.run.deferred_by.enhanced) == (421, "4.3.0")
     assert report.run.throttled == 0 and report.run.final_cap == 2
     assert rows(db_url, "SELECT count(*) FROM attempts") == [(0,)]
+
+
+async def test_a_tls_handshake_cut_by_the_network_is_an_outage_and_passes(
+    tmp_path: Path, db_url: str
+) -> None:
+    authority = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    # Every second STARTTLS is reset before the handshake: those connections
+    # never reach the server, and cost no message anything.
+    with ThrottlingSMTPServer(tls_context=context, reset_tls_every=2) as server:
+        raw = outage_config(db_url, server.port, outage_wait_s=30)
+        raw["smtp"].update(tls="starttls", ca_file=str(ca_file))
+        report = await send_batch_async(batch(6), config=config_from_dict(raw))
+        resets = server.statistics().tls_resets
+
+    assert report.ok
+    assert resets >= 1
+    assert sorted(server.deliveries.values()) == [1] * 6
+    assert [r.attempts for r in report.results] == [1] * 6
+    assert rows(db_url, "SELECT count(*) FROM attempts WHERE stage IN ('connect', 'tls')") == [(0,)]
