@@ -184,7 +184,12 @@ def test_plugins_lists_every_plugin_with_what_it_provides(install: Install) -> N
         "version": "0.1.0",
         "builtin": False,
         "hooks": ["adaptsend_register_alert_sinks", "adaptsend_secrets"],
-        "registers": {"stores": [], "transports": [], "alert_sinks": ["webhook"]},
+        "registers": {
+            "stores": [],
+            "transports": [],
+            "alert_sinks": ["webhook"],
+            "token_providers": [],
+        },
     }
     assert by_name["adaptsend._store_plugin"]["builtin"] is True
     assert by_name["adaptsend._store_plugin"]["registers"]["stores"] == [

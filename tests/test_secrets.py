@@ -157,5 +157,5 @@ async def test_an_outages_reply_is_redacted(make_config: MakeConfig) -> None:
         )
         report = await send_batch_async([one()], config=config)
 
-    assert report.run.unreachable is not None
-    assert report.run.unreachable.text == f"busy, {REDACTED}"
+    assert report.run.deferred_by is not None
+    assert report.run.deferred_by.text == f"busy, {REDACTED}"
