@@ -46,6 +46,7 @@ from adaptsend._models import (
     Stage,
     Status,
 )
+from adaptsend._oauth import AccessToken, TokenError, TokenProvider
 from adaptsend._plugins import Plugins, load_plugins
 from adaptsend._report import DispatcherStatistics, RunReport
 from adaptsend._transport import (
@@ -59,6 +60,7 @@ from adaptsend._transport import (
 from adaptsend.hookspecs import hookimpl
 
 __all__ = [
+    "AccessToken",
     "AdaptsendError",
     "Agent",
     "Alert",
@@ -99,6 +101,8 @@ __all__ = [
     "Status",
     "StoreConfig",
     "StoreError",
+    "TokenError",
+    "TokenProvider",
     "TopReply",
     "Transport",
     "TransportError",
