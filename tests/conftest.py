@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from adaptsend import Config, Message, config_from_dict
+from adaptsend.store import upgrade_store
 from adaptsend.testing import ThrottlingSMTPServer
 from tests import databases
 
@@ -96,3 +97,11 @@ def batch(count: int, *, to: str = "team@example.com") -> list[Message]:
         )
         for n in range(count)
     ]
+
+
+@pytest.fixture
+def db_ready(empty_db_url: str) -> str:
+    """An empty database of each kind with the store's tables (server ones
+    need ``db upgrade``)."""
+    upgrade_store(empty_db_url)
+    return empty_db_url

@@ -5,7 +5,6 @@ the tests run against."""
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import subprocess
 import sys
@@ -16,118 +15,26 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
 
 from adaptsend import config_from_dict
-from adaptsend._cli import cli
 from adaptsend._models import Decision, Status
-from adaptsend._table_source import IngestResult, TableSource
-from adaptsend.store import SQLStore, open_store, upgrade_store
+from adaptsend._table_source import TableSource
+from adaptsend.store import SQLStore, open_store
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import write_agent_config
-
-KEY = "127.0.0.1:25"
-NOBODY = "nobody@example.com"
-QUERY = "SELECT id, sender, recipients, subject, body FROM email_log WHERE status = 'F' ORDER BY id"
-WRITE_BACK = {
-    "on_queued": "UPDATE email_log SET status = 'Q' WHERE id = :key",
-    "on_sent": (
-        "UPDATE email_log SET status = 'S', sent_at = :finished_at, "
-        "message_id = :message_id WHERE id = :key"
-    ),
-    "on_failed": "UPDATE email_log SET status = 'X', error_text = :reply WHERE id = :key",
-}
-#: An ``on_failed`` that leaves the row matching the query, as a site's may,
-#: and appends each write-back to ``error_text``, so that tests can count them.
-COUNTING_ON_FAILED = (
-    "UPDATE email_log SET error_text = COALESCE(error_text, '') || :status || ': ' || :reply "
-    "|| ';' WHERE id = :key"
+from tests.table_helpers import (
+    KEY,
+    NOBODY,
+    QUERY,
+    WRITE_BACK,
+    hostile_row,
+    invoke,
+    make_site,
+    run_table,
+    set_status,
+    site,
+    site_row,
+    write_config,
 )
-LINE_BREAK = "the subject contains a line break"
-
-email_log = sa.Table(
-    "email_log",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
-    sa.Column("sender", sa.String(320)),
-    sa.Column("recipients", sa.String(1000)),
-    sa.Column("subject", sa.String(200)),
-    sa.Column("body", sa.Text()),
-    sa.Column("status", sa.String(1)),
-    sa.Column("error_text", sa.String(1000)),
-    sa.Column("message_id", sa.String(255)),
-    sa.Column("sent_at", sa.DateTime()),
-)
-
-
-def hostile_row(pk: int) -> dict[str, Any]:
-    """A row whose subject would smuggle in a header: rejected at the door."""
-    return {**site_row(pk), "subject": f"Invoice {pk}\r\nBcc: evil@x.example"}
-
-
-def site_row(pk: int, status: str = "F", recipients: str | None = None) -> dict[str, Any]:
-    return {
-        "id": pk,
-        "sender": "billing@example.com",
-        "recipients": recipients or f"Customer {pk} <c{pk}@example.org>; copy{pk}@example.org",
-        "subject": f"Invoice {pk}",
-        "body": f"Your invoice {pk} is attached.",
-        "status": status,
-        "error_text": None,
-        "message_id": None,
-        "sent_at": None,
-    }
-
-
-def make_site(url: str, rows: list[dict[str, Any]]) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        email_log.create(conn, checkfirst=True)
-        conn.execute(sa.insert(email_log), rows)
-    engine.dispose()
-
-
-def site(url: str) -> dict[int, Any]:
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        found = {row.id: row for row in conn.execute(sa.select(email_log))}
-    engine.dispose()
-    return found
-
-
-def set_status(url: str, status: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.update(email_log).values(status=status))
-    engine.dispose()
-
-
-def write_config(
-    tmp_path: Path, url: str, server: ThrottlingSMTPServer, table: dict[str, Any] | None = None
-) -> Path:
-    settings = {"query": QUERY, **WRITE_BACK, **(table or {})}
-    columns = settings.pop("columns", {})
-    lines = ["[source.table]"]
-    lines += [f"{name} = {json.dumps(value)}" for name, value in settings.items()]
-    lines += ["[source.table.columns]"]
-    lines += [f"{name} = {json.dumps(value)}" for name, value in columns.items()]
-    return write_agent_config(tmp_path, url, server, "\n".join(lines) + "\n")
-
-
-def invoke(config: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), *args])
-
-
-def run_table(config: Path) -> tuple[Result, dict[str, Any]]:
-    result = invoke(config, "run", "--source", "table", "--json")
-    return result, json.loads(result.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def db_ready(empty_db_url: str) -> str:
-    """An empty database with the store's tables: server ones need ``db upgrade``."""
-    upgrade_store(empty_db_url)
-    return empty_db_url
 
 
 def test_failed_rows_are_sent_and_their_outcomes_written_back(
@@ -323,104 +230,3 @@ def _wait_for_status(url: str, expected: dict[int, str]) -> None:
     while {pk: row.status for pk, row in site(url).items()} != expected:
         assert time.monotonic() < deadline, f"site rows never became {expected}"
         time.sleep(0.05)
-
-
-def test_a_hostile_row_is_rejected_once_and_the_others_are_sent(
-    tmp_path: Path, empty_db_url: str
-) -> None:
-    make_site(empty_db_url, [site_row(1), hostile_row(2), site_row(3)])
-    with ThrottlingSMTPServer() as server:
-        config = write_config(tmp_path, empty_db_url, server)
-        assert invoke(config, "db", "upgrade").exit_code == 0
-        first, summary = run_table(config)
-        again, summary_again = run_table(config)
-
-    assert first.exit_code == 1, first.output
-    assert "Traceback" not in first.output
-    assert (summary["table"]["queued"], summary["table"]["rejected"]) == (2, 1)
-    assert again.exit_code == 0, again.output
-    assert (summary_again["table"]["queued"], summary_again["table"]["rejected"]) == (0, 0)
-    after = site(empty_db_url)
-    assert (after[1].status, after[3].status) == ("S", "S")
-    assert after[2].status == "X"
-    assert after[2].error_text == "not sent: the subject contains a line break"
-    assert server.delivered == 2
-    assert all(b"evil" not in m.raw for m in server.received)
-
-
-def table_source(store: SQLStore, url: str, **table: Any) -> TableSource:
-    config = config_from_dict({"source": {"table": {"query": QUERY, **table}}})
-    return TableSource(config.source.table, ledger=store, store_url=url, sending_key=KEY)
-
-
-def test_a_rejected_row_is_written_back_once_and_never_read_again(
-    db_ready: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    make_site(db_ready, [site_row(1), hostile_row(2), site_row(3)])
-    stores = [open_store(db_ready), open_store(db_ready)]
-    # The second is another agent reading the same table into the same store.
-    agent, other = (table_source(s, db_ready, on_failed=COUNTING_ON_FAILED) for s in stores)
-    try:
-        with caplog.at_level(logging.INFO, logger="adaptsend.source.table"):
-            first, written = agent.ingest(), agent.write_back()
-            logged = [r.getMessage() for r in caplog.records]
-            caplog.clear()
-            again = [agent.ingest(), other.ingest()]
-            written_again = [agent.write_back(), other.write_back()]
-            logged_again = [r.getMessage() for r in caplog.records]
-        counts = stores[0].counts()
-    finally:
-        for source in (agent, other):
-            source.close()
-        for store in stores:
-            store.close()
-
-    assert (first.queued, first.known) == (2, 0)
-    assert [r.describe() for r in first.rejected] == [f"row id=2: {LINE_BREAK}"]
-    assert logged == [f"not queued: row id=2: {LINE_BREAK}"]
-    assert written == 1
-    assert again == [IngestResult(known=3)] * 2
-    assert written_again == [0, 0] and logged_again == []
-    row = site(db_ready)[2]
-    assert row.status == "F", "the site's on_failed leaves the row to the query"
-    assert row.error_text == f"rejected: not sent: {LINE_BREAK};"
-    assert (counts[Status.QUEUED], counts[Status.FAILED]) == (2, 1)
-
-
-def test_a_rejected_row_fails_one_run_and_retry_leaves_it_alone(
-    tmp_path: Path, db_ready: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    make_site(db_ready, [site_row(1), hostile_row(2)])
-    caplog.set_level(logging.WARNING, logger="adaptsend.source.table")
-    with ThrottlingSMTPServer() as server:
-        config = write_config(tmp_path, db_ready, server, {"on_failed": COUNTING_ON_FAILED})
-        first, summary = run_table(config)
-        logged = [r.getMessage() for r in caplog.records if r.name == "adaptsend.source.table"]
-        caplog.clear()
-        again, summary_again = run_table(config)
-        retried = invoke(config, "retry", "--status", "failed")
-        after_retry, summary_after_retry = run_table(config)
-        status = invoke(config, "status", "--json")
-        logged_later = [r.name for r in caplog.records if r.name == "adaptsend.source.table"]
-
-    assert first.exit_code == 1, first.output
-    assert summary["table"] == {
-        "queued": 1,
-        "rejected": 1,
-        "written_back": 2,
-        "write_back_failed": False,
-    }
-    assert logged == [f"not queued: row id=2: {LINE_BREAK}"]
-    assert logged_later == []
-    for result, later in ((again, summary_again), (after_retry, summary_after_retry)):
-        assert result.exit_code == 0, result.output
-        assert later["table"] == {
-            "queued": 0,
-            "rejected": 0,
-            "written_back": 0,
-            "write_back_failed": False,
-        }
-    assert retried.output.strip() == "queued 0 message(s) again"
-    assert json.loads(status.output)["counts"]["failed"] == 1
-    assert site(db_ready)[2].error_text == f"rejected: not sent: {LINE_BREAK};"
-    assert server.delivered == 1 and len(server.received) == 1
