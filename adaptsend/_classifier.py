@@ -273,6 +273,9 @@ class Classifier:
 
     def __init__(self, rules: Iterable[Rule] = DEFAULT_RULES) -> None:
         self._rules = tuple(rules)
+        # Each rule's test and verdict, looked up once: this loop runs for
+        # every reply of every message.
+        self._tests = tuple((rule.matches, rule.verdict()) for rule in self._rules)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -308,9 +311,9 @@ class Classifier:
 
     def classify(self, reply: Reply) -> Verdict:
         """The verdict of the first rule that matches ``reply``."""
-        for rule in self._rules:
-            if rule.matches(reply):
-                return rule.verdict()
+        for matches, verdict in self._tests:
+            if matches(reply):
+                return verdict
         return UNMATCHED
 
 

@@ -38,10 +38,17 @@ class Rule:
     matches: Callable[[Reply], bool] = attrs.field(eq=False)
     description: str = ""
     hint: str | None = None
+    #: Made once: every reply a rule matches gets the same (frozen) verdict,
+    #: and classifying is done for every message.
+    _verdict: Verdict = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        verdict = Verdict(outcome=self.outcome, rule=self.name, hint=self.hint)
+        object.__setattr__(self, "_verdict", verdict)
 
     def verdict(self) -> Verdict:
         """The verdict this rule gives to a reply it matches."""
-        return Verdict(outcome=self.outcome, rule=self.name, hint=self.hint)
+        return self._verdict
 
 
 def parse_reply(code: int | None, text: bytes | str, stage: Stage) -> Reply:
