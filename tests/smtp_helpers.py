@@ -15,6 +15,7 @@ import trio
 from adaptsend._config import SMTPConfig
 from adaptsend._models import Envelope
 from adaptsend._smtp import SMTPConnection, SMTPTransport
+from adaptsend._transport import SendAttempt
 from adaptsend.testing import ThrottlingSMTPServer
 
 
@@ -104,3 +105,15 @@ async def connect_to(port: int, **smtp: object) -> SMTPConnection:
     connection = await SMTPTransport(config, threads=trio.CapacityLimiter(1)).connect()
     assert isinstance(connection, SMTPConnection)
     return connection
+
+
+async def send_all(port: int, batch: list[Envelope], **smtp: object) -> list[SendAttempt]:
+    """As a worker does: on the same connection until every message is reported."""
+    connection = await connect_to(port, **smtp)
+    reports: list[SendAttempt] = []
+    while len(reports) < len(batch):
+        attempts = await connection.send_many(batch[len(reports) :], budget_s=30)
+        reports += attempts
+        assert attempts[-1].result.connection_usable
+    await connection.close()
+    return reports

@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 from adaptsend import Status, send_batch_async
 from adaptsend._models import Envelope, Outcome, Stage
 from adaptsend._smtp_wire import UnsafeCommand, command_group, envelope_commands
-from adaptsend._transport import SendAttempt
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, rows
 from tests.smtp_fault_server import FaultServer
-from tests.smtp_helpers import big_envelope, connect_to
+from tests.smtp_helpers import big_envelope, send_all
 
 MODES = {
     "plain": {},
@@ -31,18 +30,6 @@ UTF8_ADDRESS = "jörg@例え.jp"
 
 def addressed(n: int, *recipients: str, sender: str = "r@example.com") -> Envelope:
     return attrs.evolve(big_envelope(n, 2_000), sender=sender, recipients=recipients)
-
-
-async def send_all(port: int, batch: list[Envelope], **smtp: object) -> list[SendAttempt]:
-    """As a worker does: on the same connection until every message is reported."""
-    connection = await connect_to(port, **smtp)
-    reports: list[SendAttempt] = []
-    while len(reports) < len(batch):
-        attempts = await connection.send_many(batch[len(reports) :], budget_s=30)
-        reports += attempts
-        assert attempts[-1].result.connection_usable
-    await connection.close()
-    return reports
 
 
 def outcomes(db_url: str, message_id: str) -> list[tuple[str]]:

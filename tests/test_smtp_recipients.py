@@ -13,10 +13,9 @@ import pytest
 from adaptsend import Status, send_batch_async
 from adaptsend._models import Envelope, Reply
 from adaptsend._smtp_parts import too_many
-from adaptsend._transport import SendAttempt
 from tests.conftest import MakeConfig, rows
 from tests.smtp_fault_server import FaultServer
-from tests.smtp_helpers import big_envelope, connect_to
+from tests.smtp_helpers import big_envelope, send_all
 
 MODES = {
     "plain": {},
@@ -39,17 +38,6 @@ def received_once(relay: FaultServer, batch: list[Envelope]) -> bool:
     )
     wanted = collections.Counter((e.message_id, r) for e in batch for r in e.recipients)
     return got == wanted
-
-
-async def send_all(port: int, batch: list[Envelope], **smtp: object) -> list[SendAttempt]:
-    connection = await connect_to(port, **smtp)
-    reports: list[SendAttempt] = []
-    while len(reports) < len(batch):
-        attempts = await connection.send_many(batch[len(reports) :], budget_s=30)
-        reports += attempts
-        assert attempts[-1].result.connection_usable
-    await connection.close()
-    return reports
 
 
 @pytest.mark.parametrize(
