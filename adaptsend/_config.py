@@ -4,6 +4,7 @@ Loaded with one strict cattrs converter, so a misspelt key is an error that
 names the key rather than a setting that silently does nothing.
 """
 
+import math
 import os
 import re
 import tomllib
@@ -124,8 +125,13 @@ class LimiterConfig:
     #: Share one cap per sending key with every agent on the same store. None:
     #: yes for a server database (PostgreSQL, Oracle), no for SQLite.
     shared: bool | None = None
+    #: Messages a minute per sending key, as a token bucket local to this
+    #: agent (see ``_rate``). None: no limit.
+    max_per_minute: float | None = attrs.field(default=None, validator=_optional_positive)
 
     def __attrs_post_init__(self) -> None:
+        if self.max_per_minute is not None and not math.isfinite(self.max_per_minute):
+            raise ValueError(f"max_per_minute must be a finite number, not {self.max_per_minute}")
         if not self.min_cap <= self.initial_cap <= self.max_cap:
             raise ValueError(
                 "caps must satisfy min_cap <= initial_cap <= max_cap, not "
@@ -309,6 +315,7 @@ def describe_config_error(exc: BaseException, *, root: str = "") -> str:
 _TYPE_WORDS: dict[Any, str] = {
     int: "must be a whole number",
     float: "must be a number",
+    float | None: "must be a number",
     bool: "must be true or false",
     bool | None: "must be true or false",
     str: "must be a string",

@@ -26,6 +26,7 @@ from adaptsend._limiter_records import CapChange
 from adaptsend._limiters import Limiter, make_limiter, running
 from adaptsend._models import ClaimedMessage, Reply, Status, utcnow
 from adaptsend._plugins import Plugins
+from adaptsend._rate import RateBudget, make_rate_budget
 from adaptsend._recorder import Recorder
 from adaptsend._report import DispatcherStatistics, RunReport
 from adaptsend._run_tally import RunTally
@@ -70,6 +71,7 @@ class Dispatcher:
         self.limiter: Limiter = make_limiter(
             config, store, transport.sending_key, self.owner, self._cap_changed
         )
+        self.rate: RateBudget | None = make_rate_budget(config.limiter.max_per_minute)
         self._pauses = KeyPauses(
             config,
             store=store,
@@ -136,6 +138,8 @@ class Dispatcher:
         self._stopping = True
         for waiting in list(self.slot_waits):
             waiting.cancel()
+        if self.rate is not None:
+            self.rate.stop()
         self._wake_feeder.set()
         self._wake_staff.set()
 

@@ -206,7 +206,11 @@ class _Session:
                 return None, keep
             # Checked once per connection: a protocol check is not cheap.
             self._batching = isinstance(connection, BatchConnection)
-        attempts, context = await self._send(connection, self._batch())
+        batch = await self._within_rate(self._batch())
+        if not batch:
+            # The run stopped while this batch waited for the message rate.
+            return connection, False
+        attempts, context = await self._send(connection, batch)
         if reused and attempts[0].result.untouched:
             # The server closed the idle connection before our first command:
             # nothing was sent, so reconnect and try once more without counting it.
@@ -273,6 +277,13 @@ class _Session:
                 break
             self._host.message_taken()
         return list(itertools.islice(self._pending, size))
+
+    async def _within_rate(self, batch: list[ClaimedMessage]) -> list[ClaimedMessage]:
+        """The batch cut to the message-rate tokens there are, waiting for
+        the first; empty once the run stops. A batch the server never saw
+        (an idle connection it had closed) pays again: the rate errs slow."""
+        rate = self._host.rate
+        return batch if rate is None else batch[: await rate.take(len(batch))]
 
     def _batch_size(self) -> int:
         if self._per_message_s is None or not self._batching or self._host.outage.down:

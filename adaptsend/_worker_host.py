@@ -12,6 +12,7 @@ from adaptsend._decide import Judge
 from adaptsend._limiters import Limiter
 from adaptsend._models import ClaimedMessage, Reply
 from adaptsend._outage import Outage
+from adaptsend._rate import RateBudget
 from adaptsend._transport import Transport
 
 
@@ -22,6 +23,8 @@ class WorkerHost(Protocol):
     transport: Transport
     judge: Judge
     outage: Outage
+    #: The message-rate budget; None when there is no limit.
+    rate: RateBudget | None
     idle_close_s: float
 
     @property

@@ -1,4 +1,4 @@
-"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain]``: run the
+"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain] [rate]``: run the
 benchmarks and print their tables (Markdown) with the targets each meets.
 
 Quick mode (the default) takes two to three minutes on a 2-core machine, full
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from adaptsend._plugins import load_plugins
-from bench import drain, goodput, overhead
+from bench import drain, goodput, overhead, rate
 
 
 @attrs.frozen(kw_only=True)
@@ -31,6 +31,8 @@ class Mode:
     #: Runs per queue size; the one with the least CPU time is kept (short
     #: runs are the noisier, so they run more often).
     drain_repeats: tuple[int, int]
+    #: Messages sent at 120 a minute: half a second each.
+    rate_count: int
 
 
 MODES = {
@@ -41,6 +43,7 @@ MODES = {
         overhead_rounds=1,
         drain_sizes=(200, 1_000),
         drain_repeats=(1, 1),
+        rate_count=6,
     ),
     "quick": Mode(
         goodput_count=300,
@@ -49,6 +52,7 @@ MODES = {
         overhead_rounds=3,
         drain_sizes=(10_000, 100_000),
         drain_repeats=(5, 3),
+        rate_count=30,
     ),
     "full": Mode(
         goodput_count=1_000,
@@ -57,6 +61,7 @@ MODES = {
         overhead_rounds=5,
         drain_sizes=(10_000, 100_000),
         drain_repeats=(7, 5),
+        rate_count=60,
     ),
 }
 
@@ -79,10 +84,16 @@ def _drain(mode: Mode) -> tuple[str, list[str]]:
     return drain.table(results), drain.verdicts(results)
 
 
+def _rate(mode: Mode) -> tuple[str, list[str]]:
+    results = [rate.run(mode.rate_count)]
+    return rate.table(results), rate.verdicts(results)
+
+
 BENCHMARKS: dict[str, Callable[[Mode], tuple[str, list[str]]]] = {
     "goodput": _goodput,
     "overhead": _overhead,
     "drain": _drain,
+    "rate": _rate,
 }
 
 

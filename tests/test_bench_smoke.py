@@ -79,6 +79,15 @@ def test_drain_reports_each_queue_size() -> None:
     assert "- peak RSS ≤ 250 MB:" in output
 
 
+def test_rate_prints_its_table_against_the_ideal() -> None:
+    output = run_bench("rate")
+    [row] = rows_of(output, "Message-rate budget to an unlimited sink")
+    assert row[:3] == ["6", "120", "1"]
+    assert row[4] == "2.5 to 3.0 s"
+    assert (row[5], row[6]) == ("6 / 6", "0")
+    assert "- 6 at 120/min never faster than the budget:" in output
+
+
 def test_the_soak_sends_every_message_once_but_counted_unknowns() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--messages", "300", "--agents", "2", "--every", "20"],

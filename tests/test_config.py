@@ -80,6 +80,15 @@ def test_probes_are_counted_in_windows_as_well_as_timed(tmp_path: Path) -> None:
     assert overridden.limiter.probe_after_windows == 64
 
 
+def test_a_message_rate_is_unlimited_unless_set(tmp_path: Path) -> None:
+    assert Config().limiter.max_per_minute is None
+    path = tmp_path / "site.toml"
+    path.write_text("[limiter]\nmax_per_minute = 30\n")
+    assert load_config(path, environ={}).limiter.max_per_minute == 30
+    overridden = load_config(path, environ={"ADAPTSEND_LIMITER_MAX_PER_MINUTE": "7.5"})
+    assert overridden.limiter.max_per_minute == 7.5
+
+
 def test_the_password_is_not_in_the_repr() -> None:
     config = load_config(environ={"ADAPTSEND_SMTP_PASSWORD": "hunter2"}, path=None)
     assert "hunter2" not in repr(config)
@@ -134,6 +143,15 @@ def test_a_bad_environment_variable_is_named(environ: dict[str, str], message: s
             "[limiter]\nprobe_after_windows = 1.5\n",
             "limiter.probe_after_windows must be a whole number",
         ),
+        (
+            "[limiter]\nmax_per_minute = 0\n",
+            "in [limiter], max_per_minute must be greater than 0, not 0.0",
+        ),
+        (
+            "[limiter]\nmax_per_minute = inf\n",
+            "in [limiter], max_per_minute must be a finite number, not inf",
+        ),
+        ("[limiter]\nmax_per_minute = 'lots'\n", "limiter.max_per_minute must be a number"),
         (
             "[limiter]\nprobe_interval_s = 900\n",
             "in [limiter], probe_interval_s (900.0) must not exceed max_probe_interval_s (600.0)",
