@@ -34,6 +34,9 @@ log = logging.getLogger("adaptsend.alerts")
 
 _ATTEMPT_TRIGGERS = {
     Outcome.THROTTLED: "throttled",
+    # A "too fast" reply is a throttle to the person watching: the provider
+    # pushes back on load; only the budget that it cuts differs.
+    Outcome.RATE: "throttled",
     Outcome.TRANSIENT: "transient",
     Outcome.UNKNOWN: "unknown",
     Outcome.QUOTA: "quota",

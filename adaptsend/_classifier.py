@@ -12,9 +12,10 @@ most general:
    authentication, an account that may not send, a server that refuses this
    client at its greeting, a host name that does not exist.
 3. Quota: a daily sending limit reached, which clears with time.
-4. Throttled, because the provider is over a concurrency or rate budget: the
-   enhanced status 4.3.2, the code 432, replies about a message rate (rule
-   ``rate``), and 421/450/451/452 replies whose text says so. Greylisting is
+4. Throttled, because the provider is over a concurrency budget: the
+   enhanced status 4.3.2, the code 432, and 421/450/451/452 replies whose text
+   says so; ``rate`` for replies about a message rate (rule ``rate``, which
+   cuts the message rate instead of the connection cap). Greylisting is
    recognised first and kept transient, since it is about one sender and
    recipient, not about load.
 5. Transient: every other 4xx, and every local error (no reply code).

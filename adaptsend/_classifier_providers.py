@@ -6,9 +6,8 @@ ahead of the general rule that would otherwise take the reply:
 - :data:`HINTED_FATAL_RULES`: Exchange Online replies that no retry can
   cure. Each carries a hint, the one sentence a person needs to fix it.
 - :data:`QUOTA_RULE`: a daily sending limit, which clears with time.
-- :data:`RATE_RULE`: "too many messages, too fast". Throttled for now, as the
-  connection cap's cut is the only back-off there is; named apart so that a
-  message-rate budget can take these replies later without a new rule.
+- :data:`RATE_RULE`: "too many messages, too fast": outcome ``rate``, which
+  cuts the adaptive message rate (see ``_rate_adapt``), not the connection cap.
 """
 
 from __future__ import annotations
@@ -191,10 +190,10 @@ def _is_rate(reply: Reply) -> bool:
 
 RATE_RULE = Rule(
     name="rate",
-    outcome=Outcome.THROTTLED,
+    outcome=Outcome.RATE,
     matches=_is_rate,
     description="421, 450, 451, 452 or 454 whose text speaks of a sending, "
     "submission or message rate, a rate limit, Gmail's peak SMTP relay limit or "
-    "Postfix's 'too much mail from' (not a connection rate). Throttled, as the "
-    "cap's cut is today's back-off.",
+    "Postfix's 'too much mail from' (not a connection rate). Cuts the message "
+    "rate, not the connection cap.",
 )

@@ -17,7 +17,10 @@ from adaptsend._transport import SendResult
 
 Classify = Callable[[Reply], Outcome]
 
-_RETRYABLE = frozenset({Outcome.THROTTLED, Outcome.TRANSIENT, Outcome.UNKNOWN})
+_RETRYABLE = frozenset({Outcome.THROTTLED, Outcome.RATE, Outcome.TRANSIENT, Outcome.UNKNOWN})
+#: Refusals for the provider's load, not the message's fault: counted as
+#: throttles, never as attempts.
+_THROTTLES = frozenset({Outcome.THROTTLED, Outcome.RATE})
 
 
 @attrs.frozen(kw_only=True)
@@ -35,7 +38,8 @@ class Judgement:
     """The result of judging one attempt.
 
     ``signal`` is the transaction's outcome as the limiter and the run see it:
-    THROTTLED cuts the cap, SENT counts as a success, FATAL stops the run.
+    THROTTLED cuts the cap, RATE the message rate, SENT counts as a success,
+    FATAL stops the run.
     """
 
     attempts: tuple[AttemptRecord, ...]
@@ -131,8 +135,8 @@ class Judge:
         now = context.started_at
         if outcome in _RETRYABLE and self._too_old(message, now):
             # Five days by default: as long as a mail server keeps mail.
-            attempts += outcome is not Outcome.THROTTLED
-            throttles += outcome is Outcome.THROTTLED
+            attempts += outcome not in _THROTTLES
+            throttles += outcome in _THROTTLES
             return _decide(message, Status.DEAD, attempts, throttles, reply)
         if outcome is Outcome.FATAL or outcome is Outcome.QUOTA:
             # Not the message's fault: back to the queue untouched, after a
@@ -145,13 +149,15 @@ class Judge:
             return _decide(message, Status.SENT, attempts + 1, throttles, reply)
         if outcome is Outcome.PERMANENT:
             return _decide(message, Status.FAILED, attempts + 1, throttles, reply)
-        if outcome is Outcome.THROTTLED:
+        if outcome in _THROTTLES:
             throttles += 1
             if throttles >= self.retry.max_throttles:
                 return _decide(message, Status.DEAD, attempts, throttles, reply)
-            if context.cap > self.min_cap:
+            if outcome is Outcome.RATE or context.cap > self.min_cap:
                 # The limiter can still cut for this refusal, and that cut is
-                # the back-off: fewer connections, not a later try.
+                # the back-off: fewer connections, not a later try. The
+                # message rate has no floor that matters here: its pacing is
+                # the back-off of a "too fast" reply.
                 return _decide(message, Status.RETRY, attempts, throttles, reply, next_at=now)
             tries = throttles
         else:
@@ -162,7 +168,7 @@ class Judge:
                 return _decide(message, Status.DEAD, attempts, throttles, reply)
             tries = attempts
         delay = retry_delay(
-            Outcome.THROTTLED if outcome is Outcome.THROTTLED else Outcome.TRANSIENT,
+            Outcome.THROTTLED if outcome in _THROTTLES else Outcome.TRANSIENT,
             tries,
             base_delay_s=self.retry.base_delay_s,
             max_delay_s=self.retry.max_delay_s,
@@ -198,7 +204,7 @@ class Judge:
         )
 
 
-_STOPPING = frozenset({Outcome.THROTTLED, Outcome.FATAL, Outcome.QUOTA})
+_STOPPING = frozenset({Outcome.THROTTLED, Outcome.RATE, Outcome.FATAL, Outcome.QUOTA})
 
 
 def _decide(

@@ -26,7 +26,7 @@ from adaptsend._limiter_records import CapChange
 from adaptsend._limiters import Limiter, make_limiter, running
 from adaptsend._models import ClaimedMessage, Reply, Status, utcnow
 from adaptsend._plugins import Plugins
-from adaptsend._rate import RateBudget, make_rate_budget
+from adaptsend._rate_adapt import MessageRate, RateChange
 from adaptsend._recorder import Recorder
 from adaptsend._report import DispatcherStatistics, RunReport
 from adaptsend._run_tally import RunTally
@@ -71,7 +71,11 @@ class Dispatcher:
         self.limiter: Limiter = make_limiter(
             config, store, transport.sending_key, self.owner, self._cap_changed
         )
-        self.rate: RateBudget | None = make_rate_budget(config.limiter.max_per_minute)
+        self.rate = MessageRate(
+            top_per_minute=config.limiter.max_per_minute,
+            decrease_factor=config.limiter.decrease_factor,
+            on_change=self._rate_changed,
+        )
         self._pauses = KeyPauses(
             config,
             store=store,
@@ -138,8 +142,7 @@ class Dispatcher:
         self._stopping = True
         for waiting in list(self.slot_waits):
             waiting.cancel()
-        if self.rate is not None:
-            self.rate.stop()
+        self.rate.stop()
         self._wake_feeder.set()
         self._wake_staff.set()
 
@@ -159,6 +162,7 @@ class Dispatcher:
             in_flight=self._in_flight,
             elapsed_s=trio.current_time() - self._started if self._started else 0.0,
             unreachable_s=self.outage.down_for() if self.outage.down else None,
+            per_minute=self.rate.per_minute,
         )
 
     # -- the run -----------------------------------------------------------
@@ -360,6 +364,9 @@ class Dispatcher:
         self._wake_staff.set()
         if self._plugins is not None:
             self._plugins.cap_changed(self.transport.sending_key, change)
+
+    def _rate_changed(self, change: RateChange) -> None:
+        log.info("%s: %s", self.transport.sending_key, change.describe())
 
     def aborted_report(self) -> RunReport:
         """The report of a run that was cancelled before it could finish."""

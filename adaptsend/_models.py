@@ -35,8 +35,12 @@ class Outcome(enum.StrEnum):
     """What one reply (or error) means for the message and for the run."""
 
     SENT = "sent"
-    #: The provider is over its concurrency or rate budget: cut the cap, retry soon.
+    #: The provider is over its concurrency budget: cut the connection cap,
+    #: retry soon.
     THROTTLED = "throttled"
+    #: The provider says too many messages per unit of time: cut the message
+    #: rate, retry soon. The message's fate is a throttle's (not charged).
+    RATE = "rate"
     #: Try this message again later, with backoff.
     TRANSIENT = "transient"
     #: The content went out and no final reply came (a timeout after the final

@@ -89,6 +89,19 @@ class RateBudget:
         for waiting in list(self._waits):
             waiting.cancel()
 
+    def change(self, per_minute: float, *, tokens: float) -> None:
+        """Refill at ``per_minute`` from now on, holding ``tokens`` (at most
+        the new capacity). Fewer than none is a debt: no token is handed out
+        until it is paid at the new rate. A wait under way sees the change
+        when it next wakes."""
+        if not per_minute > 0:
+            raise ValueError(f"per_minute must be greater than 0, not {per_minute}")
+        self._refill()
+        self.per_minute = per_minute
+        self.per_second = per_minute / 60
+        self.capacity = max(1.0, self.per_second * BURST_SECONDS)
+        self._tokens = min(self.capacity, tokens)
+
     def statistics(self) -> RateStatistics:
         self._refill()
         return RateStatistics(

@@ -26,6 +26,11 @@ class DispatcherStatistics:
     unknown: int = 0
     #: How long the server has not been reachable, in seconds; None while it is.
     unreachable_s: float | None = None
+    #: Attempts refused as too fast (outcome ``rate``): they cut the message
+    #: rate, not the cap, and are not in ``throttled``.
+    rate_limited: int = 0
+    #: The message rate allowed now, a minute; None while unlimited.
+    per_minute: float | None = None
 
     @property
     def rate(self) -> float:
@@ -66,6 +71,8 @@ class RunReport:
     #: When the first waiting message is due, when the run ended because none
     #: was due within ``[run] outage_wait_s`` (a quota's pause, a long backoff).
     next_due: dt.datetime | None = None
+    #: Attempts refused as too fast (outcome ``rate``), not in ``throttled``.
+    rate_limited: int = 0
 
     @property
     def ok(self) -> bool:

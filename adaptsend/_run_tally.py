@@ -18,6 +18,7 @@ class RunTally:
         self.counts = dict.fromkeys(Status, 0)
         self.attempts = 0
         self.throttled = 0
+        self.rate_limited = 0
         self.unknown = 0
         self.cap_changes = 0
         #: Messages waiting for a retry this run will make.
@@ -30,6 +31,8 @@ class RunTally:
         self.attempts += 1
         if judgement.signal is Outcome.THROTTLED:
             self.throttled += 1
+        elif judgement.signal is Outcome.RATE:
+            self.rate_limited += 1
         elif judgement.signal is Outcome.UNKNOWN:
             self.unknown += 1
         if decision.status in _ENDED:
@@ -51,6 +54,7 @@ class RunTally:
         in_flight: int,
         elapsed_s: float,
         unreachable_s: float | None,
+        per_minute: float | None = None,
     ) -> DispatcherStatistics:
         return DispatcherStatistics(
             cap=cap,
@@ -65,6 +69,8 @@ class RunTally:
             elapsed_s=elapsed_s,
             unknown=self.unknown,
             unreachable_s=unreachable_s,
+            rate_limited=self.rate_limited,
+            per_minute=per_minute,
         )
 
     def report(
@@ -95,4 +101,5 @@ class RunTally:
             deferred=deferred,
             deferred_by=deferred_by,
             next_due=next_due,
+            rate_limited=self.rate_limited,
         )

@@ -107,6 +107,8 @@ class _Session:
         self._per_message_s: float | None = None
         # Whether the open connection sends batches.
         self._batching = False
+        # The message rate's epoch when the batch being judged started.
+        self._rate_epoch = host.rate.epoch
 
     async def run(self) -> SessionEnd:
         """Send the pending messages and those that follow, on one connection."""
@@ -243,6 +245,7 @@ class _Session:
         may go on."""
         host = self._host
         context = self._context()
+        self._rate_epoch = host.rate.epoch
         connection, failure = await self._connect(slot)
         if connection is not None:
             host.outage.reached()
@@ -283,7 +286,9 @@ class _Session:
         the first; empty once the run stops. A batch the server never saw
         (an idle connection it had closed) pays again: the rate errs slow."""
         rate = self._host.rate
-        return batch if rate is None else batch[: await rate.take(len(batch))]
+        taken = await rate.take(len(batch))
+        self._rate_epoch = rate.epoch
+        return batch[:taken]
 
     def _batch_size(self) -> int:
         if self._per_message_s is None or not self._batching or self._host.outage.down:
@@ -342,8 +347,11 @@ class _Session:
         signal = judgement.signal
         if signal is Outcome.THROTTLED:
             host.limiter.record_throttle(slot)
+        elif signal is Outcome.RATE:
+            host.rate.record_rate(self._rate_epoch)
         elif signal is Outcome.SENT:
             host.limiter.record_success(slot)
+            host.rate.record_delivery(self._rate_epoch)
         elif signal is Outcome.FATAL:
             # The judged reply, secrets hidden: it is printed as "stopped: ...".
             host.stop(fatal=judgement.reply or host.judge.clean(result.reply))

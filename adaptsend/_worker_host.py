@@ -12,7 +12,7 @@ from adaptsend._decide import Judge
 from adaptsend._limiters import Limiter
 from adaptsend._models import ClaimedMessage, Reply
 from adaptsend._outage import Outage
-from adaptsend._rate import RateBudget
+from adaptsend._rate_adapt import MessageRate
 from adaptsend._transport import Transport
 
 
@@ -23,8 +23,9 @@ class WorkerHost(Protocol):
     transport: Transport
     judge: Judge
     outage: Outage
-    #: The message-rate budget; None when there is no limit.
-    rate: RateBudget | None
+    #: The adaptive message rate (unlimited until a "too fast" reply, or
+    #: ``[limiter] max_per_minute``).
+    rate: MessageRate
     idle_close_s: float
 
     @property

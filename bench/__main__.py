@@ -33,6 +33,8 @@ class Mode:
     drain_repeats: tuple[int, int]
     #: Messages sent at 120 a minute: half a second each.
     rate_count: int
+    #: Messages to a relay that allows 20 a second, the rate learnt.
+    learnt_count: int
 
 
 MODES = {
@@ -44,6 +46,7 @@ MODES = {
         drain_sizes=(200, 1_000),
         drain_repeats=(1, 1),
         rate_count=6,
+        learnt_count=40,
     ),
     "quick": Mode(
         goodput_count=300,
@@ -53,6 +56,7 @@ MODES = {
         drain_sizes=(10_000, 100_000),
         drain_repeats=(5, 3),
         rate_count=30,
+        learnt_count=200,
     ),
     "full": Mode(
         goodput_count=1_000,
@@ -62,6 +66,7 @@ MODES = {
         drain_sizes=(10_000, 100_000),
         drain_repeats=(7, 5),
         rate_count=60,
+        learnt_count=400,
     ),
 }
 
@@ -86,7 +91,9 @@ def _drain(mode: Mode) -> tuple[str, list[str]]:
 
 def _rate(mode: Mode) -> tuple[str, list[str]]:
     results = [rate.run(mode.rate_count)]
-    return rate.table(results), rate.verdicts(results)
+    learnt = [rate.run_learnt(mode.learnt_count)]
+    tables = f"{rate.table(results)}\n\n{rate.learnt_table(learnt)}"
+    return tables, rate.verdicts(results) + rate.learnt_verdicts(learnt)
 
 
 BENCHMARKS: dict[str, Callable[[Mode], tuple[str, list[str]]]] = {

@@ -4,6 +4,11 @@ pace. Its drain time is compared with the ideal: the bucket's burst goes at
 once and every later message waits for its token, so the last send starts
 ``(count - burst) / rate`` after the first; ``count / rate`` is the figure a
 person would expect of "so many a minute".
+
+And a rate learnt, nothing configured: a batch to a relay (``bench._relay``)
+that allows 20 messages a second and refuses the rest as too fast, answering
+each in 20 ms on up to 8 connections. Its drain time is compared with
+``count / limit``, and the refusals with the count.
 """
 
 from __future__ import annotations
@@ -97,5 +102,110 @@ def verdicts(results: Sequence[Result]) -> list[str]:
         lines.append(
             f"{r.count} at {r.per_minute:g}/min drains ≤ {SLACK:.2f}x count / rate: "
             f"{_table.verdict(lost)} ({r.drain_s / r.expected_s:.3f}x)"
+        )
+    return lines
+
+
+# -- a rate learnt from "too fast" replies --------------------------------------
+
+RELAY = "bench._relay"
+#: The relay's limit, its time per message, and the connections it allows
+#: (the default ``max_cap``): the issue's SES-like relay.
+RELAY_PER_SECOND = 20
+RELAY_LATENCY_MS = 20.0
+#: The learnt rate's targets: drain within this much of ``count / limit``,
+#: with at most this share of sends refused as too fast.
+LEARNT_SLACK = 1.25
+LEARNT_REFUSED = 0.05
+
+
+@attrs.frozen(kw_only=True)
+class LearntResult:
+    count: int
+    per_second: int
+    drain_s: float
+    delivered: int
+    duplicates: int
+    #: Sends the relay refused as too fast, and the run's count of them.
+    refused: int
+    rate_limited: int
+    throttled: int
+    final_cap: int
+
+    @property
+    def ideal_s(self) -> float:
+        return self.count / self.per_second
+
+
+def run_learnt(count: int, *, per_second: int = RELAY_PER_SECOND) -> LearntResult:
+    """Send ``count`` messages, nothing about the rate configured, to a fresh
+    relay that allows ``per_second`` messages a second."""
+    envelopes = batch(count, tag=f"learnt-{uuid.uuid4().hex[:8]}")
+    args = ["--per-second", str(per_second), "--latency-ms", str(RELAY_LATENCY_MS)]
+    with ServerProcess(args, module=RELAY) as relay:
+        smtp = {"host": relay.host, "port": relay.port, "timeout_s": 30}
+        timed = _agent.send(envelopes, {"smtp": smtp})
+        stats = relay.stop()
+    report = timed.report
+    return LearntResult(
+        count=count,
+        per_second=per_second,
+        drain_s=report.elapsed_s,
+        delivered=stats.unique_messages,
+        duplicates=stats.duplicate_deliveries,
+        refused=stats.rejections,
+        rate_limited=report.rate_limited,
+        throttled=report.throttled,
+        final_cap=report.final_cap,
+    )
+
+
+def learnt_table(results: Sequence[LearntResult]) -> str:
+    header = [
+        "messages",
+        "relay limit",
+        "drain time",
+        "ideal",
+        "delivered",
+        "duplicates",
+        "refused as too fast",
+        "throttled",
+        "final cap",
+    ]
+    rows = [
+        [
+            str(r.count),
+            f"{r.per_second}/s",
+            f"{r.drain_s:.2f} s",
+            f"{r.ideal_s:.1f} s",
+            f"{r.delivered} / {r.count}",
+            str(r.duplicates),
+            f"{r.refused} ({r.refused / r.count:.1%})",
+            str(r.throttled),
+            str(r.final_cap),
+        ]
+        for r in results
+    ]
+    return _table.render("Message rate learnt from a relay's too-fast replies", header, rows)
+
+
+def learnt_verdicts(results: Sequence[LearntResult]) -> list[str]:
+    lines = []
+    for r in results:
+        fast = r.drain_s <= LEARNT_SLACK * r.ideal_s
+        few = r.refused <= LEARNT_REFUSED * r.count
+        whole = r.delivered == r.count and r.duplicates == 0
+        lines.append(
+            f"{r.count} to a {r.per_second}/s relay drains ≤ {LEARNT_SLACK:.2f}x count / limit: "
+            f"{_table.verdict(fast)} ({r.drain_s / r.ideal_s:.3f}x)"
+        )
+        lines.append(
+            f"{r.count} to a {r.per_second}/s relay, ≤ {LEARNT_REFUSED:.0%} refused as too fast: "
+            f"{_table.verdict(few)} ({r.refused})"
+        )
+        lines.append(
+            f"{r.count} to a {r.per_second}/s relay, each delivered once and the cap never cut "
+            f"for them: {_table.verdict(whole and r.throttled == 0)} "
+            f"({r.delivered} delivered, {r.duplicates} duplicates, {r.throttled} throttled)"
         )
     return lines

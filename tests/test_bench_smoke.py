@@ -86,6 +86,10 @@ def test_rate_prints_its_table_against_the_ideal() -> None:
     assert row[4] == "2.5 to 3.0 s"
     assert (row[5], row[6]) == ("6 / 6", "0")
     assert "- 6 at 120/min never faster than the budget:" in output
+    [learnt] = rows_of(output, "Message rate learnt from a relay's too-fast replies")
+    assert learnt[:2] == ["40", "20/s"]
+    assert (learnt[4], learnt[5]) == ("40 / 40", "0")
+    assert "- 40 to a 20/s relay drains ≤ 1.25x count / limit:" in output
 
 
 def test_the_soak_sends_every_message_once_but_counted_unknowns() -> None:

@@ -123,14 +123,14 @@ CASES = [
         "4.7.28 from your IP address. To protect our users from spam, mail sent from your\n"
         "4.7.28 IP address has been temporarily rate limited.",
         DATA,
-        Outcome.THROTTLED,
+        Outcome.RATE,
         "rate",
     ),
     (
         421,
         "4.4.2 Message submission rate for this client has exceeded the configured limit",
         DATA,
-        Outcome.THROTTLED,
+        Outcome.RATE,
         "rate",
     ),
     (

@@ -18,6 +18,7 @@ AT_FLOOR = AttemptContext(started_at=NOW, duration_s=0.5, cap=1, in_flight=1)
 OK = Reply(code=250, enhanced="2.0.0", text="Queued", stage=Stage.DATA)
 THROTTLE = Reply(code=432, enhanced="4.3.2", text="Concurrent connections limit exceeded")
 UNKNOWN_USER = Reply(code=550, enhanced="5.1.1", text="User unknown", stage=Stage.RCPT)
+TOO_FAST = Reply(code=454, text="Throttling failure: Maximum sending rate exceeded.")
 MAILBOX_BUSY = Reply(code=450, enhanced="4.2.1", text="Mailbox busy", stage=Stage.RCPT)
 
 
@@ -86,6 +87,20 @@ def test_a_third_throttle_at_the_floor_waits_longer() -> None:
 def test_throttles_past_max_throttles_make_the_message_dead() -> None:
     result = judge(max_throttles=5).judge(claimed(throttles=4), SendResult(reply=THROTTLE), CONTEXT)
     assert (result.decision.status, result.decision.throttles) == (Status.DEAD, 5)
+
+
+def test_a_too_fast_reply_is_a_throttle_due_at_once_even_at_the_floor() -> None:
+    # The message rate's cut paces the retry, whatever the connection cap.
+    for context in (CONTEXT, AT_FLOOR):
+        message = claimed(attempts=2, throttles=3)
+        result = judge().judge(message, SendResult(reply=TOO_FAST), context)
+        decision = result.decision
+        assert result.signal is Outcome.RATE
+        assert [a.outcome for a in result.attempts] == [Outcome.RATE]
+        assert (decision.status, decision.attempts, decision.throttles) == (Status.RETRY, 2, 4)
+        assert decision.next_attempt_at == NOW
+    dead = judge(max_throttles=5).judge(claimed(throttles=4), SendResult(reply=TOO_FAST), CONTEXT)
+    assert (dead.decision.status, dead.decision.throttles) == (Status.DEAD, 5)
 
 
 def test_transient_failures_back_off_and_die_at_max_attempts() -> None:

@@ -1,0 +1,139 @@
+"""A relay that allows so many messages a second, as Amazon SES does: each
+message takes ``--latency-ms`` to answer, and past ``--per-second`` accepted
+messages in one second (whole seconds from the first message) every further
+one is refused with SES's "too fast" reply. No PIPELINING, no CHUNKING: one
+command, one reply.
+
+Run as ``python -m bench._relay --port 0 --per-second 20 --latency-ms 20``: it
+prints ``host:port`` when ready, and one JSON line of statistics (the fields of
+adaptsend.testing's; ``rejections`` counts the "too fast" replies) on SIGUSR1
+and, before it exits, on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import math
+import re
+import signal
+import sys
+import time
+
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
+RATE_REPLY = b"454 4.7.0 Throttling failure: Maximum sending rate exceeded\r\n"
+_REPLIES = {
+    b"EHLO": b"250-relay\r\n250 8BITMIME\r\n",
+    b"HELO": b"250 relay\r\n",
+    b"MAIL": b"250 2.1.0 OK\r\n",
+    b"RCPT": b"250 2.1.5 OK\r\n",
+    b"RSET": b"250 2.0.0 OK\r\n",
+    b"NOOP": b"250 2.0.0 OK\r\n",
+    b"DATA": b"354 End data with <CR><LF>.<CR><LF>\r\n",
+    b"QUIT": b"221 2.0.0 Bye\r\n",
+}
+
+
+class Relay:
+    def __init__(self, per_second: int, latency_s: float) -> None:
+        self.per_second = per_second
+        self.latency_s = latency_s
+        self.connections = 0
+        self.open = 0
+        self.max_concurrent = 0
+        self.refused = 0
+        self.deliveries: collections.Counter[bytes | None] = collections.Counter()
+        self._started: float | None = None
+        self._second = -1
+        self._accepted = 0
+
+    def admit(self) -> bool:
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        second = math.floor(now - self._started)
+        if second != self._second:
+            self._second, self._accepted = second, 0
+        if self._accepted >= self.per_second:
+            self.refused += 1
+            return False
+        self._accepted += 1
+        return True
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open += 1
+        self.max_concurrent = max(self.max_concurrent, self.open)
+        try:
+            writer.write(b"220 relay ESMTP\r\n")
+            while line := await reader.readline():
+                verb = line[:4].upper()
+                if verb == b"DATA":
+                    writer.write(_REPLIES[verb])
+                    content = await reader.readuntil(b"\r\n.\r\n")
+                    await asyncio.sleep(self.latency_s)
+                    writer.write(self._end_of_data(content))
+                elif verb == b"QUIT":
+                    writer.write(_REPLIES[verb])
+                    break
+                else:
+                    writer.write(_REPLIES.get(verb, b"500 5.5.2 ?\r\n"))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.open -= 1
+            writer.close()
+
+    def _end_of_data(self, content: bytes) -> bytes:
+        if not self.admit():
+            return RATE_REPLY
+        found = _MESSAGE_ID.search(content)
+        self.deliveries[found.group(1) if found else None] += 1
+        return b"250 2.0.0 OK\r\n"
+
+    def to_json(self) -> str:
+        delivered = sum(self.deliveries.values())
+        return json.dumps(
+            {
+                "connections": self.connections,
+                "open_connections": self.open,
+                "max_concurrent": self.max_concurrent,
+                "delivered": delivered,
+                "unique_messages": len(self.deliveries),
+                "duplicate_deliveries": delivered - len(self.deliveries),
+                "rejections": self.refused,
+                "drops": 0,
+                "limit": None,
+            }
+        )
+
+
+async def serve(host: str, port: int, relay: Relay) -> None:
+    loop = asyncio.get_running_loop()
+    server = await asyncio.start_server(relay.serve, host, port)
+    bound = server.sockets[0].getsockname()
+    print(f"{bound[0]}:{bound[1]}", flush=True)
+    stopped = asyncio.Event()
+    loop.add_signal_handler(signal.SIGUSR1, lambda: print(relay.to_json(), flush=True))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
+    server.close()
+    print(relay.to_json(), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench._relay", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--per-second", type=int, default=20)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    asyncio.run(serve(args.host, args.port, Relay(args.per_second, args.latency_ms / 1000)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
