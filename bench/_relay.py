@@ -18,9 +18,10 @@ import collections
 import json
 import math
 import re
-import signal
 import sys
 import time
+
+from bench._sink import serve_until_stopped
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 RATE_REPLY = b"454 4.7.0 Throttling failure: Maximum sending rate exceeded\r\n"
@@ -112,17 +113,8 @@ class Relay:
 
 
 async def serve(host: str, port: int, relay: Relay) -> None:
-    loop = asyncio.get_running_loop()
     server = await asyncio.start_server(relay.serve, host, port)
-    bound = server.sockets[0].getsockname()
-    print(f"{bound[0]}:{bound[1]}", flush=True)
-    stopped = asyncio.Event()
-    loop.add_signal_handler(signal.SIGUSR1, lambda: print(relay.to_json(), flush=True))
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopped.set)
-    await stopped.wait()
-    server.close()
-    print(relay.to_json(), flush=True)
+    await serve_until_stopped(server, relay.to_json)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ import json
 import re
 import signal
 import sys
+from collections.abc import Callable
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 _END = b"\r\n.\r\n"
@@ -160,15 +161,23 @@ async def serve(host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     counts = Counts()
     server = await loop.create_server(lambda: SinkProtocol(counts), host, port)
+    await serve_until_stopped(server, counts.to_json)
+
+
+async def serve_until_stopped(server: asyncio.Server, report: Callable[[], str]) -> None:
+    """What a benchmark server process says, as ``bench._server.ServerProcess``
+    reads it: ``host:port`` once listening, ``report()`` on SIGUSR1 and once
+    more on SIGTERM or SIGINT, which stop it."""
+    loop = asyncio.get_running_loop()
     bound = server.sockets[0].getsockname()
     print(f"{bound[0]}:{bound[1]}", flush=True)
     stopped = asyncio.Event()
-    loop.add_signal_handler(signal.SIGUSR1, lambda: print(counts.to_json(), flush=True))
+    loop.add_signal_handler(signal.SIGUSR1, lambda: print(report(), flush=True))
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopped.set)
     await stopped.wait()
     server.close()
-    print(counts.to_json(), flush=True)
+    print(report(), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
