@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import json
 import math
 import re
 import sys
 import time
 
-from bench._sink import serve_until_stopped
+from bench._sink import Counts, serve_until_stopped
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 RATE_REPLY = b"454 4.7.0 Throttling failure: Maximum sending rate exceeded\r\n"
@@ -37,15 +35,11 @@ _REPLIES = {
 }
 
 
-class Relay:
+class Relay(Counts):
     def __init__(self, per_second: int, latency_s: float) -> None:
+        super().__init__()
         self.per_second = per_second
         self.latency_s = latency_s
-        self.connections = 0
-        self.open = 0
-        self.max_concurrent = 0
-        self.refused = 0
-        self.deliveries: collections.Counter[bytes | None] = collections.Counter()
         self._started: float | None = None
         self._second = -1
         self._accepted = 0
@@ -58,7 +52,7 @@ class Relay:
         if second != self._second:
             self._second, self._accepted = second, 0
         if self._accepted >= self.per_second:
-            self.refused += 1
+            self.rejections += 1
             return False
         self._accepted += 1
         return True
@@ -94,22 +88,6 @@ class Relay:
         found = _MESSAGE_ID.search(content)
         self.deliveries[found.group(1) if found else None] += 1
         return b"250 2.0.0 OK\r\n"
-
-    def to_json(self) -> str:
-        delivered = sum(self.deliveries.values())
-        return json.dumps(
-            {
-                "connections": self.connections,
-                "open_connections": self.open,
-                "max_concurrent": self.max_concurrent,
-                "delivered": delivered,
-                "unique_messages": len(self.deliveries),
-                "duplicate_deliveries": delivered - len(self.deliveries),
-                "rejections": self.refused,
-                "drops": 0,
-                "limit": None,
-            }
-        )
 
 
 async def serve(host: str, port: int, relay: Relay) -> None:

@@ -43,6 +43,8 @@ class Counts:
         self.open = 0
         self.max_concurrent = 0
         self.deliveries: collections.Counter[bytes | None] = collections.Counter()
+        #: Messages refused (the sink refuses none; the rate relay does).
+        self.rejections = 0
 
     def to_json(self) -> str:
         delivered = sum(self.deliveries.values())
@@ -54,7 +56,7 @@ class Counts:
                 "delivered": delivered,
                 "unique_messages": len(self.deliveries),
                 "duplicate_deliveries": delivered - len(self.deliveries),
-                "rejections": 0,
+                "rejections": self.rejections,
                 "drops": 0,
                 "limit": None,
             }
