@@ -5,28 +5,6 @@ connections that it learns from the provider's refusals (AIMD), retries every
 temporary failure, and records every attempt.
 """
 
-from adaptsend._agent import Agent
-from adaptsend._alerts import Alert, AlertSink, Severity, SinkContext, TopReply
-from adaptsend._config import (
-    ClassifierConfig,
-    Config,
-    LimiterConfig,
-    RetryConfig,
-    RunConfig,
-    SMTPConfig,
-    StoreConfig,
-    config_from_dict,
-    load_config,
-    structure_settings,
-)
-from adaptsend._config_alerts import AlertRuleConfig, AlertsConfig, EmailAlertConfig
-from adaptsend._embed import (
-    BatchReport,
-    MessageResult,
-    RejectedMessage,
-    send_batch,
-    send_batch_async,
-)
 from adaptsend._errors import (
     AdaptsendError,
     ConfigError,
@@ -34,7 +12,6 @@ from adaptsend._errors import (
     PluginError,
     StoreError,
 )
-from adaptsend._limiter_records import CapChange
 from adaptsend._models import (
     Attachment,
     AttemptRecord,
@@ -46,10 +23,34 @@ from adaptsend._models import (
     Stage,
     Status,
 )
-from adaptsend._oauth import AccessToken, TokenError, TokenProvider
-from adaptsend._plugins import Plugins, load_plugins
-from adaptsend._report import DispatcherStatistics, RunReport
-from adaptsend._transport import (
+from adaptsend.agent._agent import Agent
+from adaptsend.agent._batch import (
+    BatchReport,
+    MessageResult,
+    RejectedMessage,
+    send_batch,
+    send_batch_async,
+)
+from adaptsend.alerts._model import Alert, AlertSink, Severity, SinkContext, TopReply
+from adaptsend.config._alerts import AlertRuleConfig, AlertsConfig, EmailAlertConfig
+from adaptsend.config._settings import (
+    ClassifierConfig,
+    Config,
+    LimiterConfig,
+    RetryConfig,
+    RunConfig,
+    SMTPConfig,
+    StoreConfig,
+    config_from_dict,
+    load_config,
+    structure_settings,
+)
+from adaptsend.engine._report import DispatcherStatistics, RunReport
+from adaptsend.hookspecs import hookimpl
+from adaptsend.limits._records import CapChange
+from adaptsend.oauth._tokens import AccessToken, TokenError, TokenProvider
+from adaptsend.plugins._manager import Plugins, load_plugins
+from adaptsend.transports._contract import (
     BatchConnection,
     Connection,
     SendAttempt,
@@ -57,7 +58,6 @@ from adaptsend._transport import (
     Transport,
     TransportError,
 )
-from adaptsend.hookspecs import hookimpl
 
 __all__ = [
     "AccessToken",

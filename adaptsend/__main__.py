@@ -1,5 +1,5 @@
 """``python -m adaptsend``: the same as the ``adaptsend`` command."""
 
-from adaptsend._cli import main
+from adaptsend.cli._main import main
 
 main()

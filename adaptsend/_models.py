@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from adaptsend._validate_address import split_addresses
+from adaptsend.sources._validate_address import split_addresses
 
 
 def utcnow() -> dt.datetime:

@@ -32,13 +32,13 @@ import pluggy
 if TYPE_CHECKING:
     import trio
 
-    from adaptsend._alerts import Alert, AlertSink, SinkContext
-    from adaptsend._config import Config
-    from adaptsend._limiter_records import CapChange
     from adaptsend._models import AttemptRecord, Decision, Reply
-    from adaptsend._oauth import TokenProvider
-    from adaptsend._store_api import Store
-    from adaptsend._transport import Transport
+    from adaptsend.alerts._model import Alert, AlertSink, SinkContext
+    from adaptsend.config._settings import Config
+    from adaptsend.limits._records import CapChange
+    from adaptsend.oauth._tokens import TokenProvider
+    from adaptsend.store._api import Store
+    from adaptsend.transports._contract import Transport
 
 PROJECT = "adaptsend"
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
 from bench import drain, goodput, overhead, rate
 
 

@@ -13,7 +13,7 @@ import attrs
 import trio
 
 from adaptsend import Agent, Envelope, RunReport, config_from_dict
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
 
 
 @attrs.frozen(kw_only=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adaptsend import Envelope, Message
-from adaptsend._compose import compose
+from adaptsend.sources._compose import compose
 
 #: About the size of a report notification; the body is not what is measured.
 _BODY = "The nightly report is ready.\n" + "Line of report text for the benchmark.\n" * 25

@@ -20,7 +20,7 @@ import attrs
 import trio
 
 from adaptsend import Agent, Envelope, config_from_dict
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import InstantTransportPlugin
 from bench import _table
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from adaptsend._rate import RateBudget
+from adaptsend.limits._rate import RateBudget
 from bench import _agent, _table
 from bench._messages import batch
 from bench._server import ServerProcess

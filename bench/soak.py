@@ -29,7 +29,7 @@ import attrs
 import sqlalchemy as sa
 
 from adaptsend import Agent, Envelope, load_config
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
 from adaptsend.store import upgrade_store
 from adaptsend.store._migrate import VERSION_TABLE
 from adaptsend.store._schema import attempts, messages, metadata

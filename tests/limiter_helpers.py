@@ -7,8 +7,8 @@ import contextlib
 
 import trio
 
-from adaptsend._limiter import AIMDLimiter, Slot
-from adaptsend._limiter_records import CapChange
+from adaptsend.limits._local import AIMDLimiter, Slot
+from adaptsend.limits._records import CapChange
 
 
 def make(

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 import attrs
 import trio
 
-from adaptsend._config import SMTPConfig
 from adaptsend._models import Envelope
-from adaptsend._smtp import SMTPConnection, SMTPTransport
-from adaptsend._transport import SendAttempt
+from adaptsend.config._settings import SMTPConfig
 from adaptsend.testing import ThrottlingSMTPServer
+from adaptsend.transports._contract import SendAttempt
+from adaptsend.transports.smtp._transport import SMTPConnection, SMTPTransport
 
 
 @attrs.define

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
-from adaptsend._cli import cli
+from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import write_agent_config
 

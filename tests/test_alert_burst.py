@@ -12,8 +12,8 @@ from typing import Any
 import trio
 
 from adaptsend import Agent, Message
-from adaptsend._compose import compose
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import HTTPReceiver, ReceivedRequest, ThrottlingSMTPServer
 from tests.conftest import MakeConfig
 

@@ -24,11 +24,11 @@ from adaptsend import (
     Status,
     config_from_dict,
 )
-from adaptsend._alert_engine import AlertEngine
-from adaptsend._alerts import Alert
-from adaptsend._compose import compose
 from adaptsend._models import utcnow
-from adaptsend._plugins import load_plugins
+from adaptsend.alerts._engine import AlertEngine
+from adaptsend.alerts._model import Alert
+from adaptsend.plugins._manager import load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import RecordingSink
 from tests.conftest import batch, rows
 

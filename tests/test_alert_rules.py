@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adaptsend import AlertRuleConfig, AlertsConfig, Reply, Severity
-from adaptsend._alert_rules import Change, Event, RuleState
+from adaptsend.alerts._rules import Change, Event, RuleState
 
 THROTTLE = Reply(code=432, enhanced="4.3.2", text="Concurrent connections limit exceeded")
 BUSY = Reply(code=421, enhanced="4.7.0", text="Server busy")

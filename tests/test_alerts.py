@@ -12,8 +12,8 @@ import pytest
 import trio
 
 from adaptsend import Agent, Alert, ConfigError, Message, Severity, hookimpl, send_batch_async
-from adaptsend._compose import compose
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import RecordingSink, ThrottlingSMTPServer
 from tests.conftest import MakeConfig, batch, rows
 

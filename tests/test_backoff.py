@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from adaptsend._backoff import THROTTLE_MAX_FACTOR, retry_delay
 from adaptsend._models import Outcome
+from adaptsend.engine._backoff import THROTTLE_MAX_FACTOR, retry_delay
 
 
 def transient(

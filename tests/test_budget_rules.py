@@ -12,7 +12,8 @@ import pytest
 import trio
 import trio.testing
 
-from adaptsend._budget_rules import (
+from adaptsend.limits._local import AIMDLimiter
+from adaptsend.limits._policy import (
     Budget,
     BudgetRules,
     cut,
@@ -21,8 +22,7 @@ from adaptsend._budget_rules import (
     probe_due,
     window_size,
 )
-from adaptsend._limiter import AIMDLimiter
-from adaptsend._limiter_records import ChangeReason
+from adaptsend.limits._records import ChangeReason
 
 RULES = BudgetRules(min_cap=1, max_cap=8, probe_interval_s=30.0, max_probe_interval_s=100.0)
 T0 = dt.datetime(2026, 11, 29, 21, 0, 0)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from adaptsend._classifier import (
+from adaptsend._models import Outcome, Reply, Stage
+from adaptsend.classify._classifier import (
     DEFAULT_RULES,
     UNMATCHED,
     Classifier,
@@ -11,7 +12,6 @@ from adaptsend._classifier import (
     hint_for,
     parse_reply,
 )
-from adaptsend._models import Outcome, Reply, Stage
 
 CONNECT, TLS, AUTH, MAIL, RCPT, DATA = (
     Stage.CONNECT,

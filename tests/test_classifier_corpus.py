@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from adaptsend._classifier import DEFAULT_RULES, Classifier, hint_for, parse_reply
 from adaptsend._models import Outcome, Reply, Stage
+from adaptsend.classify._classifier import DEFAULT_RULES, Classifier, hint_for, parse_reply
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLIES = ROOT / "docs" / "replies.md"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from adaptsend._cli import cli
+from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import rows, write_agent_config
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from adaptsend._cli import cli
+from adaptsend.cli._main import cli
 from adaptsend.testing import HTTPReceiver, ThrottlingSMTPServer
 
 TOKEN = "hook-t0ken"

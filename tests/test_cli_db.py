@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
-from adaptsend._cli import cli
 from adaptsend._models import utcnow
+from adaptsend.cli._main import cli
 from adaptsend.store import open_store, schema_state, upgrade_store
 from adaptsend.store._schema import messages
 from tests.conftest import rows

@@ -305,7 +305,7 @@ def test_a_mistake_in_the_alerts_section_is_one_sentence(
 def test_a_variable_naming_no_section_is_ignored_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="adaptsend._config_env"):
+    with caplog.at_level(logging.WARNING, logger="adaptsend.config._env"):
         config = load_config(environ={"ADAPTSEND_SMPT_HOST": "mail.example.com"})
 
     assert config.smtp.host == "localhost"

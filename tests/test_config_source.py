@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from adaptsend import ConfigError, config_from_dict, load_config
-from adaptsend._config_source import TableColumns, TableSourceConfig
+from adaptsend.config._source import TableColumns, TableSourceConfig
 
 DOCS = Path(__file__).parent.parent / "docs" / "configuration.md"
 

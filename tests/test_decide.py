@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from adaptsend._classifier import Classifier
-from adaptsend._config import RetryConfig
-from adaptsend._decide import AttemptContext, Judge
 from adaptsend._models import ClaimedMessage, Envelope, Outcome, Reply, Stage, Status
-from adaptsend._transport import SendResult
+from adaptsend.classify._classifier import Classifier
+from adaptsend.config._settings import RetryConfig
+from adaptsend.engine._judge import AttemptContext, Judge
+from adaptsend.transports._contract import SendResult
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, 0)
 CONTEXT = AttemptContext(started_at=NOW, duration_s=0.5, cap=3, in_flight=2)

@@ -4,10 +4,10 @@ dispatcher. Each test asserts what arrived at the server and what was recorded."
 from __future__ import annotations
 
 from adaptsend import Agent, Message, Outcome, Status, hookimpl, send_batch_async
-from adaptsend._compose import compose
-from adaptsend._dispatcher import Dispatcher
 from adaptsend._models import AttemptRecord
-from adaptsend._plugins import load_plugins
+from adaptsend.engine._dispatcher import Dispatcher
+from adaptsend.plugins._manager import load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, batch, rows
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adaptsend import ConfigError, Message, PluginError, Status, hookimpl, send_batch
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from adaptsend import Status, send_batch_async
-from adaptsend._classifier import hint_for
-from adaptsend._cli import cli
 from adaptsend._models import Reply, Stage
-from adaptsend._progress import summary_lines
-from adaptsend._report import RunReport
+from adaptsend.classify._classifier import hint_for
+from adaptsend.cli._main import cli
+from adaptsend.cli._progress import summary_lines
+from adaptsend.engine._report import RunReport
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, batch, rows, write_agent_config
 

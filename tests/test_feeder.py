@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from adaptsend import Agent
-from adaptsend._compose import compose
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, batch
 

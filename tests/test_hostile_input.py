@@ -11,7 +11,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from adaptsend import Envelope, Message, Status, send_batch
-from adaptsend._cli import cli
+from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import rows, write_agent_config
 

@@ -9,8 +9,8 @@ import time
 import trio
 
 from adaptsend import Agent
-from adaptsend._compose import compose
-from adaptsend._plugins import load_plugins
+from adaptsend.plugins._manager import load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, batch
 

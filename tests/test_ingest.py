@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from adaptsend import Attachment, Message, MessageError
-from adaptsend._compose import compose
-from adaptsend._ingest import Rejected, read_eml, read_jsonl
+from adaptsend.sources._compose import compose
+from adaptsend.sources._ingest import Rejected, read_eml, read_jsonl
 
 
 def test_jsonl_yields_envelopes_and_numbered_rejections(tmp_path: Path) -> None:

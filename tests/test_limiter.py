@@ -7,9 +7,9 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from adaptsend import _limiter_records
-from adaptsend._limiter import AIMDLimiter, Slot
-from adaptsend._limiter_records import CapChange, ChangeReason, LimiterStatistics
+from adaptsend.limits import _records as _limiter_records
+from adaptsend.limits._local import AIMDLimiter, Slot
+from adaptsend.limits._records import CapChange, ChangeReason, LimiterStatistics
 from tests.limiter_helpers import cut_to_two_with_ceiling_four, make, succeed, take, take_many
 
 # --- construction ---------------------------------------------------------

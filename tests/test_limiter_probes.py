@@ -8,8 +8,8 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from adaptsend._limiter import AIMDLimiter, Slot
-from adaptsend._limiter_records import CapChange, ChangeReason
+from adaptsend.limits._local import AIMDLimiter, Slot
+from adaptsend.limits._records import CapChange, ChangeReason
 from tests.limiter_helpers import cut_to_two_with_ceiling_four, make, succeed, take, take_many
 
 # --- ceiling memory and probes ---------------------------------------------

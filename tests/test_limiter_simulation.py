@@ -8,8 +8,8 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from adaptsend._limiter import AIMDLimiter
-from adaptsend._limiter_records import CapChange, ChangeReason
+from adaptsend.limits._local import AIMDLimiter
+from adaptsend.limits._records import CapChange, ChangeReason
 
 # --- a simulated provider -------------------------------------------------
 

@@ -8,8 +8,8 @@ import contextlib
 import pytest
 import trio.testing
 
-from adaptsend._limiter import AIMDLimiter, Slot
-from adaptsend._limiter_records import ChangeReason
+from adaptsend.limits._local import AIMDLimiter, Slot
+from adaptsend.limits._records import ChangeReason
 from tests.limiter_helpers import make, succeed, take, take_many
 from tests.test_limiter_simulation import simulate
 

@@ -12,15 +12,15 @@ import sqlalchemy as sa
 import trio
 
 from adaptsend import ConfigError, config_from_dict
-from adaptsend._budget_api import BudgetView
-from adaptsend._budget_rules import BudgetRules
-from adaptsend._config import Config
-from adaptsend._limiter import AIMDLimiter
-from adaptsend._limiters import make_limiter, running, shares
-from adaptsend._shared_limiter import SharedLimiter
-from adaptsend._store_thread import StoreThread
+from adaptsend.config._settings import Config
+from adaptsend.limits._choice import make_limiter, running, shares
+from adaptsend.limits._local import AIMDLimiter
+from adaptsend.limits._policy import BudgetRules
+from adaptsend.limits._shared import SharedLimiter
 from adaptsend.store import SQLStore, open_store
+from adaptsend.store._budget_api import BudgetView
 from adaptsend.store._schema import sending_budgets
+from adaptsend.store._thread import StoreThread
 from tests import databases
 
 KEY = "reports@example.com@smtp.example.net:587"

@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from adaptsend._cli import cli
 from adaptsend._models import utcnow
+from adaptsend.cli._main import cli
 from adaptsend.store._schema import attempts, messages
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import write_agent_config

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from adaptsend import Agent, load_config, load_plugins
-from adaptsend._shared_limiter import SharedLimiter
+from adaptsend.limits._shared import SharedLimiter
 from adaptsend.store._schema import sending_budgets
 from adaptsend.testing import ThrottlingSMTPServer
 from tests import databases

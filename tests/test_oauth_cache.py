@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from adaptsend._oauth import MIN_LIFE_S, AccessToken, TokenCache
-from adaptsend._redact import REDACTED, Redactor, protect_logs, unprotect_logs
+from adaptsend.config._redact import REDACTED, Redactor, protect_logs, unprotect_logs
+from adaptsend.oauth._tokens import MIN_LIFE_S, AccessToken, TokenCache
 
 
 class Issuer:

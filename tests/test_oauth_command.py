@@ -13,13 +13,13 @@ import attrs
 import pytest
 
 from adaptsend import Config, Message, hookimpl, send_batch_async
-from adaptsend._cli_common import exit_code
-from adaptsend._embed import BatchReport
 from adaptsend._errors import ConfigError
-from adaptsend._oauth import TokenError
-from adaptsend._oauth_command import CommandTokenProvider
-from adaptsend._plugins import load_plugins
-from adaptsend._redact import REDACTED
+from adaptsend.agent._batch import BatchReport
+from adaptsend.cli._common import exit_code
+from adaptsend.config._redact import REDACTED
+from adaptsend.oauth._command import CommandTokenProvider
+from adaptsend.oauth._tokens import TokenError
+from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, rows
 

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adaptsend import Message, config_from_dict, send_batch_async
-from adaptsend._agent import Agent
-from adaptsend._cli_common import exit_code
 from adaptsend._errors import ConfigError
-from adaptsend._oauth import TokenError
-from adaptsend._oauth_config import OAuthConfig
-from adaptsend._oauth_msal import MSALTokenProvider
-from adaptsend._redact import REDACTED
+from adaptsend.agent._agent import Agent
+from adaptsend.cli._common import exit_code
+from adaptsend.config._oauth import OAuthConfig
+from adaptsend.config._redact import REDACTED
+from adaptsend.oauth._msal import MSALTokenProvider
+from adaptsend.oauth._tokens import TokenError
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig
 

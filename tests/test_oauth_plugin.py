@@ -8,11 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from adaptsend import Config, Message, hookimpl, send_batch_async
-from adaptsend._cli_common import exit_code
 from adaptsend._errors import PluginError
-from adaptsend._oauth import AccessToken
-from adaptsend._plugins import load_plugins
+from adaptsend.cli._common import exit_code
 from adaptsend.hookspecs import TokenProviderFactory
+from adaptsend.oauth._tokens import AccessToken
+from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig
 

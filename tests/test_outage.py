@@ -15,7 +15,7 @@ import trustme
 from click.testing import CliRunner
 
 from adaptsend import Status, config_from_dict, send_batch_async
-from adaptsend._cli import cli
+from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import batch, rows
 

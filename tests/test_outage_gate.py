@@ -8,7 +8,7 @@ import trio
 import trio.testing
 
 from adaptsend._models import Reply, Stage
-from adaptsend._outage import Outage
+from adaptsend.limits._outage import Outage
 
 REFUSED = Reply(code=None, text="ConnectionRefusedError", stage=Stage.CONNECT)
 QUOTA = Reply(code=454, text="Throttling failure: Daily message quota exceeded", stage=Stage.DATA)

@@ -20,9 +20,9 @@ import pytest
 from click.testing import CliRunner
 
 from adaptsend import Agent, Message, PluginError, config_from_dict, send_batch_async
-from adaptsend._cli import cli
-from adaptsend._compose import compose
-from adaptsend._plugins import load_plugins
+from adaptsend.cli._main import cli
+from adaptsend.plugins._manager import load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig
 

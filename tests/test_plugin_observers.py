@@ -22,9 +22,9 @@ from adaptsend import (
     hookimpl,
     send_batch_async,
 )
-from adaptsend._limiter_records import CapChange, ChangeReason
-from adaptsend._plugin_calls import LOG_EVERY_S, FailureLog
-from adaptsend._plugins import Plugins, load_plugins
+from adaptsend.limits._records import CapChange, ChangeReason
+from adaptsend.plugins._calls import LOG_EVERY_S, FailureLog
+from adaptsend.plugins._manager import Plugins, load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, batch, rows
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from adaptsend import Agent, Decision, PluginError, Status, config_from_dict, hookimpl
-from adaptsend._compose import compose
 from adaptsend._models import Message
-from adaptsend._plugins import BUILTIN_PLUGINS, load_plugins
+from adaptsend.plugins._manager import BUILTIN_PLUGINS, load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import InstantTransportPlugin
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from adaptsend import Message, Status, send_batch_async
-from adaptsend._cli import cli
+from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, rows, write_agent_config
 

@@ -7,7 +7,7 @@ import pytest
 import trio
 import trio.testing
 
-from adaptsend._rate import BURST_SECONDS, RateBudget, make_rate_budget
+from adaptsend.limits._rate import BURST_SECONDS, RateBudget, make_rate_budget
 
 
 def test_the_burst_is_half_a_second_of_the_rate_and_at_least_one_token() -> None:

@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from adaptsend._rate_adapt import (
+from adaptsend.limits._rate_adapt import (
     FAST_STEP,
     GROW_S,
     MIN_PER_MINUTE,

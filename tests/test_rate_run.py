@@ -7,9 +7,9 @@ from __future__ import annotations
 import trio
 
 from adaptsend import Agent, send_batch_async
-from adaptsend._compose import compose
-from adaptsend._plugins import load_plugins
-from adaptsend._rate import RateBudget
+from adaptsend.limits._rate import RateBudget
+from adaptsend.plugins._manager import load_plugins
+from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, batch, rows
 from tests.test_dispatcher import StopAfter

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import trio
 import trio.testing
 
-from adaptsend._decide import Judgement
 from adaptsend._models import Decision, Outcome, Status
-from adaptsend._recorder import GATHER_SECONDS, Recorder
-from adaptsend._store_thread import StoreThread
+from adaptsend.engine._judge import Judgement
+from adaptsend.engine._recorder import GATHER_SECONDS, Recorder
+from adaptsend.store._thread import StoreThread
 
 
 class WrittenBatches:

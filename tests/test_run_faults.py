@@ -10,12 +10,12 @@ from typing import Any
 import trio
 
 from adaptsend import Status, hookimpl, send_batch_async
-from adaptsend._config import Config
 from adaptsend._models import Envelope
-from adaptsend._plugins import load_plugins
-from adaptsend._smtp import SMTPTransport
-from adaptsend._transport import Connection, SendResult
+from adaptsend.config._settings import Config
+from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
+from adaptsend.transports._contract import Connection, SendResult
+from adaptsend.transports.smtp._transport import SMTPTransport
 from tests.conftest import MakeConfig, batch, rows
 
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 import pytest
 
 from adaptsend import Config, Message, config_from_dict, hookimpl, send_batch_async
-from adaptsend._agent import Agent
 from adaptsend._models import Reply, Stage
-from adaptsend._plugins import load_plugins
-from adaptsend._redact import LOG_FILTER, REDACTED, Redactor, protect_logs, unprotect_logs
+from adaptsend.agent._agent import Agent
+from adaptsend.config._redact import LOG_FILTER, REDACTED, Redactor, protect_logs, unprotect_logs
+from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.conftest import MakeConfig, rows
 

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
-from adaptsend._cli import cli
+from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
 from tests import databases
 

@@ -16,15 +16,17 @@ import sqlalchemy as sa
 import trio
 
 import adaptsend
-from adaptsend import RunReport, Status, _budget_mirror, _shared_limiter, config_from_dict
-from adaptsend._budget_rules import BudgetRules
-from adaptsend._compose import compose
-from adaptsend._limiter_records import CapChange, ChangeReason
+from adaptsend import RunReport, Status, config_from_dict
 from adaptsend._models import utcnow
-from adaptsend._shared_limiter import SharedLimiter, SharedSlot
-from adaptsend._store_thread import StoreThread
+from adaptsend.limits import _mirror as _budget_mirror
+from adaptsend.limits import _shared as _shared_limiter
+from adaptsend.limits._policy import BudgetRules
+from adaptsend.limits._records import CapChange, ChangeReason
+from adaptsend.limits._shared import SharedLimiter, SharedSlot
+from adaptsend.sources._compose import compose
 from adaptsend.store import SQLStore, _budgets, _sqlstore, open_store
 from adaptsend.store._schema import connection_slots
+from adaptsend.store._thread import StoreThread
 from tests import databases
 from tests.conftest import batch
 

@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from adaptsend._models import Envelope, Outcome, Stage
-from adaptsend._transport import SendAttempt
+from adaptsend.transports._contract import SendAttempt
 from tests.smtp_fault_server import FaultServer
 from tests.smtp_helpers import big_envelope, connect_to
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from adaptsend import Status, send_batch_async
 from adaptsend._models import Envelope, Outcome, Stage
-from adaptsend._smtp_wire import UnsafeCommand, command_group, envelope_commands
 from adaptsend.testing import ThrottlingSMTPServer
+from adaptsend.transports.smtp._wire import UnsafeCommand, command_group, envelope_commands
 from tests.conftest import MakeConfig, rows
 from tests.smtp_fault_server import FaultServer
 from tests.smtp_helpers import big_envelope, send_all

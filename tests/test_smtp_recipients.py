@@ -12,7 +12,7 @@ import pytest
 
 from adaptsend import Status, send_batch_async
 from adaptsend._models import Envelope, Reply
-from adaptsend._smtp_parts import too_many
+from adaptsend.transports.smtp._parts import too_many
 from tests.conftest import MakeConfig, rows
 from tests.smtp_fault_server import FaultServer
 from tests.smtp_helpers import big_envelope, send_all

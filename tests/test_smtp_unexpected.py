@@ -9,8 +9,8 @@ import attrs
 import pytest
 
 from adaptsend._models import Outcome, Stage
-from adaptsend._transport import SendAttempt, TransportError
 from adaptsend.testing import ThrottlingSMTPServer
+from adaptsend.transports._contract import SendAttempt, TransportError
 from tests.smtp_fault_server import FaultServer
 from tests.smtp_helpers import big_envelope, connect_to
 

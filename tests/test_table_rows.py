@@ -7,9 +7,15 @@ import uuid
 
 import pytest
 
-from adaptsend._config_source import TableColumns
 from adaptsend._errors import MessageError, SourceError
-from adaptsend._table_rows import check_columns, key_value, lowered, message_from_row, row_key
+from adaptsend.config._source import TableColumns
+from adaptsend.sources._table_rows import (
+    check_columns,
+    key_value,
+    lowered,
+    message_from_row,
+    row_key,
+)
 
 COLUMNS = TableColumns(cc="copy_to", html="body_html", message_id="msg_id")
 

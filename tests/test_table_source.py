@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from adaptsend import config_from_dict
 from adaptsend._models import Decision, Status
-from adaptsend._table_source import TableSource
+from adaptsend.sources._table_source import TableSource
 from adaptsend.store import SQLStore, open_store
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.table_helpers import (

@@ -12,7 +12,7 @@ import pytest
 
 from adaptsend import config_from_dict
 from adaptsend._models import Status
-from adaptsend._table_source import IngestResult, TableSource
+from adaptsend.sources._table_source import IngestResult, TableSource
 from adaptsend.store import SQLStore, open_store
 from adaptsend.testing import ThrottlingSMTPServer
 from tests.table_helpers import (

@@ -18,10 +18,10 @@ import trustme
 from click.testing import CliRunner
 
 from adaptsend import ConfigError, Message, Status, config_from_dict, send_batch_async
-from adaptsend._cli import cli
-from adaptsend._smtp import SMTPTransport
-from adaptsend._tls_policy import effective_tls, is_loopback
+from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
+from adaptsend.transports.smtp._tls_policy import effective_tls, is_loopback
+from adaptsend.transports.smtp._transport import SMTPTransport
 from tests.conftest import MakeConfig
 from tests.smtp_helpers import recording_proxy
 

@@ -16,16 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adaptsend import Envelope, Message, MessageError
-from adaptsend._compose import compose
-from adaptsend._ingest import Rejected, read_jsonl
-from adaptsend._validate import (
+from adaptsend.sources._compose import compose
+from adaptsend.sources._ingest import Rejected, read_jsonl
+from adaptsend.sources._validate import (
     ADDRESS_HEADERS,
     CheckedMessage,
     check_envelope,
     check_message,
     needs_smtputf8,
 )
-from adaptsend._validate_address import mailboxes
+from adaptsend.sources._validate_address import mailboxes
 
 #: Modest, so that each property runs in a few seconds.
 FEW = settings(

@@ -7,7 +7,7 @@ each other's slot instead of waiting; on Oracle a locking cursor, then an
 UPDATE of the slot it fetched.
 
 A decision on the budget (a cut, a growth step) is read, decided by
-``adaptsend._budget_rules`` in Python, and written by an UPDATE that names the
+``adaptsend.limits._policy`` in Python, and written by an UPDATE that names the
 version it was decided from: of two agents deciding from one state, the second
 finds the row changed and decides again from the new state (or, for a
 throttle from an epoch that has ended, not at all). No transaction spans the
@@ -37,11 +37,11 @@ from sqlalchemy import (
     update,
 )
 
-from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake, Want
-from adaptsend._budget_rules import Budget, BudgetRules, cut, grow, new_budget
 from adaptsend._errors import StoreError
-from adaptsend._limiter_records import ChangeReason
+from adaptsend.limits._policy import Budget, BudgetRules, cut, grow, new_budget
+from adaptsend.limits._records import ChangeReason
 from adaptsend.store import _clock
+from adaptsend.store._budget_api import BudgetDecision, BudgetView, SlotTake, Want
 from adaptsend.store._claim import ClaimStyle
 from adaptsend.store._rows import AnyRow
 from adaptsend.store._schema import OWNER_LEN

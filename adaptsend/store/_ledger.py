@@ -1,5 +1,5 @@
 """The SQL store's half that the table source uses: its ledger of site rows
-(``adaptsend._source_api.SourceLedger``). The SQL is in ``_sources``."""
+(``adaptsend.store._source_api.SourceLedger``). The SQL is in ``_sources``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import Engine, exc
 
 from adaptsend._models import Envelope, Status, utcnow
-from adaptsend._source_api import SourceOutcome
 from adaptsend.store import _enqueue, _sources
+from adaptsend.store._source_api import SourceOutcome
 
 
 class LedgerMethods:

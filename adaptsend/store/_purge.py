@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Select, delete, func, select
 
 from adaptsend._models import FINAL_STATUSES
-from adaptsend._store_api import PurgeCounts
 from adaptsend.store import _rows
+from adaptsend.store._api import PurgeCounts
 from adaptsend.store._schema import attempts as a
 from adaptsend.store._schema import message_contents as c
 from adaptsend.store._schema import messages as m

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, desc, func, select
 
 from adaptsend._models import Outcome, Status
-from adaptsend._store_api import FailureGroup, MessageState, OldestUnsent
 from adaptsend.store import _rows
+from adaptsend.store._api import FailureGroup, MessageState, OldestUnsent
 from adaptsend.store._schema import attempts as a
 from adaptsend.store._schema import messages as m
 

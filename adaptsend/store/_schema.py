@@ -21,7 +21,7 @@ changes size, and rewriting the content twice per send would make large
 messages the bottleneck.
 
 ``sending_budgets`` and ``connection_slots`` let several agents share one
-connection cap per sending key (see ``adaptsend._shared_limiter``): the cap
+connection cap per sending key (see ``adaptsend.limits._shared``): the cap
 and what the limiter learned, and one row per connection an agent may hold.
 Both are small (one row per key, ``max_cap`` rows per key) and every query of
 them goes through their primary keys.
@@ -49,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import oracle
 
 from adaptsend._models import Status
-from adaptsend._source_api import MAX_KEY_LEN
+from adaptsend.store._source_api import MAX_KEY_LEN
 
 #: Longest stored reply text; longer ones are cut rather than refused.
 REPLY_TEXT_LEN = 1000
@@ -158,7 +158,7 @@ source_rows = Table(
 Index("ix_source_rows_reported", source_rows.c.source_name, source_rows.c.reported_at)
 
 #: The connection cap that the agents sending as one key share, and what the
-#: limiter has learned about the provider's limit (see ``adaptsend._budget_rules``).
+#: limiter has learned about the provider's limit (see ``adaptsend.limits._policy``).
 sending_budgets = Table(
     "sending_budgets",
     metadata,

@@ -1,5 +1,5 @@
 """The ledger of site rows: which were queued as which message, which were
-rejected, and which outcomes have been written back (see ``adaptsend._source_api``).
+rejected, and which outcomes have been written back (see ``adaptsend.store._source_api``).
 
 A rejected row is recorded as a message too, so that its key is known like
 any other and every later reading skips it: a ``failed`` message that was
@@ -17,12 +17,12 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import ColumnElement, Connection, Exists, insert, select, update
 
 from adaptsend._models import FINAL_STATUSES, Envelope, Status
-from adaptsend._source_api import SourceOutcome
 from adaptsend.store import _enqueue, _postgres_fast, _rows
 from adaptsend.store import _schema as s
 from adaptsend.store._schema import message_contents as c
 from adaptsend.store._schema import messages as m
 from adaptsend.store._schema import source_rows as r
+from adaptsend.store._source_api import SourceOutcome
 
 _FINAL = sorted(status.value for status in FINAL_STATUSES)
 #: The columns of a new ledger row, in the order ``enqueue`` builds them.

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, case, exc, insert, update
 from sqlalchemy.engine import Dialect
 
-from adaptsend._budget_api import BudgetDecision, BudgetView, SlotTake
-from adaptsend._budget_rules import BudgetRules
 from adaptsend._errors import StoreError
 from adaptsend._models import (
     AttemptRecord,
@@ -20,13 +18,7 @@ from adaptsend._models import (
     Status,
     utcnow,
 )
-from adaptsend._store_api import (
-    FailureGroup,
-    MessageState,
-    OldestUnsent,
-    PurgeCounts,
-    SchemaOutOfDate,
-)
+from adaptsend.limits._policy import BudgetRules
 from adaptsend.store import (
     _budgets,
     _claim,
@@ -43,6 +35,14 @@ from adaptsend.store import (
     _sqlite_fast,
 )
 from adaptsend.store import _schema as s
+from adaptsend.store._api import (
+    FailureGroup,
+    MessageState,
+    OldestUnsent,
+    PurgeCounts,
+    SchemaOutOfDate,
+)
+from adaptsend.store._budget_api import BudgetDecision, BudgetView, SlotTake
 from adaptsend.store._ledger import LedgerMethods
 
 
@@ -303,7 +303,7 @@ class SQLStore(LedgerMethods):
             shown = _engine.safe(self.engine.url)
             raise StoreError(f"Cannot purge the store at {shown}: {_engine.reason(e)}.") from None
 
-    # -- connection budgets shared by agents (adaptsend._budget_api.BudgetStore) --
+    # -- connection budgets shared by agents (adaptsend.store._budget_api.BudgetStore) --
 
     def budget_view(self, *, sending_key: str, initial_cap: int, rules: BudgetRules) -> BudgetView:
         """Read (creating it first if needed) the budget of ``sending_key``."""
@@ -369,9 +369,9 @@ class SQLStore(LedgerMethods):
 
 if TYPE_CHECKING:
     # Type checkers verify here that SQLStore still fulfils the Store protocol.
-    from adaptsend._budget_api import BudgetStore
-    from adaptsend._source_api import SourceLedger
-    from adaptsend._store_api import Store
+    from adaptsend.store._api import Store
+    from adaptsend.store._budget_api import BudgetStore
+    from adaptsend.store._source_api import SourceLedger
 
     _conforms: type[Store] = SQLStore
     _keeps_ledger: type[SourceLedger] = SQLStore

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import trio
 
-from adaptsend._config import Config
 from adaptsend._models import Envelope, Reply, Stage
-from adaptsend._transport import SendResult
+from adaptsend.config._settings import Config
 from adaptsend.hookspecs import TransportFactory, hookimpl
+from adaptsend.transports._contract import SendResult
 
 _ACCEPTED = Reply(code=250, enhanced="2.0.0", text="OK", stage=Stage.DATA)
 

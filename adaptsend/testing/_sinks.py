@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from adaptsend._alerts import Alert, AlertSink, SinkContext
+from adaptsend.alerts._model import Alert, AlertSink, SinkContext
 from adaptsend.hookspecs import AlertSinkFactory, hookimpl
 
 

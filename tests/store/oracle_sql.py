@@ -24,12 +24,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from adaptsend._budget_api import BudgetStore
-from adaptsend._budget_rules import BudgetRules
 from adaptsend._models import Status, utcnow
-from adaptsend._source_api import SourceLedger
-from adaptsend._store_api import Store
+from adaptsend.limits._policy import BudgetRules
 from adaptsend.store import SQLStore, open_store, upgrade_sql
+from adaptsend.store._api import Store
+from adaptsend.store._budget_api import BudgetStore
+from adaptsend.store._source_api import SourceLedger
 
 from .helpers import KEY, LATER, NO_USER, OK, attempt, decision, envelope, later
 

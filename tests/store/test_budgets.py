@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from adaptsend._budget_api import BudgetView
-from adaptsend._budget_rules import Budget, BudgetRules
-from adaptsend._limiter_records import ChangeReason
 from adaptsend._models import utcnow
+from adaptsend.limits._policy import Budget, BudgetRules
+from adaptsend.limits._records import ChangeReason
 from adaptsend.store import SQLStore
+from adaptsend.store._budget_api import BudgetView
 from adaptsend.store._schema import connection_slots, sending_budgets
 
 from .conftest import OpenStore

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from adaptsend._models import Status, utcnow
-from adaptsend._store_api import PurgeCounts
 from adaptsend.store import SQLStore, StoreError, _purge, _rows
+from adaptsend.store._api import PurgeCounts
 from adaptsend.store._schema import attempts, message_contents, messages, source_rows
 
 from .conftest import on_servers, on_sqlite

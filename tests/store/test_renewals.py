@@ -8,9 +8,9 @@ import threading
 import sqlalchemy as sa
 import trio
 
-from adaptsend._store_thread import StoreThread
 from adaptsend.store import SQLStore
 from adaptsend.store._schema import messages
+from adaptsend.store._thread import StoreThread
 
 from .conftest import OpenStore, on_servers
 from .helpers import LONG_AGO, claim_ids, db_now, enqueue, expire_leases, later, message_row

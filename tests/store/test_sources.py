@@ -8,8 +8,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from adaptsend._models import Status, utcnow
-from adaptsend._store_api import PurgeCounts
 from adaptsend.store import SQLStore
+from adaptsend.store._api import PurgeCounts
 from adaptsend.store._schema import MESSAGE_ID_LEN, REPLY_TEXT_LEN, message_contents, messages
 
 from .helpers import attempt, claim_ids, decision, envelope, later, message_row

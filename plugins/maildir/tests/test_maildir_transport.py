@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from adaptsend import Agent, ConfigError, Message, Status, config_from_dict, send_batch_async
-from adaptsend._cli import cli
-from adaptsend._plugins import load_plugins
+from adaptsend.cli._main import cli
+from adaptsend.plugins._manager import load_plugins
 
 
 def maildir_config(tmp_path: Path, **settings: Any) -> dict[str, Any]:

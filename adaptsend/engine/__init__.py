@@ -1,0 +1,8 @@
+"""The engine: drains the store's queue through a transport. The dispatcher
+runs connection workers in a trio nursery; the judge turns each attempt into
+rows and the message's next state; the recorder writes them in batches; the
+tally counts what a run did.
+
+May import config, limits, classify, store (its API), transports (their
+contract) and plugins (to call observers); never the CLI.
+"""

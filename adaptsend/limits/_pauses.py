@@ -1,0 +1,85 @@
+"""What a run does when its sending key must pause: the server cannot be
+reached (an outage), or it reports a quota that clears with time.
+
+The :class:`~adaptsend.limits._outage.Outage` gate keeps the workers from
+connecting; this tells people (a log line, the plugins and alert rules) and,
+for a quota, the store, so that every agent on it keeps the pause.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+import trio
+
+from adaptsend._models import Reply
+from adaptsend.config._settings import Config
+from adaptsend.limits._outage import Outage
+from adaptsend.plugins._manager import Plugins
+from adaptsend.store._thread import StoreThread
+
+log = logging.getLogger("adaptsend.run")
+
+
+class KeyPauses:
+    """The pauses of one run's sending key."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: StoreThread,
+        sending_key: str,
+        plugins: Plugins | None,
+        defer: Callable[[], None] | None,
+    ) -> None:
+        """``defer`` ends the run with its messages waiting (None with
+        ``--follow``: the run waits as long as it takes)."""
+        self.outage = Outage(
+            first_delay_s=config.retry.base_delay_s,
+            max_delay_s=config.retry.max_delay_s,
+            on_change=self._reachability_changed,
+        )
+        self._quota_pause_s = config.limiter.quota_pause_s
+        self._store = store
+        self._key = sending_key
+        self._plugins = plugins
+        self._defer = defer
+        #: Where to run the store's pause, while the run has tasks beside its sends.
+        self.side: trio.Nursery | None = None
+
+    def quota_reached(self, reply: Reply) -> None:
+        """The server reports a quota: pause the key for ``quota_pause_s``
+        (then one message probes), or end the run with the messages waiting."""
+        if not self.outage.quota:
+            log.warning(
+                "the server of %s reports a quota (%s): sending pauses for %g s",
+                self._key,
+                reply.describe(),
+                self._quota_pause_s,
+            )
+            if self.side is not None:
+                self.side.start_soon(self.pause_in_store)
+        self.outage.pause(reply, self._quota_pause_s)
+        if self._defer is not None:
+            self._defer()
+
+    async def pause_in_store(self) -> None:
+        """Make the key's waiting messages due after the pause, for every agent."""
+        store = self._store
+        await store.call(store.store.pause_key, sending_key=self._key, pause_s=self._quota_pause_s)
+
+    def _reachability_changed(self, since: dt.datetime | None, reply: Reply | None) -> None:
+        if since is not None and reply is not None:
+            log.warning(
+                "cannot reach the server of %s (%s); messages wait, uncharged, and one "
+                "connection tries again at growing intervals",
+                self._key,
+                reply.describe(),
+            )
+        else:
+            log.warning("the server of %s answers again", self._key)
+        if self._plugins is not None:
+            self._plugins.reachability_changed(self._key, since, reply)
