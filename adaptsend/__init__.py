@@ -57,6 +57,7 @@ from adaptsend.transports._contract import (
     SendResult,
     Transport,
     TransportError,
+    UsesTokens,
 )
 
 __all__ = [
@@ -106,6 +107,7 @@ __all__ = [
     "TopReply",
     "Transport",
     "TransportError",
+    "UsesTokens",
     "config_from_dict",
     "hookimpl",
     "load_config",

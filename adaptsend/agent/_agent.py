@@ -27,8 +27,7 @@ from adaptsend.oauth._tokens import TokenCache, xoauth2_response
 from adaptsend.plugins._manager import Plugins, load_plugins
 from adaptsend.store._api import Store
 from adaptsend.store._thread import StoreThread
-from adaptsend.transports._contract import Transport
-from adaptsend.transports.smtp._transport import SMTPTransport
+from adaptsend.transports._contract import Transport, UsesTokens
 
 #: Threads for blocking transport calls beyond the connection cap: closes that
 #: overlap with new connections must not wait behind them.
@@ -97,7 +96,7 @@ class Agent:
     def _new_transport(self, threads: trio.CapacityLimiter) -> Transport:
         factory = self.plugins.transport_factory(self.config.run.transport)
         transport = factory(self.config, threads)
-        if self.tokens is not None and isinstance(transport, SMTPTransport):
+        if self.tokens is not None and isinstance(transport, UsesTokens):
             transport.use_tokens(self.tokens)
         return transport
 

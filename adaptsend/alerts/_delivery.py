@@ -59,10 +59,6 @@ class Deliveries:
                 self._nursery = None
                 nursery.cancel_scope.cancel()
 
-    @property
-    def is_open(self) -> bool:
-        return self._nursery is not None
-
     def start(self, alert: Alert, names: tuple[str, ...]) -> None:
         """Deliver ``alert`` to the sinks named, in the background. When none
         of them is available it is logged, never lost in silence."""

@@ -14,10 +14,10 @@ from adaptsend.agent._agent import Agent
 from adaptsend.cli._common import exit_code, fail_cleanly, load
 from adaptsend.cli._interactive import CapChangeLogger, run_with_signals
 from adaptsend.cli._progress import report_json, write_summary
+from adaptsend.cli._table_run import TableTotals, drain_source, table_exit_code, with_table
 from adaptsend.config._redact import attach_filter
 from adaptsend.engine._report import RunReport
 from adaptsend.plugins._manager import load_plugins
-from adaptsend.sources._table_run import TableTotals, drain_source, table_exit_code, with_table
 
 
 @click.command()

@@ -27,7 +27,6 @@ from adaptsend.transports._contract import (
     Transport,
     TransportError,
 )
-from adaptsend.transports.smtp._transport import SMTPConfigurationError
 
 log = logging.getLogger("adaptsend.worker")
 
@@ -46,8 +45,7 @@ async def connect(transport: Transport) -> tuple[Connection | None, ConnectFailu
         return await transport.connect(), None
     except TransportError as exc:
         result = SendResult(reply=exc.reply, connection_usable=False)
-        forced = Outcome.FATAL if isinstance(exc, SMTPConfigurationError) else None
-        return None, ConnectFailure(result=result, outcome=forced)
+        return None, ConnectFailure(result=result, outcome=exc.outcome)
     except AdaptsendError:
         raise
     except Exception as exc:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
 from adaptsend._models import Envelope, Outcome, Reply
+
+if TYPE_CHECKING:
+    from adaptsend.oauth._tokens import TokenCache
 
 
 @attrs.frozen(kw_only=True)
@@ -60,11 +63,26 @@ class SendAttempt:
 
 
 class TransportError(Exception):
-    """Opening a connection failed; ``reply`` says how (code None for a local error)."""
+    """Opening a connection failed; ``reply`` says how (code None for a local error).
 
-    def __init__(self, reply: Reply) -> None:
+    ``outcome`` is the transport's own verdict where the reply alone would
+    mislead: :attr:`Outcome.FATAL` when the server cannot do what the
+    configuration asks (so the run stops for a person), for example. None:
+    the reply is classified like any other.
+    """
+
+    def __init__(self, reply: Reply, *, outcome: Outcome | None = None) -> None:
         super().__init__(reply.describe())
         self.reply = reply
+        self.outcome = outcome
+
+
+@runtime_checkable
+class UsesTokens(Protocol):
+    """A transport that logs in with OAuth access tokens: the agent hands it
+    the token cache made from the configured token provider."""
+
+    def use_tokens(self, tokens: TokenCache) -> None: ...
 
 
 class Connection(Protocol):

@@ -40,7 +40,11 @@ log = logging.getLogger("adaptsend.smtp")
 
 
 class SMTPConfigurationError(TransportError):
-    """The server cannot do what the configuration asks (no STARTTLS, no AUTH)."""
+    """The server cannot do what the configuration asks (no STARTTLS, no AUTH):
+    fatal, whatever the reply's code says."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply, outcome=Outcome.FATAL)
 
 
 class SMTPTransport:
