@@ -1,8 +1,8 @@
 """The dispatcher: drains the store's queue through the transport.
 
-One nursery holds a feeder that leases messages a page at a time, as many
-connection workers as the limiter's cap allows, and a recorder that writes
-outcomes in batches. The run ends when nothing is left to send (waiting for
+One nursery holds a feeder (``_feeder``) that leases messages a page at a
+time, as many connection workers as the limiter's cap allows, and a recorder
+that writes outcomes in batches. The run ends when nothing is left to send (waiting for
 retries that are due within the run), when it is stopped, or on a fatal reply.
 """
 
@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 import trio
 
-from adaptsend._models import ClaimedMessage, Reply, Status, utcnow
+from adaptsend._models import ClaimedMessage, Reply, Status
 from adaptsend.config._settings import Config
+from adaptsend.engine._feeder import Feeder
 from adaptsend.engine._judge import Judge, Judgement
 from adaptsend.engine._leases import keep_leases
 from adaptsend.engine._recorder import Recorder
@@ -33,13 +34,6 @@ from adaptsend.limits._records import CapChange
 from adaptsend.plugins._manager import Plugins
 from adaptsend.store._thread import StoreThread
 from adaptsend.transports._contract import Transport
-
-#: Seconds of sending the feeder keeps leased ahead of the workers: enough to
-#: keep them busy, few enough that no lease ages while it waits.
-_BUFFER_SECONDS = 2.0
-
-#: How soon to claim again when a message is due but the claim found none.
-_CLAIM_AGAIN_S = 0.05
 
 log = logging.getLogger("adaptsend.run")
 
@@ -97,23 +91,24 @@ class Dispatcher:
         #: When the first message this run leaves waiting is due, if it ended
         #: because nothing was due soon enough.
         self._next_due: dt.datetime | None = None
-        self._feeding_done = False
-        self._outstanding = 0
         self._in_flight = 0
         self._workers = 0
-        self._wake_feeder = trio.Event()
         self._wake_staff = trio.Event()
         self._tally = RunTally()
-        # Leased messages no send has started on: an abort hands them back.
-        self._unstarted: set[int] = set()
+        self.feeder = Feeder(
+            store=store,
+            owner=self.owner,
+            sending_key=transport.sending_key,
+            run=config.run,
+            follow=follow,
+            tally=self._tally,
+            cap=lambda: self.limiter.cap,
+            stopping=lambda: self._stopping,
+            defer=self._defer_until,
+        )
         self.idle_waits: set[trio.CancelScope] = set()
         self.slot_waits: set[trio.CancelScope] = set()
-        self._rate = 0.0
         self._started = 0.0
-        self._buffered = 0
-        # The last claim found fewer due messages than it asked for; see
-        # _claim_useful().
-        self._drained = False
 
     # -- what workers and callers see -------------------------------------
 
@@ -143,16 +138,14 @@ class Dispatcher:
         for waiting in list(self.slot_waits):
             waiting.cancel()
         self.rate.stop()
-        self._wake_feeder.set()
+        self.feeder.wake()
         self._wake_staff.set()
 
     def sends_starting(self, batch: list[ClaimedMessage]) -> None:
-        self._unstarted.difference_update(message.id for message in batch)
+        self.feeder.sends_starting(batch)
 
     def message_taken(self) -> None:
-        self._buffered -= 1
-        if self._claim_useful():
-            self._wake_feeder.set()
+        self.feeder.taken()
 
     def statistics(self) -> DispatcherStatistics:
         limiter = self.limiter.statistics()
@@ -179,7 +172,7 @@ class Dispatcher:
             owner=self.owner,
             batch=self._run.record_batch,
             on_recorded=self._recorded,
-            sends_to_come=lambda: self._in_flight + self._buffered,
+            sends_to_come=lambda: self._in_flight + self.feeder.buffered,
         )
         finished = False
         try:
@@ -197,7 +190,7 @@ class Dispatcher:
         finally:
             # Aborted (cancelled, or an error): nothing below runs.
             if not finished:
-                await self._hand_back_unstarted()
+                await self.feeder.hand_back_unstarted()
         released = await self._store.call(self._store.store.release, owner=self.owner)
         if self.outage.quota:
             # What was handed back is due at once: it waits out the pause too.
@@ -222,22 +215,16 @@ class Dispatcher:
         reported a quota; its messages wait, uncharged, for the next run."""
         self.stop(deferred=True)
 
+    def _defer_until(self, due: dt.datetime) -> None:
+        """Without ``--follow``: the next message is due after a pause (a
+        quota's); the next run sends it, not this one."""
+        self._next_due = due
+        self.stop(deferred=True)
+
     async def _waiting(self) -> int:
         """Messages of this sending key that are not final: what waits for the server."""
         unsent = await self._store.call(self._store.store.unsent_by_key)
         return unsent.get(self.transport.sending_key, 0)
-
-    async def _hand_back_unstarted(self) -> None:
-        """On an abort, give back the leases of messages that no send has
-        touched, so the next run need not wait for them to expire. Those with
-        a send in progress stay leased: that send may yet deliver."""
-        if not self._unstarted:
-            return
-        unstarted = sorted(self._unstarted)
-        with trio.CancelScope(shield=True):
-            await self._store.call(
-                self._store.store.release, owner=self.owner, message_pks=unstarted
-            )
 
     async def _staff(
         self,
@@ -246,7 +233,7 @@ class Dispatcher:
         judged: trio.MemorySendChannel[Judgement],
     ) -> None:
         """Keep as many workers as the cap allows until feeding ends."""
-        while not self._feeding_done:
+        while not self.feeder.done:
             while self._workers < self.limiter.cap and not self._stopping:
                 self._workers += 1
                 nursery.start_soon(
@@ -260,101 +247,21 @@ class Dispatcher:
         self._wake_staff.set()
 
     async def _feed(self, to_send: trio.MemorySendChannel[ClaimedMessage]) -> None:
-        async with to_send:
-            while not self._stopping:
-                room = self._refill_room()
-                claimed = await self._claim(room) if room > 0 else []
-                for message in claimed:
-                    to_send.send_nowait(message)
-                self._buffered += len(claimed)
-                self._outstanding += len(claimed)
-                if room > 0:
-                    self._drained = len(claimed) < room
-                if claimed:
-                    continue
-                timeout = await self._idle_timeout()
-                if timeout is None:
-                    break
-                with trio.move_on_after(timeout):
-                    await self._wake_feeder.wait()
-                self._wake_feeder = trio.Event()
-        self._feeding_done = True
+        await self.feeder.run(to_send)
         self._wake_staff.set()
-
-    async def _claim(self, limit: int) -> list[ClaimedMessage]:
-        store = self._store.store
-        claimed = await self._store.call(
-            store.claim,
-            owner=self.owner,
-            sending_key=self.transport.sending_key,
-            limit=limit,
-            lease_s=self._run.lease_s,
-        )
-        self._tally.claimed(message.id for message in claimed)
-        self._unstarted.update(message.id for message in claimed)
-        return claimed
-
-    async def _idle_timeout(self) -> float | None:
-        """How long to wait before claiming again; None when the run is done."""
-        if self._outstanding or self._buffered > 0:
-            return self._run.poll_interval_s
-        due = await self._store.call(
-            self._store.store.next_due, sending_key=self.transport.sending_key
-        )
-        if due is None:
-            return self._run.poll_interval_s if self._follow else None
-        wait = (due - utcnow()).total_seconds()
-        if wait <= 0:
-            # Due, yet the claim that just ran found nothing: rows another
-            # agent's claim held for a moment, or (after a failed write) rows
-            # still leased to this run, which it never claims again. Holding
-            # nothing now, it hands those back.
-            released = await self._store.call(self._store.store.release, owner=self.owner)
-            if released:
-                log.warning("handed back %d message(s) this run had lost track of", released)
-            return 0.0 if released else _CLAIM_AGAIN_S
-        if self._follow:
-            return min(wait, self._run.poll_interval_s)
-        if wait > self._run.outage_wait_s:
-            # Due after a pause (a quota's): the next run sends it, not this one.
-            self._next_due = due
-            self.stop(deferred=True)
-            return None
-        return wait
-
-    def _refill_room(self) -> int:
-        """How many messages to claim now: none until half the buffer has been
-        taken, so that each claim (one transaction) brings a page, not a few."""
-        target = self._target_buffer()
-        return target - self._buffered if self._buffered <= target // 2 else 0
-
-    def _claim_useful(self) -> bool:
-        """Whether to wake the feeder for a claim. Once a claim has come back
-        short, another finds nothing until a retry is recorded or new mail is
-        queued: until then the feeder claims only when the buffer is empty
-        (or its poll interval passes), not each time a message is taken."""
-        if self._drained and self._buffered > 0:
-            return False
-        return self._refill_room() > 0
-
-    def _target_buffer(self) -> int:
-        cap = self.limiter.cap
-        by_rate = int(self._rate * _BUFFER_SECONDS)
-        return max(2 * cap, min(self._run.page_size, by_rate))
 
     def _recorded(self, batch: Sequence[Judgement]) -> None:
         now = trio.current_time()
         elapsed = max(now - self._started, 1e-3)
+        more_due = False
         for judgement in batch:
             if self._tally.add(judgement, retries=self._fatal is None):
-                self._drained = False
+                more_due = True
             if self._plugins is not None:
                 key = self.transport.sending_key
                 self._plugins.recorded(judgement.attempts, judgement.decision, key)
-        self._outstanding -= len(batch)
-        self._rate = self._tally.counts[Status.SENT] / elapsed
-        if not self._outstanding or self._claim_useful():
-            self._wake_feeder.set()
+        sent_per_s = self._tally.counts[Status.SENT] / elapsed
+        self.feeder.recorded(len(batch), more_due=more_due, sent_per_s=sent_per_s)
 
     def _cap_changed(self, change: CapChange) -> None:
         self._tally.cap_changes += 1
