@@ -7,7 +7,7 @@ ahead of the general rule that would otherwise take the reply:
   cure. Each carries a hint, the one sentence a person needs to fix it.
 - :data:`QUOTA_RULE`: a daily sending limit, which clears with time.
 - :data:`RATE_RULE`: "too many messages, too fast": outcome ``rate``, which
-  cuts the adaptive message rate (see ``_rate_adapt``), not the connection cap.
+  cuts the adaptive message rate (see ``limits._rate_adapt``), not the connection cap.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class LimiterConfig:
     #: yes for a server database (PostgreSQL, Oracle), no for SQLite.
     shared: bool | None = None
     #: Messages a minute per sending key, as a token bucket local to this
-    #: agent (see ``_rate``). None: no limit.
+    #: agent (see ``limits._rate``). None: no limit.
     max_per_minute: float | None = attrs.field(default=None, validator=_optional_positive)
 
     def __attrs_post_init__(self) -> None:

@@ -140,7 +140,7 @@ class _Session:
 
     async def _take_slot(self, held: contextlib.AsyncExitStack) -> Slot | None:
         """A connection slot, held until ``held`` closes, once the server can
-        be tried (see ``_outage``); None once the run is stopping, even while
+        be tried (see ``limits._outage``); None once the run is stopping, even while
         waiting (a shared budget's slot may not free up for a long time, nor
         a server come back)."""
         host = self._host

@@ -11,7 +11,7 @@ as too fast, and a bucket lets through, in any minute, its capacity beyond
 the rate (less one). Half a second's worth is one token at Exchange's 30 a
 minute, so its messages go out one every two seconds and never more than 30
 in a minute; at high rates it is still enough for a fast server's batch
-(see ``_worker``) to go out in one pipelined write.
+(see ``engine._worker``) to go out in one pipelined write.
 
 Each agent keeps its own bucket: agents that send as one mailbox must each
 be given a share of the figure. A budget shared through the store is later

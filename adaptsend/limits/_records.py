@@ -1,6 +1,6 @@
 """What a limiter reports: why it changed the cap, each decision it made, a
 snapshot of its state, and the counts it keeps for them. The local limiter
-(``_limiter``) and the shared one (``_shared_limiter``) report alike."""
+(``_local``) and the shared one (``_shared``) report alike."""
 
 from __future__ import annotations
 
