@@ -12,6 +12,7 @@ from adaptsend._cli_alerts import alerts
 from adaptsend._cli_db import db
 from adaptsend._cli_plugins import plugins
 from adaptsend._cli_queue import adopt, enqueue, retry, status
+from adaptsend._cli_report import report
 from adaptsend._cli_run import run
 from adaptsend._demo import demo
 from adaptsend._redact import attach_filter
@@ -47,6 +48,6 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.obj = config_path
 
 
-for command in (enqueue, run, status, retry, adopt, plugins, alerts, demo):
+for command in (enqueue, run, status, report, retry, adopt, plugins, alerts, demo):
     cli.add_command(command)
 cli.add_command(db)
