@@ -127,11 +127,14 @@ class Pause:
 
     sending_key: str
     kind: PauseKind
+    #: The quota reply's attempt, or the last attempt before a stall.
     start: dt.datetime
-    #: None while the pause goes on.
+    #: The next attempt; None while the pause goes on.
     end: dt.datetime | None
     #: The quota reply for a quota pause; else the last reply before it.
     reply: Reply
+    #: The outcome of the last attempt before the silence (sends under way
+    #: when a quota reply came may end after it).
     outcome_before: Outcome
 
 

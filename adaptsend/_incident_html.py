@@ -24,7 +24,7 @@ from adaptsend._incident_text import (
     when,
 )
 from adaptsend._models import Outcome, Status
-from adaptsend._svg_chart import Plot, chart, marks, nice_ticks, stacked_bars, step_line
+from adaptsend._svg_chart import Plot, chart, nice_ticks, spans, stacked_bars, step_line
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #222; margin: 24px auto; max-width: 1000px;
@@ -38,7 +38,7 @@ th, td { text-align: left; padding: 3px 12px 3px 0; vertical-align: top; white-s
 th { border-bottom: 1px solid #bbb; font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 td.reply { white-space: normal; min-width: 260px; overflow-wrap: anywhere; }
-td.lines { white-space: pre-line; }
+td.ids { white-space: pre-line; overflow-wrap: anywhere; font-size: 12px; }
 .legend span { margin-right: 14px; white-space: nowrap; }
 .legend i { display: inline-block; width: 11px; height: 11px; margin-right: 5px;
             vertical-align: -1px; }
@@ -73,10 +73,11 @@ def report_html(report: IncidentReport) -> str:
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:
     """A table of text cells, escaped here: columns in ``numeric`` align
-    right, replies wrap, and a cell's own line breaks are kept."""
+    right, replies and Message-IDs wrap (a list of IDs one a line), and the
+    rest keep to one line."""
     classes = [
-        "n" if i in numeric else "reply" if "reply" in header else "lines"
-        for i, header in enumerate(headers)
+        "n" if i in numeric else "reply" if "reply" in h else "ids" if "Message-ID" in h else ""
+        for i, h in enumerate(headers)
     ]
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
@@ -167,13 +168,13 @@ def _cap_chart(series: CapSeries, timeline: Timeline, top: int) -> str:
     plot = Plot(x_max=span, y_max=ticks[-1], height=180)
     steps = [((p.at - timeline.start).total_seconds(), float(p.cap)) for p in series.points]
     refusals = [
-        ((i + 0.5) * width, f"{n} refused for load from {when(timeline.buckets[i].start)}")
+        (i * width, (i + 1) * width, f"{n} refused for load from {when(timeline.buckets[i].start)}")
         for i, n in enumerate(throttles_per_slice(timeline))
         if n
     ]
     body = [
+        *spans(plot, refusals, colour=THROTTLE_COLOUR, name="throttle-mark"),
         step_line(plot, steps, x_end=span, colour=CAP_COLOUR, name="cap"),
-        *marks(plot, refusals, colour=THROTTLE_COLOUR, name="throttle-mark"),
     ]
     return chart(
         plot,

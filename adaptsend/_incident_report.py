@@ -200,32 +200,41 @@ def find_pauses(
     found = []
     for gap in store.attempt_gaps(since=since, sending_key=sending_key, min_gap_s=min_pause_s):
         quota = _quota_before(quotas.get(gap.sending_key, []), gap.start, min_pause_s)
-        if _is_pause(gap, quota, now, min_pause_s):
-            found.append(
-                Pause(
-                    sending_key=gap.sending_key,
-                    kind=PauseKind.STALL if quota is None else PauseKind.QUOTA,
-                    start=gap.start,
-                    end=gap.end,
-                    reply=gap.reply_before if quota is None else quota,
-                    outcome_before=gap.outcome_before,
-                )
+        if not _is_pause(gap, quota, now, min_pause_s):
+            continue
+        if quota is None:
+            kind, start, reply = PauseKind.STALL, gap.start, gap.reply_before
+        else:
+            # The key paused at the quota reply; sends under way then ended after it.
+            kind, (start, reply) = PauseKind.QUOTA, quota
+        found.append(
+            Pause(
+                sending_key=gap.sending_key,
+                kind=kind,
+                start=start,
+                end=gap.end,
+                reply=reply,
+                outcome_before=gap.outcome_before,
             )
+        )
     return sorted(found, key=lambda pause: pause.start)
 
 
 def _quota_before(
     replies: Sequence[tuple[dt.datetime, Reply]], at: dt.datetime, within_s: float
-) -> Reply | None:
-    """The latest quota reply at or before ``at``, if it came within ``within_s``."""
+) -> tuple[dt.datetime, Reply] | None:
+    """The latest quota reply at or before ``at`` (when, reply), if it came
+    within ``within_s`` of it."""
     i = bisect.bisect_right([when for when, _ in replies], at)
     if i == 0:
         return None
     when, reply = replies[i - 1]
-    return reply if (at - when).total_seconds() <= within_s else None
+    return (when, reply) if (at - when).total_seconds() <= within_s else None
 
 
-def _is_pause(gap: Gap, quota: Reply | None, now: dt.datetime, min_pause_s: float) -> bool:
+def _is_pause(
+    gap: Gap, quota: tuple[dt.datetime, Reply] | None, now: dt.datetime, min_pause_s: float
+) -> bool:
     if not gap.waited:
         # Nothing was waiting: the key was idle, not paused.
         return False

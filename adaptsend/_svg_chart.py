@@ -1,4 +1,4 @@
-"""Small charts as inline SVG text: stacked bars, a step line, marks, axes.
+"""Small charts as inline SVG text: stacked bars, a step line, marked spans, axes.
 
 A report's HTML file must open anywhere, offline, years later: no script,
 no web font, no library fetched from a network. SVG written as text does
@@ -157,19 +157,14 @@ def step_line(
     )
 
 
-def marks(plot: Plot, placed: Sequence[tuple[float, str]], *, colour: str, name: str) -> list[str]:
-    """A small upward triangle on the x axis at each (x, tooltip), with a
-    faint line up through the plot so that the eye finds what it touches."""
-    drawn = []
+def spans(
+    plot: Plot, placed: Sequence[tuple[float, float, str]], *, colour: str, name: str
+) -> list[str]:
+    """Each (x from, x to, tooltip) marked as a solid strip along the x axis."""
     floor = plot.floor
-    for x, tip in placed:
-        px = plot.x(x)
-        left, right, tip_y = _n(px - 5), _n(px + 5), _n(floor - 9)
-        drawn.append(
-            f'<g class="{escape(name)}"><title>{escape(tip)}</title>'
-            f'<line x1="{_n(px)}" x2="{_n(px)}" y1="{plot.top}" y2="{_n(floor)}"'
-            f' stroke="{colour}" stroke-opacity="0.25"/>'
-            f'<path d="M{left},{_n(floor)} L{right},{_n(floor)} L{_n(px)},{tip_y} Z"'
-            f' fill="{colour}"/></g>'
-        )
-    return drawn
+    return [
+        f'<rect class="{escape(name)}" x="{_n(plot.x(start))}" y="{_n(floor - 5)}"'
+        f' width="{_n(plot.x(end) - plot.x(start))}" height="5" fill="{colour}">'
+        f"<title>{escape(tip)}</title></rect>"
+        for start, end, tip in placed
+    ]
