@@ -25,6 +25,7 @@ _PLAIN_WIDTH = 132
 @click.command()
 @click.option(
     "--since",
+    metavar="WHEN",
     default="1d",
     show_default=True,
     help="Start of the period: 30m, 2h, 1d, or an ISO date or time (UTC unless it "
@@ -34,7 +35,7 @@ _PLAIN_WIDTH = 132
     "--key",
     "sending_key",
     metavar="KEY",
-    help="Only this sending key (USERNAME@HOST:PORT, as `status` lists them); default: every key.",
+    help="Only this sending key (USERNAME@HOST:PORT); default: every key.",
 )
 @click.option(
     "--html",

@@ -55,8 +55,15 @@ def _heading(report: IncidentReport) -> Text:
     )
 
 
-#: Columns of free text, which wrap; every other column keeps to one line.
-_WRAPPING = frozenset({"reply", "last reply", "reply before"})
+#: Columns of free text, which wrap (a Message-ID anywhere: a person copies
+#: it whole); every other column keeps to one line.
+_WRAPPING = frozenset({"reply", "last reply", "reply before", "Message-ID"})
+
+
+def _add_row(table: Table, *cells: str | Text) -> None:
+    """A row of plain text: a reply such as ``[redacted]`` or ``[Hostname=x]``
+    must show as it is, not be read as rich's markup."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
 
 
 def _table(*columns: str) -> Table:
@@ -70,7 +77,7 @@ def _table(*columns: str) -> Table:
 def _statuses(report: IncidentReport) -> RenderableType:
     table = _table("status", "messages")
     for status in Status:
-        table.add_row(status.value, str(report.statuses.get(status, 0)))
+        _add_row(table, status.value, str(report.statuses.get(status, 0)))
     totals = report.timeline.totals() if report.timeline else {}
     unknown = totals.get(Outcome.UNKNOWN, 0)
     if not unknown:
@@ -93,7 +100,7 @@ def _attempts(timeline: Timeline | None) -> RenderableType:
             continue
         per_slice = [b.counts[outcome] for b in timeline.buckets]
         chart = Text(sparkline(per_slice), style=OUTCOME_COLOURS[outcome])
-        table.add_row(outcome.value, str(totals[outcome]), str(max(per_slice)), chart)
+        _add_row(table, outcome.value, str(totals[outcome]), str(max(per_slice)), chart)
     return table
 
 
@@ -106,7 +113,8 @@ def _caps(report: IncidentReport) -> RenderableType:
     for series in report.caps:
         caps = [p.cap for p in series.points]
         chart = Text(sparkline(cap_per_slice(series, timeline), top), style=CAP_COLOUR)
-        table.add_row(
+        _add_row(
+            table,
             series.sending_key,
             str(caps[0]),
             str(min(caps)),
@@ -117,8 +125,8 @@ def _caps(report: IncidentReport) -> RenderableType:
         )
     throttled = throttles_per_slice(timeline)
     marks = "".join("▴" if n else " " for n in throttled)
-    table.add_row(
-        "refused for load", "", "", "", "", str(sum(throttled)), Text(marks, THROTTLE_COLOUR)
+    _add_row(
+        table, "refused for load", "", "", "", "", str(sum(throttled)), Text(marks, THROTTLE_COLOUR)
     )
     return table
 
@@ -128,7 +136,8 @@ def _failures(report: IncidentReport) -> RenderableType:
         return _NONE
     table = _table("attempts", "outcome", "at", "reply", "first", "last")
     for group in report.failures:
-        table.add_row(
+        _add_row(
+            table,
             str(group.count),
             Text(group.outcome.value, style=OUTCOME_COLOURS[group.outcome]),
             group.reply.stage.value,
@@ -142,18 +151,22 @@ def _failures(report: IncidentReport) -> RenderableType:
 def _messages(waits: tuple[MessageWait, ...], *, waiting: bool) -> RenderableType:
     if not waits:
         return _NONE
-    last = "next try" if waiting else "ended"
-    table = _table("Message-ID", "status", "queued", last, "waited", "attempts", "last reply")
+    columns: tuple[str, ...] = ("Message-ID", "status", "queued")
+    if waiting:
+        columns += ("waited", "tries", "next try", "last reply")
+    else:
+        columns += ("ended", "waited", "tries")
+    table = _table(*columns)
     for wait in waits:
-        table.add_row(
-            wait.message_id,
-            wait.status.value,
-            when(wait.queued_at),
-            when(wait.next_attempt_at if waiting else wait.ended_at),
-            lasted(wait.waited_s),
-            f"{wait.attempts} (+{wait.throttles} throttled)",
-            wait.last_reply.describe() if wait.last_reply else "-",
-        )
+        # Attempts, and throttled ones apart: those do not use up the retry budget.
+        tries = f"{wait.attempts}+{wait.throttles}t" if wait.throttles else str(wait.attempts)
+        row = [wait.message_id, wait.status.value, when(wait.queued_at)]
+        if waiting:
+            last = wait.last_reply.describe() if wait.last_reply else "-"
+            row += [lasted(wait.waited_s), tries, when(wait.next_attempt_at), last]
+        else:
+            row += [when(wait.ended_at), lasted(wait.waited_s), tries]
+        _add_row(table, *row)
     return table
 
 
@@ -163,7 +176,8 @@ def _pauses(report: IncidentReport) -> RenderableType:
     table = _table("sending key", "kind", "from", "until", "lasted", "reply before")
     for pause in report.pauses:
         until = pause.end or report.generated_at
-        table.add_row(
+        _add_row(
+            table,
             pause.sending_key,
             pause.kind.value,
             when(pause.start),

@@ -7,7 +7,8 @@ refuses. The store is a SQLite file with a configuration beside it, so that
 ``adaptsend report`` can read it as an operator would.
 
 ``python -m tests.report_run docs/images/report.png`` records a longer
-run and photographs its HTML report with headless Chromium.
+run, photographs its HTML report with headless Chromium, and prints its
+terminal report: the example in docs/operations.md.
 """
 
 from __future__ import annotations
@@ -148,15 +149,19 @@ def record_run(
 
 
 def _photograph(target: Path) -> None:
+    """Record a run, photograph its HTML report into ``target``, and print
+    its terminal report and the server's limits, for the docs' example."""
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         run = record_run(directory, messages=4000, latency_s=0.02, probe_s=1.0)
         page = directory / "report.html"
-        result = CliRunner().invoke(
-            cli, ["--config", str(run.config), "report", "--html", str(page)]
-        )
+        args = ["--config", str(run.config), "report", "--since", "12h", "--html", str(page)]
+        result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
         screenshot(page, target, width=1040, height=1500, profile=directory / "profile")
+    print(result.stdout)
+    for since, limit in run.limits:
+        print(f"limit {limit} from {since:%H:%M:%S}", file=sys.stderr)
     print(f"wrote {target}", file=sys.stderr)
 
 

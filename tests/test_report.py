@@ -16,7 +16,10 @@ from click.testing import CliRunner, Result
 from adaptsend._cli import cli
 from adaptsend._cli_common import parse_since
 from adaptsend._incident_text import SECTIONS
+from adaptsend._models import Outcome, Reply
+from adaptsend.store import open_store
 from tests.report_run import HIGH, LOW, REFUSAL, RecordedRun
+from tests.store.helpers import KEY, attempt, envelope
 
 
 def report(config: Path, *args: str) -> Result:
@@ -174,3 +177,26 @@ def test_a_period_without_attempts_says_so(recorded_run: RecordedRun) -> None:
     assert doc["attempts"] == dict.fromkeys(doc["attempts"], 0)
     # The messages that ended before the period are not counted in it.
     assert doc["statuses"]["sent"] == 0
+
+
+def test_a_secret_in_a_stored_reply_is_hidden(tmp_path: Path) -> None:
+    # A reply written down by an older version, before replies were cleaned.
+    secret = "pa55-w0rd-never-shown"
+    url = f"sqlite:///{tmp_path / 'adaptsend.db'}"
+    store = open_store(url)
+    try:
+        [pk] = store.enqueue([envelope(1)], sending_key=KEY)
+        echo = Reply(code=451, text=f"4.3.0 your password is {secret}", enhanced="4.3.0")
+        store.record([attempt(pk, echo, Outcome.TRANSIENT)], [], owner="a")
+    finally:
+        store.close()
+    config = tmp_path / "adaptsend.toml"
+    config.write_text(f'[store]\nurl = "{url}"\n[smtp]\nusername = "u"\npassword = "{secret}"\n')
+    page = tmp_path / "report.html"
+
+    shown = report(config, "--html", str(page)).stdout
+    document = report(config, "--json").stdout
+    assert "your password is [redacted]" in shown
+    assert json.loads(document)["failures"][0]["text"] == "4.3.0 your password is [redacted]"
+    for text in (shown, document, page.read_text()):
+        assert secret not in text
