@@ -10,10 +10,9 @@ from rich.console import Console
 
 from adaptsend._agent import Agent
 from adaptsend._cli_common import fail_cleanly, load, parse_since
-from adaptsend._incident_api import IncidentLog
 from adaptsend._incident_html import report_html
 from adaptsend._incident_json import report_document
-from adaptsend._incident_report import ReportError, build_report
+from adaptsend._incident_report import ReportError, build_report, incident_log
 from adaptsend._incident_terminal import render
 from adaptsend._models import utcnow
 
@@ -66,14 +65,12 @@ def report(
     if start > now:
         raise click.BadParameter(f"{since!r} is in the future", param_hint="'--since'")
     with Agent(load(ctx), existing_store=True) as agent:
-        store = agent.store
-        if not isinstance(store, IncidentLog):
-            raise ReportError(
-                "The configured store does not answer a report's questions "
-                "(its plugin keeps no attempt history that a report can read)."
-            )
         incident = build_report(
-            store, since=start, now=now, sending_key=sending_key, clean=agent.redactor.reply
+            incident_log(agent.store),
+            since=start,
+            now=now,
+            sending_key=sending_key,
+            clean=agent.redactor.reply,
         )
     if html_file is not None:
         _write(html_file, report_html(incident))

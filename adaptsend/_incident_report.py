@@ -139,6 +139,17 @@ def build_report(
     )
 
 
+def incident_log(store: object) -> IncidentLog:
+    """``store`` as the questions a report asks; raises :class:`ReportError`
+    for a store (a plugin's) that cannot answer them."""
+    if not isinstance(store, IncidentLog):
+        raise ReportError(
+            "The configured store cannot answer a report's questions: its plugin "
+            "does not read back the history of attempts."
+        )
+    return store
+
+
 def _check_key(store: IncidentLog, sending_key: str) -> None:
     known = store.sending_keys()
     if sending_key in known:

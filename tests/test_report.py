@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from adaptsend._cli import cli
 from adaptsend._cli_common import parse_since
+from adaptsend._incident_report import ReportError, incident_log
 from adaptsend._incident_text import SECTIONS
 from adaptsend._models import Outcome, Reply
 from adaptsend.store import open_store
@@ -200,3 +201,14 @@ def test_a_secret_in_a_stored_reply_is_hidden(tmp_path: Path) -> None:
     assert json.loads(document)["failures"][0]["text"] == "4.3.0 your password is [redacted]"
     for text in (shown, document, page.read_text()):
         assert secret not in text
+
+
+def test_a_store_that_cannot_answer_is_named_in_one_sentence() -> None:
+    class OnlySends:
+        """A plugin's store with the sending half only."""
+
+        def counts(self) -> dict[str, int]:
+            return {}
+
+    with pytest.raises(ReportError, match=r"^The configured store cannot answer a report's"):
+        incident_log(OnlySends())
