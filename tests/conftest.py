@@ -14,6 +14,7 @@ from adaptsend import Config, Message, config_from_dict
 from adaptsend.store import upgrade_store
 from adaptsend.testing import ThrottlingSMTPServer
 from tests import databases
+from tests.report_run import RecordedRun, record_run
 
 MakeConfig = Callable[..., Config]
 
@@ -105,3 +106,10 @@ def db_ready(empty_db_url: str) -> str:
     need ``db upgrade``)."""
     upgrade_store(empty_db_url)
     return empty_db_url
+
+
+@pytest.fixture(scope="session")
+def recorded_run(tmp_path_factory: pytest.TempPathFactory) -> RecordedRun:
+    """A real run through a hidden limit that falls and rises, recorded once
+    for the tests of ``adaptsend report`` (see tests/report_run.py)."""
+    return record_run(tmp_path_factory.mktemp("recorded-run"))

@@ -42,6 +42,7 @@ ALLOWED: dict[str, set[str]] = {
         "transports",
     },
     "testing": {"config", "alerts", "transports"},
+    "report": {"config", "store"},
 }
 
 

@@ -181,6 +181,10 @@ def test_a_planted_secret_shows_nowhere(
             assert outputs[-1].exit_code == 3, outputs[-1].output
             outputs.append(invoke(config, webhook, "status"))
             outputs.append(invoke(config, webhook, "status", "--json"))
+            page = tmp_path / "report.html"
+            outputs.append(invoke(config, webhook, "report", "--html", str(page)))
+            outputs.append(invoke(config, webhook, "report", "--json"))
+            assert outputs[-1].exit_code == 0, outputs[-1].output
             outputs.append(invoke(config, webhook, "alerts", "test", "--sink", "webhook"))
         assert outputs[-1].exit_code == 1
         assert "webhook: FAILED" in outputs[-1].output
@@ -195,6 +199,7 @@ def test_a_planted_secret_shows_nowhere(
         *(repr(record.__dict__) for record in caplog.records),
         *rows,
         *webhook.bodies,
+        page.read_text(),
     ]
     # The echoes did arrive, and were redacted where they landed.
     assert any("your password is [redacted]" in row for row in rows)

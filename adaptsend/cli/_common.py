@@ -63,14 +63,20 @@ def exit_code(report: RunReport) -> int:
     return EXIT_DEFERRED if report.deferred else EXIT_OK
 
 
-def parse_since(value: str | None) -> dt.datetime | None:
-    """``2h``, ``30m``, ``7d`` ago, or an ISO date/time (UTC)."""
+def parse_since(value: str | None, *, now: dt.datetime | None = None) -> dt.datetime | None:
+    """``2h``, ``30m``, ``7d`` before ``now`` (naive UTC; by default the
+    current time), or an ISO date/time (UTC unless it names a zone)."""
     if value is None:
         return None
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
+    if value[-1:] in units and value[:-1].isascii() and value[:-1].isdigit():
         seconds = int(value[:-1]) * units[value[-1]]
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=seconds)
+        try:
+            return (now or dt.datetime.now(dt.UTC).replace(tzinfo=None)) - dt.timedelta(
+                seconds=seconds
+            )
+        except OverflowError:
+            raise click.BadParameter(f"{value!r} reaches back before the year 1") from None
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:

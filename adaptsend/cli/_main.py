@@ -13,6 +13,7 @@ from adaptsend.cli._db import db
 from adaptsend.cli._demo import demo
 from adaptsend.cli._plugins import plugins
 from adaptsend.cli._queue import adopt, enqueue, retry, status
+from adaptsend.cli._report import report
 from adaptsend.cli._run import run
 from adaptsend.config._redact import attach_filter
 
@@ -47,6 +48,6 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.obj = config_path
 
 
-for command in (enqueue, run, status, retry, adopt, plugins, alerts, demo):
+for command in (enqueue, run, status, report, retry, adopt, plugins, alerts, demo):
     cli.add_command(command)
 cli.add_command(db)

@@ -43,6 +43,7 @@ from adaptsend.store._api import (
     SchemaOutOfDate,
 )
 from adaptsend.store._budget_api import BudgetDecision, BudgetView, SlotTake
+from adaptsend.store._incident_methods import IncidentMethods
 from adaptsend.store._ledger import LedgerMethods
 
 
@@ -117,9 +118,10 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore(LedgerMethods):
-    """A Store on one SQLAlchemy engine, and the table source's ledger (its
-    methods are in ``_ledger``). Safe to call from any thread, one call at a time.
+class SQLStore(LedgerMethods, IncidentMethods):
+    """A Store on one SQLAlchemy engine, the table source's ledger (its
+    methods are in ``_ledger``) and what reports read (``_incident_methods``).
+    Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
     one the database supports. Tests choose the other to run Oracle's way on
@@ -371,8 +373,10 @@ if TYPE_CHECKING:
     # Type checkers verify here that SQLStore still fulfils the Store protocol.
     from adaptsend.store._api import Store
     from adaptsend.store._budget_api import BudgetStore
+    from adaptsend.store._incident_api import IncidentLog
     from adaptsend.store._source_api import SourceLedger
 
     _conforms: type[Store] = SQLStore
     _keeps_ledger: type[SourceLedger] = SQLStore
     _shares_budgets: type[BudgetStore] = SQLStore
+    _explains_runs: type[IncidentLog] = SQLStore

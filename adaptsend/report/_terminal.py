@@ -1,0 +1,188 @@
+"""``adaptsend report`` on a terminal: rich tables with charts of block characters.
+
+Each chart is one line with a character per slice of the timeline, so that
+the attempts, the cap and the throttle marks line up column for column.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from adaptsend._models import Outcome, Status
+from adaptsend.report._build import IncidentReport, Timeline, cap_per_slice
+from adaptsend.report._text import (
+    CAP_COLOUR,
+    OUTCOME_COLOURS,
+    SECTIONS,
+    THROTTLE_COLOUR,
+    lasted,
+    slice_label,
+    sparkline,
+    throttles_per_slice,
+    when,
+)
+from adaptsend.store._incident_api import MessageWait
+
+_NONE = Text("none", style="dim")
+
+
+def render(report: IncidentReport, console: Console) -> None:
+    """Print the report: a heading, then one titled section after another."""
+    console.print(_heading(report))
+    bodies = (
+        _statuses(report),
+        _attempts(report.timeline),
+        _caps(report),
+        _failures(report),
+        _messages(report.slowest, waiting=False),
+        _messages(report.oldest_waiting, waiting=True),
+        _pauses(report),
+    )
+    for title, body in zip(SECTIONS, bodies, strict=True):
+        console.print()
+        console.print(Text(title, style="bold underline"))
+        console.print(body)
+
+
+def _heading(report: IncidentReport) -> Text:
+    keys = report.sending_key or "every sending key"
+    return Text.assemble(
+        ("adaptsend report", "bold"),
+        f"  {when(report.since)} - {when(report.generated_at)} UTC  ({keys})",
+    )
+
+
+#: Columns of free text, which wrap (a Message-ID anywhere: a person copies
+#: it whole); every other column keeps to one line.
+_WRAPPING = frozenset({"reply", "last reply", "reply before", "Message-ID"})
+
+
+def _add_row(table: Table, *cells: str | Text) -> None:
+    """A row of plain text: a reply such as ``[redacted]`` or ``[Hostname=x]``
+    must show as it is, not be read as rich's markup."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in columns:
+        wraps = column in _WRAPPING
+        table.add_column(column, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
+    return table
+
+
+def _statuses(report: IncidentReport) -> RenderableType:
+    table = _table("status", "messages")
+    for status in Status:
+        _add_row(table, status.value, str(report.statuses.get(status, 0)))
+    totals = report.timeline.totals() if report.timeline else {}
+    unknown = totals.get(Outcome.UNKNOWN, 0)
+    if not unknown:
+        return table
+    note = Text(
+        f"{unknown} attempt(s) ended with no final reply after the content went out: "
+        "those messages may have arrived twice.",
+        style="yellow",
+    )
+    return Group(table, note)
+
+
+def _attempts(timeline: Timeline | None) -> RenderableType:
+    if timeline is None:
+        return Text("No attempt started in this period.", style="dim")
+    totals = timeline.totals()
+    table = _table("outcome", "attempts", "most in a slice", slice_label(timeline))
+    for outcome in Outcome:
+        if not totals[outcome]:
+            continue
+        per_slice = [b.counts[outcome] for b in timeline.buckets]
+        chart = Text(sparkline(per_slice), style=OUTCOME_COLOURS[outcome])
+        _add_row(table, outcome.value, str(totals[outcome]), str(max(per_slice)), chart)
+    return table
+
+
+def _caps(report: IncidentReport) -> RenderableType:
+    timeline = report.timeline
+    if timeline is None or not report.caps:
+        return _NONE
+    table = _table("sending key", "first", "lowest", "highest", "last", "changes", "cap per slice")
+    top = max(point.cap for series in report.caps for point in series.points)
+    for series in report.caps:
+        caps = [p.cap for p in series.points]
+        chart = Text(sparkline(cap_per_slice(series, timeline), top), style=CAP_COLOUR)
+        _add_row(
+            table,
+            series.sending_key,
+            str(caps[0]),
+            str(min(caps)),
+            str(max(caps)),
+            str(caps[-1]),
+            str(len(caps) - 1),
+            chart,
+        )
+    throttled = throttles_per_slice(timeline)
+    marks = "".join("▴" if n else " " for n in throttled)
+    _add_row(
+        table, "refused for load", "", "", "", "", str(sum(throttled)), Text(marks, THROTTLE_COLOUR)
+    )
+    return table
+
+
+def _failures(report: IncidentReport) -> RenderableType:
+    if not report.failures:
+        return _NONE
+    table = _table("attempts", "outcome", "at", "reply", "first", "last")
+    for group in report.failures:
+        _add_row(
+            table,
+            str(group.count),
+            Text(group.outcome.value, style=OUTCOME_COLOURS[group.outcome]),
+            group.reply.stage.value,
+            group.reply.describe(),
+            when(group.first_at),
+            when(group.last_at),
+        )
+    return table
+
+
+def _messages(waits: tuple[MessageWait, ...], *, waiting: bool) -> RenderableType:
+    if not waits:
+        return _NONE
+    columns: tuple[str, ...] = ("Message-ID", "status", "queued")
+    if waiting:
+        columns += ("waited", "tries", "next try", "last reply")
+    else:
+        columns += ("ended", "waited", "tries")
+    table = _table(*columns)
+    for wait in waits:
+        # Attempts, and throttled ones apart: those do not use up the retry budget.
+        tries = f"{wait.attempts}+{wait.throttles}t" if wait.throttles else str(wait.attempts)
+        row = [wait.message_id, wait.status.value, when(wait.queued_at)]
+        if waiting:
+            last = wait.last_reply.describe() if wait.last_reply else "-"
+            row += [lasted(wait.waited_s), tries, when(wait.next_attempt_at), last]
+        else:
+            row += [when(wait.ended_at), lasted(wait.waited_s), tries]
+        _add_row(table, *row)
+    return table
+
+
+def _pauses(report: IncidentReport) -> RenderableType:
+    if not report.pauses:
+        return _NONE
+    table = _table("sending key", "kind", "from", "until", "lasted", "reply before")
+    for pause in report.pauses:
+        until = pause.end or report.generated_at
+        _add_row(
+            table,
+            pause.sending_key,
+            pause.kind.value,
+            when(pause.start),
+            when(pause.end) if pause.end else "still paused",
+            lasted((until - pause.start).total_seconds()),
+            pause.reply.describe(),
+        )
+    return table
