@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from adaptsend import Config, Message, config_from_dict
 from adaptsend.store import upgrade_store
 from adaptsend.testing import ThrottlingSMTPServer
-from tests import databases
+from tests.helpers import databases
 
 MakeConfig = Callable[..., Config]
 

@@ -19,7 +19,7 @@ import pytest
 
 from adaptsend.store import SQLStore, open_store
 from adaptsend.store._claim import ClaimStyle, style_for
-from tests import databases
+from tests.helpers import databases
 
 
 class Variant(NamedTuple):
