@@ -77,7 +77,7 @@ def rows(db_url: str, sql: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(params=[databases.SQLITE, *databases.SERVER_URLS], ids=databases.name)
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each kind the tests run against (see tests/databases.py);
+    """An empty database of each kind the tests run against (see tests/helpers/databases.py);
     a server database is emptied again afterwards."""
     yield databases.empty_database(request.param, tmp_path)
     if request.param != databases.SQLITE:

@@ -1,6 +1,6 @@
 """Fixtures for the store tests: each test gets a fresh, empty store.
 
-The suite runs against a SQLite file and every database in tests/databases.py.
+The suite runs against a SQLite file and every database in tests/helpers/databases.py.
 On PostgreSQL it runs twice: with the database's own ways of claiming and
 of writing rows, and with Oracle's (a locking cursor, and the way every
 database writes rows), so that Oracle's claim runs on a real server with row

@@ -1,5 +1,5 @@
 """What only a live Oracle can show. The whole store suite also runs against
-it (tests/databases.py) when ADAPTSEND_TEST_ORACLE_URL names a scratch schema,
+it (tests/helpers/databases.py) when ADAPTSEND_TEST_ORACLE_URL names a scratch schema,
 for instance oracle+oracledb://adaptsend_test:PASSWORD@db.example.com:1521/?service_name=FREEPDB1.
 """
 
