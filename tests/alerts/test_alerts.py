@@ -15,7 +15,9 @@ from adaptsend import Agent, Alert, ConfigError, Message, Severity, hookimpl, se
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import RecordingSink, ThrottlingSMTPServer
-from tests.conftest import MakeConfig, batch, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
 
 
 def alerts_to(*sinks: str, **settings: Any) -> dict[str, Any]:

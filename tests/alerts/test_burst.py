@@ -15,7 +15,7 @@ from adaptsend import Agent, Message
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import HTTPReceiver, ReceivedRequest, ThrottlingSMTPServer
-from tests.conftest import MakeConfig
+from tests.helpers.agent_config import MakeConfig
 
 BATCH = 60
 

@@ -30,7 +30,8 @@ from adaptsend.alerts._model import Alert
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import RecordingSink
-from tests.conftest import batch, rows
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
 
 KEY = "reports@example.com@smtp.example.com:587"
 BUSY = Reply(code=421, enhanced="4.7.0", text="Server busy, try again later", stage=Stage.CONNECT)

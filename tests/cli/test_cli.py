@@ -7,40 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import rows, write_agent_config
+from tests.helpers.agent_config import write_sqlite_agent_config
+from tests.helpers.command_line import enqueue_batch, invoke, jsonl
+from tests.helpers.databases import rows
 
 PASSWORD = "pa55-w0rd-never-shown"
 
 
-def write_config(tmp_path: Path, server: ThrottlingSMTPServer, extra: str = "") -> Path:
-    return write_agent_config(tmp_path, f"sqlite:///{tmp_path / 'queue.db'}", server, extra)
-
-
-def invoke(config: Path, *args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), *args], input=stdin)
-
-
-def jsonl(*recipients: str) -> str:
-    return "\n".join(
-        json.dumps({"from": "reports@example.com", "to": [r], "subject": "s", "text": "t"})
-        for r in recipients
-    )
-
-
-def enqueue_batch(config: Path, count: int) -> None:
-    result = invoke(
-        config, "enqueue", "--jsonl", "-", stdin=jsonl(*[f"u{n}@example.com" for n in range(count)])
-    )
-    assert result.exit_code == 0, result.output
-
-
 def test_enqueue_reports_a_bad_line_by_number_and_queues_the_rest(tmp_path: Path) -> None:
     with ThrottlingSMTPServer() as server:
-        config = write_config(tmp_path, server)
+        config = write_sqlite_agent_config(tmp_path, server)
         lines = jsonl("a@example.com") + "\n{not json\n" + jsonl("b@example.com") + "\n"
         result = invoke(config, "enqueue", "--jsonl", "-", stdin=lines)
 
@@ -53,7 +33,7 @@ def test_enqueue_reports_a_bad_line_by_number_and_queues_the_rest(tmp_path: Path
 
 def test_run_sends_everything_and_exits_0(tmp_path: Path) -> None:
     with ThrottlingSMTPServer(limit=2, latency_s=0.005) as server:
-        config = write_config(tmp_path, server)
+        config = write_sqlite_agent_config(tmp_path, server)
         enqueue_batch(config, 30)
         result = invoke(config, "run", "--source", "queue", "--json")
 
@@ -67,7 +47,7 @@ def test_run_sends_everything_and_exits_0(tmp_path: Path) -> None:
 def test_a_refused_recipient_makes_run_exit_1(tmp_path: Path) -> None:
     refused = {"nobody@example.com": "550 5.1.1 User unknown"}
     with ThrottlingSMTPServer(rcpt_replies=refused) as server:
-        config = write_config(tmp_path, server)
+        config = write_sqlite_agent_config(tmp_path, server)
         stdin = jsonl("a@example.com", "nobody@example.com", "b@example.com")
         invoke(config, "enqueue", "--jsonl", "-", stdin=stdin)
         result = invoke(config, "run", "--json")
@@ -92,7 +72,7 @@ def test_a_refused_recipient_makes_run_exit_1(tmp_path: Path) -> None:
 def test_authentication_failure_exits_3_and_never_prints_the_password(tmp_path: Path) -> None:
     reply = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled."
     with ThrottlingSMTPServer(auth_reply=reply) as server:
-        config = write_config(tmp_path, server)
+        config = write_sqlite_agent_config(tmp_path, server)
         config.write_text(
             config.read_text().replace(
                 "timeout_s = 10",
@@ -143,7 +123,7 @@ def test_an_environment_override_with_a_bad_value_names_the_variable(tmp_path: P
 
 def test_retry_requeues_failed_messages(tmp_path: Path) -> None:
     with ThrottlingSMTPServer(data_reply="554 5.6.0 Content rejected") as server:
-        config = write_config(tmp_path, server)
+        config = write_sqlite_agent_config(tmp_path, server)
         invoke(config, "enqueue", "--jsonl", "-", stdin=jsonl("a@example.com", "b@example.com"))
         assert invoke(config, "run").exit_code == 1
         result = invoke(config, "retry", "--status", "failed")
@@ -157,7 +137,7 @@ def test_enqueue_one_message_from_flags_with_an_attachment(tmp_path: Path) -> No
     attachment = tmp_path / "report.csv"
     attachment.write_text("a,b\n1,2\n")
     with ThrottlingSMTPServer() as server:
-        config = write_config(tmp_path, server)
+        config = write_sqlite_agent_config(tmp_path, server)
         queued = invoke(
             config,
             "enqueue",
@@ -201,11 +181,11 @@ def test_status_in_the_wrong_directory_says_so_and_creates_nothing(tmp_path: Pat
 
 def test_messages_left_under_an_old_sending_key_are_reported_and_adopted(tmp_path: Path) -> None:
     with ThrottlingSMTPServer() as old_relay:
-        old_config = write_config(tmp_path, old_relay)
+        old_config = write_sqlite_agent_config(tmp_path, old_relay)
         enqueue_batch(old_config, 3)
     old_key = f"anonymous@{old_relay.host}:{old_relay.port}"
     with ThrottlingSMTPServer() as server:
-        config = write_config(tmp_path, server)
+        config = write_sqlite_agent_config(tmp_path, server)
         first = invoke(config, "run")
         status = json.loads(invoke(config, "status", "--json").stdout)
         adopted = invoke(config, "adopt", old_key)

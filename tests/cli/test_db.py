@@ -15,7 +15,7 @@ from adaptsend._models import utcnow
 from adaptsend.cli._main import cli
 from adaptsend.store import open_store, schema_state, upgrade_store
 from adaptsend.store._schema import messages
-from tests.conftest import rows
+from tests.helpers.databases import rows
 from tests.helpers.store_builders import attempt, claim_ids, decision, enqueue, later
 
 HEAD = "0003"

@@ -17,7 +17,8 @@ from adaptsend.agent._agent import Agent
 from adaptsend.config._redact import LOG_FILTER, REDACTED, Redactor, protect_logs, unprotect_logs
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
 
 SECRET = "Pl4nted/Secret+Value"
 USER = "reports@example.com"

@@ -3,13 +3,14 @@ dispatcher. Each test asserts what arrived at the server and what was recorded."
 
 from __future__ import annotations
 
-from adaptsend import Agent, Message, Outcome, Status, hookimpl, send_batch_async
-from adaptsend._models import AttemptRecord
-from adaptsend.engine._dispatcher import Dispatcher
+from adaptsend import Agent, Message, Status, send_batch_async
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, batch, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
+from tests.helpers.observers import StopAfter
 
 
 async def test_200_messages_through_a_hidden_limit_of_3(
@@ -175,21 +176,6 @@ async def test_retries_keep_the_message_id(make_config: MakeConfig) -> None:
     assert report.ok
     assert server.rejections >= 1
     assert sorted(server.deliveries) == sorted(f"<report-{n}@example.com>" for n in range(12))
-
-
-class StopAfter:
-    """An observer plugin that stops the dispatcher after ``count`` sends."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.dispatcher: Dispatcher | None = None
-
-    @hookimpl
-    def adaptsend_attempt_recorded(self, attempt: AttemptRecord) -> None:
-        if attempt.outcome is Outcome.SENT:
-            self.count -= 1
-        if self.count <= 0 and self.dispatcher is not None:
-            self.dispatcher.stop()
 
 
 async def test_stop_finishes_sends_in_progress_and_releases_the_rest(

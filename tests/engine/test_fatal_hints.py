@@ -6,23 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
 from adaptsend import Status, send_batch_async
 from adaptsend._models import Reply, Stage
 from adaptsend.classify._classifier import hint_for
-from adaptsend.cli._main import cli
 from adaptsend.cli._progress import summary_lines
 from adaptsend.engine._report import RunReport
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, batch, rows, write_agent_config
+from tests.helpers.agent_config import MakeConfig, write_agent_config
+from tests.helpers.command_line import invoke
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
 
 BASIC_AUTH_REFUSED = "550 5.7.30 Basic authentication is not supported for Client Submission."
 SEND_AS_THROTTLED = "550 5.2.252 Sender throttled due to continuous send as denied errors."
-
-
-def _invoke(config: Path, *args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), *args], input=stdin)
 
 
 def _report(fatal: Reply | None) -> RunReport:
@@ -75,9 +71,9 @@ def test_basic_authentication_refused_exits_3_and_says_to_use_xoauth2(tmp_path: 
             json.dumps({"from": "reports@example.com", "to": [f"u{n}@example.com"], "text": "t"})
             for n in range(3)
         )
-        assert _invoke(config, "enqueue", "--jsonl", "-", stdin=messages).exit_code == 0
-        result = _invoke(config, "run")
-        status = _invoke(config, "status", "--json")
+        assert invoke(config, "enqueue", "--jsonl", "-", stdin=messages).exit_code == 0
+        result = invoke(config, "run")
+        status = invoke(config, "status", "--json")
 
     assert result.exit_code == 3, result.output
     lines = result.output.splitlines()

@@ -9,7 +9,8 @@ from adaptsend import Agent
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, batch
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.messages import batch
 
 
 async def test_a_queue_that_ran_dry_is_not_claimed_again_for_every_message_taken(

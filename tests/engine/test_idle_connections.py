@@ -12,7 +12,8 @@ from adaptsend import Agent
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, batch
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.messages import batch
 
 
 def wait_until(condition: object, timeout_s: float) -> bool:

@@ -16,7 +16,9 @@ from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
 from adaptsend.transports._contract import Connection, SendResult
 from adaptsend.transports.smtp._transport import SMTPTransport
-from tests.conftest import MakeConfig, batch, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
 
 
 async def test_leases_are_renewed_while_messages_wait_their_turn(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -56,5 +57,15 @@ def wipe(url: str) -> None:
                 sa.Table(table, sa.MetaData()).drop(conn, checkfirst=True)
             metadata.drop_all(conn)
             sa.Table(VERSION_TABLE, sa.MetaData()).drop(conn, checkfirst=True)
+    finally:
+        engine.dispose()
+
+
+def rows(db_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Read a store's database directly, as an operator would."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
     finally:
         engine.dispose()

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import write_agent_config
+from tests.helpers.agent_config import write_agent_config
+from tests.helpers.command_line import invoke
 
 KEY = "127.0.0.1:25"
 NOBODY = "nobody@example.com"
@@ -99,10 +99,6 @@ def write_config(
     lines += ["[source.table.columns]"]
     lines += [f"{name} = {json.dumps(value)}" for name, value in columns.items()]
     return write_agent_config(tmp_path, url, server, "\n".join(lines) + "\n")
-
-
-def invoke(config: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), *args])
 
 
 def run_table(config: Path) -> tuple[Result, dict[str, Any]]:

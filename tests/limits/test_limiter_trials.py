@@ -11,7 +11,7 @@ import trio.testing
 from adaptsend.limits._local import AIMDLimiter, Slot
 from adaptsend.limits._records import ChangeReason
 from tests.helpers.local_limiter import make, succeed, take, take_many
-from tests.limits.test_limiter_simulation import simulate
+from tests.helpers.simulated_provider import simulate
 
 
 async def two_trials_at_three_and_four(

@@ -27,8 +27,8 @@ from adaptsend.sources._compose import compose
 from adaptsend.store import SQLStore, _budgets, _sqlstore, open_store
 from adaptsend.store._schema import connection_slots
 from adaptsend.store._thread import StoreThread
-from tests.conftest import batch
 from tests.helpers import databases
+from tests.helpers.messages import batch
 
 KEY = "reports@example.com@smtp.example.net:587"
 #: Fast enough for tests to see each other's decisions within a few ticks.

@@ -21,7 +21,8 @@ from adaptsend.oauth._command import CommandTokenProvider
 from adaptsend.oauth._tokens import TokenError
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
 
 USER = "sender@example.com"
 FIRST = "tok-first-0123456789"

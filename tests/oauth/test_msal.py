@@ -32,7 +32,7 @@ from adaptsend.config._redact import REDACTED
 from adaptsend.oauth._msal import MSALTokenProvider
 from adaptsend.oauth._tokens import TokenError
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig
+from tests.helpers.agent_config import MakeConfig
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "66666666-7777-8888-9999-000000000000"

@@ -14,7 +14,7 @@ from adaptsend.hookspecs import TokenProviderFactory
 from adaptsend.oauth._tokens import AccessToken
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig
+from tests.helpers.agent_config import MakeConfig
 
 USER = "sender@example.com"
 TOKEN = "managed-identity-token-0123"

@@ -24,7 +24,7 @@ from adaptsend.cli._main import cli
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig
+from tests.helpers.agent_config import MakeConfig
 
 Install = Callable[[str, str, str], None]
 

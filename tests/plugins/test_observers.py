@@ -26,7 +26,9 @@ from adaptsend.limits._records import CapChange, ChangeReason
 from adaptsend.plugins._calls import LOG_EVERY_S, FailureLog
 from adaptsend.plugins._manager import Plugins, load_plugins
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, batch, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
 
 KEY = "reports@example.com@smtp.example.com:587"
 REFUSED = Reply(code=None, text="[Errno 111] Connection refused", stage=Stage.CONNECT)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import rows, write_agent_config
-from tests.reliability.test_many_agents import agents, cli_ok, enqueue, summary, wait_until
-
-__all__ = ["agents"]
+from tests.helpers.agent_config import write_agent_config
+from tests.helpers.agent_processes import summary, wait_until
+from tests.helpers.command_line import cli_ok, enqueue_batch
+from tests.helpers.databases import rows
 
 MESSAGES = 300
 LEASE_S = 1.5
@@ -33,7 +33,7 @@ def test_a_run_killed_at_a_random_moment_is_finished_by_the_next_one(
         config = write_agent_config(
             tmp_path, db, server, f"[run]\nlease_s = {LEASE_S}\npoll_interval_s = 0.1\n"
         )
-        enqueue(config, MESSAGES)
+        enqueue_batch(config, MESSAGES)
         doomed = agents(config, "--json")
         kill_after = chance.randint(1, MESSAGES // 2)
         wait_until(lambda: server.delivered >= kill_after)

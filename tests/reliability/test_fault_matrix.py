@@ -18,7 +18,8 @@ import trio
 
 from adaptsend import Message, Status, send_batch_async
 from adaptsend.testing import ServerStatistics, ThrottlingSMTPServer
-from tests.conftest import MakeConfig, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
 
 MESSAGES = 40
 #: Big enough that a batch written in one go outruns the socket buffers, so a

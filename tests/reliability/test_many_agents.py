@@ -4,24 +4,21 @@ agent killed mid-run are sent by another once their leases expire."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
 from adaptsend._models import utcnow
-from adaptsend.cli._main import cli
 from adaptsend.store._schema import attempts, messages
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import write_agent_config
+from tests.helpers.agent_config import write_agent_config
+from tests.helpers.agent_processes import summary, wait_until
+from tests.helpers.command_line import cli_ok, enqueue_batch, status_counts
 
 
 def write_config(tmp_path: Path, url: str, server: ThrottlingSMTPServer, run: str = "") -> Path:
@@ -29,57 +26,6 @@ def write_config(tmp_path: Path, url: str, server: ThrottlingSMTPServer, run: st
     return write_agent_config(
         tmp_path, url, server, f"{limiter}[run]\npoll_interval_s = 0.1\n{run}"
     )
-
-
-def cli_ok(config: Path, *args: str, stdin: str | None = None) -> str:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], input=stdin)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def enqueue(config: Path, count: int) -> None:
-    lines = (
-        json.dumps({"from": "batch@example.com", "to": [f"u{n}@example.org"], "text": str(n)})
-        for n in range(count)
-    )
-    cli_ok(config, "enqueue", "--jsonl", "-", stdin="\n".join(lines))
-
-
-def status_counts(config: Path) -> dict[str, int]:
-    counts: dict[str, int] = json.loads(cli_ok(config, "status", "--json"))["counts"]
-    return counts
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the agents"
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def agents() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """``agents(config, *args)`` starts ``adaptsend run``; all are gone after the test."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(config: Path, *args: str) -> subprocess.Popen[str]:
-        command = [sys.executable, "-m", "adaptsend", "--config", str(config), "run", *args]
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-
-
-def summary(proc: subprocess.Popen[str], timeout_s: float = 60.0) -> tuple[int, dict[str, Any]]:
-    out, err = proc.communicate(timeout=timeout_s)
-    lines = out.strip().splitlines()
-    assert lines, err
-    return proc.returncode, json.loads(lines[-1])
 
 
 def test_three_following_agents_send_every_message_exactly_once(
@@ -91,7 +37,7 @@ def test_three_following_agents_send_every_message_exactly_once(
         procs = [agents(config, "--follow", "--json") for _ in range(3)]
         # Followers poll an empty queue; give them time to start before work comes.
         time.sleep(1.5)
-        enqueue(config, 300)
+        enqueue_batch(config, 300)
         wait_until(lambda: status_counts(config)["sent"] == 300)
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -150,7 +96,7 @@ def test_an_agent_killed_mid_run_leaves_leases_another_agent_finishes(
     with ThrottlingSMTPServer(latency_s=0.1) as server:
         config = write_config(tmp_path, empty_db_url, server, run="lease_s = 2")
         cli_ok(config, "db", "upgrade")
-        enqueue(config, 60)
+        enqueue_batch(config, 60)
         doomed = agents(config)
         wait_until(lambda: server.delivered >= 10)
         doomed.kill()

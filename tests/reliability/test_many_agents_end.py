@@ -9,11 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import write_agent_config
-from tests.reliability.test_many_agents import agents, cli_ok, enqueue, status_counts, summary
-from tests.reliability.test_many_agents_one_budget import server_db_url
-
-__all__ = ["agents", "server_db_url"]
+from tests.helpers.agent_config import write_agent_config
+from tests.helpers.agent_processes import summary
+from tests.helpers.command_line import cli_ok, enqueue_batch, status_counts
 
 MESSAGES = 300
 
@@ -25,7 +23,7 @@ def test_three_agents_without_follow_all_end_soon_after_the_last_delivery(
         extra = "[limiter]\ninitial_cap = 2\n[run]\npoll_interval_s = 0.1\n"
         config = write_agent_config(tmp_path, server_db_url, server, extra)
         cli_ok(config, "db", "upgrade")
-        enqueue(config, MESSAGES)
+        enqueue_batch(config, MESSAGES)
         procs = [agents(config, "--json") for _ in range(3)]
         # Each agent ends by itself; none waits for the leases the others hold.
         last_delivery = _wait_for_exits(procs, lambda: server.delivered >= MESSAGES)

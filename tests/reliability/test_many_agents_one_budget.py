@@ -7,46 +7,23 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from adaptsend import Agent, load_config, load_plugins
 from adaptsend.limits._shared import SharedLimiter
 from adaptsend.store._schema import sending_budgets
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import write_agent_config
-from tests.helpers import databases
-from tests.reliability.test_many_agents import (
-    agents,
-    cli_ok,
-    enqueue,
-    status_counts,
-    summary,
-    wait_until,
-)
-
-__all__ = ["agents"]  # the fixture, shared with the other multi-agent tests
+from tests.helpers.agent_config import write_agent_config
+from tests.helpers.agent_processes import summary, wait_until
+from tests.helpers.command_line import cli_ok, enqueue_batch, status_counts
 
 #: The server's hidden limit, and what the agents may open together: the
 #: limit, plus one connection while they probe whether it has risen.
 LIMIT = 3
 MESSAGES = 300
-
-
-@pytest.fixture(
-    params=databases.SERVER_URLS or [None], ids=lambda p: databases.name(p) if p else "no-server"
-)
-def server_db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A scratch server database: several machines' agents need one."""
-    if request.param is None:
-        pytest.skip("needs a server database in ADAPTSEND_TEST_STORE_URLS")
-    url: str = request.param
-    databases.wipe(url)
-    yield url
-    databases.wipe(url)
 
 
 def write_config(tmp_path: Path, url: str, server: ThrottlingSMTPServer) -> Path:
@@ -80,7 +57,7 @@ def test_three_agents_keep_the_servers_limit_together_and_send_each_message_once
         procs = [agents(config, "--follow", "--json") for _ in range(3)]
         # Followers poll an empty queue; give them time to start before work comes.
         time.sleep(1.5)
-        enqueue(config, MESSAGES)
+        enqueue_batch(config, MESSAGES)
         wait_until(lambda: status_counts(config)["sent"] == MESSAGES, timeout_s=120)
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

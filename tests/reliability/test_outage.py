@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from adaptsend import Status, config_from_dict, send_batch_async
 from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import batch, rows
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
 
 
 def closed_port() -> int:

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from adaptsend import Message, Status, send_batch_async
 from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, rows, write_agent_config
+from tests.helpers.agent_config import MakeConfig, write_agent_config
+from tests.helpers.databases import rows
 
 QUOTA_REPLY = "454 4.7.0 Throttling failure: Daily message quota exceeded"
 

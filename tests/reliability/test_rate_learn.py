@@ -11,7 +11,8 @@ import pytest
 import trio
 
 from adaptsend import send_batch_async
-from tests.conftest import MakeConfig, batch
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.messages import batch
 from tests.helpers.rate_limited_server import RateLimitedSMTPServer
 
 #: Low enough that any machine sends faster than this over loopback, so the

@@ -11,8 +11,10 @@ from adaptsend.limits._rate import RateBudget
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, batch, rows
-from tests.engine.test_dispatcher import StopAfter
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
+from tests.helpers.observers import StopAfter
 
 
 async def test_20_messages_at_600_a_minute_take_the_rate_and_arrive_once(

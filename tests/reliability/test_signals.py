@@ -6,41 +6,19 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.cli.test_cli import enqueue_batch, invoke, jsonl, write_config
-from tests.conftest import rows
-
-
-def start_run(config: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "adaptsend", "--config", str(config), "run", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_until(condition: object, timeout_s: float = 30.0) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the agent"
-        time.sleep(0.02)
-
-
-def status_counts(config: Path) -> dict[str, int]:
-    counts: dict[str, int] = json.loads(invoke(config, "status", "--json").stdout)["counts"]
-    return counts
+from tests.helpers.agent_config import write_sqlite_agent_config
+from tests.helpers.agent_processes import start_run, wait_until
+from tests.helpers.command_line import enqueue_batch, invoke, jsonl, status_counts
+from tests.helpers.databases import rows
 
 
 def test_sigterm_finishes_sends_in_progress_and_hands_back_the_rest(tmp_path: Path) -> None:
     with ThrottlingSMTPServer(latency_s=0.1) as server:
-        config = write_config(tmp_path, server)
+        config = write_sqlite_agent_config(tmp_path, server)
         enqueue_batch(config, 60)
         agent = start_run(config, "--json")
         wait_until(lambda: server.delivered >= 4)
@@ -69,7 +47,7 @@ def test_a_second_signal_aborts_and_hands_back_every_untouched_lease(tmp_path: P
     # one message mid-send, and the feeder has leased more ahead of them.
     limiter = "[limiter]\ninitial_cap = 2\nmin_cap = 2\nmax_cap = 2\n"
     with ThrottlingSMTPServer(latency_s=1.5) as server:
-        config = write_config(tmp_path, server, extra=limiter)
+        config = write_sqlite_agent_config(tmp_path, server, extra=limiter)
         enqueue_batch(config, 30)
         agent = start_run(config, "--json")
         wait_until(lambda: server.delivered >= 2 and server.open_connections == 2)
@@ -89,7 +67,7 @@ def test_a_second_signal_aborts_and_hands_back_every_untouched_lease(tmp_path: P
 
 def test_follow_sends_messages_queued_while_it_runs(tmp_path: Path) -> None:
     with ThrottlingSMTPServer() as server:
-        config = write_config(tmp_path, server, extra="[run]\npoll_interval_s = 0.1\n")
+        config = write_sqlite_agent_config(tmp_path, server, extra="[run]\npoll_interval_s = 0.1\n")
         agent = start_run(config, "--follow", "--json")
         try:
             for wave in range(3):

@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
-
 from adaptsend import Envelope, Message, Status, send_batch
-from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import rows, write_agent_config
+from tests.helpers.agent_config import write_agent_config
+from tests.helpers.command_line import invoke
+from tests.helpers.databases import rows
 
 GOOD = {"from": "reports@example.com", "subject": "ok", "text": "fine"}
 FIELD_NAME_RULE = "(1 to 76 printable ASCII characters, no colon or space)"
@@ -48,10 +47,6 @@ CORPUS: list[tuple[bytes, str]] = [
     ),
     (line(to=["jörg@例え..jp"]), "'to' address 'jörg@例え..jp' is not an email address"),
 ]
-
-
-def invoke(config: Path, *args: str, stdin: bytes | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), *args], input=stdin)
 
 
 def test_enqueue_rejects_each_bad_line_alone_and_run_sends_what_was_composed(

@@ -21,13 +21,13 @@ from adaptsend._models import Decision, Status
 from adaptsend.sources._table_source import TableSource
 from adaptsend.store import SQLStore, open_store
 from adaptsend.testing import ThrottlingSMTPServer
+from tests.helpers.command_line import invoke
 from tests.helpers.site_table import (
     KEY,
     NOBODY,
     QUERY,
     WRITE_BACK,
     hostile_row,
-    invoke,
     make_site,
     run_table,
     set_status,

@@ -15,13 +15,13 @@ from adaptsend._models import Status
 from adaptsend.sources._table_source import IngestResult, TableSource
 from adaptsend.store import SQLStore, open_store
 from adaptsend.testing import ThrottlingSMTPServer
+from tests.helpers.command_line import invoke
 from tests.helpers.site_table import (
     COUNTING_ON_FAILED,
     KEY,
     LINE_BREAK,
     QUERY,
     hostile_row,
-    invoke,
     make_site,
     run_table,
     site,

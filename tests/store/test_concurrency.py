@@ -12,8 +12,7 @@ from adaptsend._models import utcnow
 from adaptsend.store import SQLStore, _rows
 from adaptsend.store._schema import messages
 from tests.helpers.store_builders import KEY, claim_ids, decision, enqueue, envelope
-
-from .conftest import OpenStore
+from tests.helpers.store_variants import OpenStore
 
 
 def test_owners_claiming_at_once_get_disjoint_sets(store_url: str, make_store: OpenStore) -> None:

@@ -16,7 +16,7 @@ from adaptsend import Message, send_batch_async
 from adaptsend._models import Envelope
 from adaptsend.store import open_store
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig
+from tests.helpers.agent_config import MakeConfig
 
 
 def mode(path: Path) -> int:

@@ -20,8 +20,7 @@ from tests.helpers.store_builders import (
     later,
     message_row,
 )
-
-from .conftest import OpenStore, on_servers
+from tests.helpers.store_variants import OpenStore, on_servers
 
 
 async def test_a_renewal_runs_while_a_slow_call_holds_the_main_lane(store: SQLStore) -> None:

@@ -10,7 +10,9 @@ import pytest
 
 from adaptsend import Status, send_batch_async
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, batch, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
+from tests.helpers.messages import batch
 from tests.helpers.smtp_connections import connect, envelope, received, recording_proxy
 
 BAD = "nobody@example.com"

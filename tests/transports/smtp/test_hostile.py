@@ -15,7 +15,8 @@ from adaptsend import Status, send_batch_async
 from adaptsend._models import Envelope, Outcome, Stage
 from adaptsend.testing import ThrottlingSMTPServer
 from adaptsend.transports.smtp._wire import UnsafeCommand, command_group, envelope_commands
-from tests.conftest import MakeConfig, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
 from tests.helpers.smtp_connections import big_envelope, send_all
 from tests.helpers.smtp_fault_server import FaultServer
 

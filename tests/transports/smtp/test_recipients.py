@@ -13,7 +13,8 @@ import pytest
 from adaptsend import Status, send_batch_async
 from adaptsend._models import Envelope, Reply
 from adaptsend.transports.smtp._parts import too_many
-from tests.conftest import MakeConfig, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
 from tests.helpers.smtp_connections import big_envelope, send_all
 from tests.helpers.smtp_fault_server import FaultServer
 

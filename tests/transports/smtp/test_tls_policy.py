@@ -22,7 +22,7 @@ from adaptsend.cli._main import cli
 from adaptsend.testing import ThrottlingSMTPServer
 from adaptsend.transports.smtp._tls_policy import effective_tls, is_loopback
 from adaptsend.transports.smtp._transport import SMTPTransport
-from tests.conftest import MakeConfig
+from tests.helpers.agent_config import MakeConfig
 from tests.helpers.smtp_connections import recording_proxy
 
 USER = "reports@example.com"

@@ -10,7 +10,8 @@ import trustme
 
 from adaptsend import Message, Status, send_batch_async
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.conftest import MakeConfig, rows
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.databases import rows
 
 
 def one(n: int = 0) -> Message:
