@@ -4,7 +4,7 @@ Always a SQLite file. Every URL in ADAPTSEND_TEST_STORE_URLS (space-separated)
 is a scratch server database the tests may empty, as ``.ci/run`` makes one on
 a real PostgreSQL server; ADAPTSEND_TEST_ORACLE_URL names a scratch Oracle
 schema. adaptsend's tables, and the site tables tests make, are dropped before
-and after each test that uses one.
+and after each test that uses one. :func:`rows` reads any of them directly.
 """
 
 from __future__ import annotations
