@@ -3,20 +3,18 @@ configuration aimed at a real SMTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from adaptsend import Config, Message, config_from_dict
+from adaptsend import Config, config_from_dict
 from adaptsend.store import upgrade_store
 from adaptsend.testing import ThrottlingSMTPServer
-from tests import databases
-from tests.report_run import RecordedRun, record_run
-
-MakeConfig = Callable[..., Config]
+from tests.helpers import databases
+from tests.helpers.agent_config import MakeConfig
+from tests.helpers.recorded_run import RecordedRun, record_run
 
 
 @pytest.fixture
@@ -43,61 +41,13 @@ def make_config(db_url: str) -> MakeConfig:
     return make
 
 
-def write_agent_config(
-    directory: Path, url: str, server: ThrottlingSMTPServer, extra: str = ""
-) -> Path:
-    """``adaptsend.toml`` in ``directory`` for an agent process on ``url`` that
-    sends to ``server`` with short retry delays; ``extra`` adds sections."""
-    path = directory / "adaptsend.toml"
-    path.write_text(
-        f"""
-[store]
-url = "{url}"
-[smtp]
-host = "{server.host}"
-port = {server.port}
-timeout_s = 10
-[retry]
-base_delay_s = 0.05
-max_delay_s = 0.2
-{extra}
-"""
-    )
-    return path
-
-
-def rows(db_url: str, sql: str) -> list[tuple[Any, ...]]:
-    """Read the store's SQLite file directly, as an operator would."""
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(params=[databases.SQLITE, *databases.SERVER_URLS], ids=databases.name)
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each kind the tests run against (see tests/databases.py);
+    """An empty database of each kind the tests run against (see tests/helpers/databases.py);
     a server database is emptied again afterwards."""
     yield databases.empty_database(request.param, tmp_path)
     if request.param != databases.SQLITE:
         databases.wipe(request.param)
-
-
-def batch(count: int, *, to: str = "team@example.com") -> list[Message]:
-    """``count`` report messages with fixed Message-IDs, so that a test can
-    count deliveries per message at the server."""
-    return [
-        Message(
-            sender="reports@example.com",
-            to=(to,),
-            subject=f"report {n}",
-            text=f"body {n}",
-            message_id=f"<report-{n}@example.com>",
-        )
-        for n in range(count)
-    ]
 
 
 @pytest.fixture
@@ -111,5 +61,5 @@ def db_ready(empty_db_url: str) -> str:
 @pytest.fixture(scope="session")
 def recorded_run(tmp_path_factory: pytest.TempPathFactory) -> RecordedRun:
     """A real run through a hidden limit that falls and rises, recorded once
-    for the tests of ``adaptsend report`` (see tests/report_run.py)."""
+    for the tests of ``adaptsend report`` (see tests/helpers/recorded_run.py)."""
     return record_run(tmp_path_factory.mktemp("recorded-run"))

@@ -1,6 +1,6 @@
 """Fixtures for the store tests: each test gets a fresh, empty store.
 
-The suite runs against a SQLite file and every database in tests/databases.py.
+The suite runs against a SQLite file and every database in tests/helpers/databases.py.
 On PostgreSQL it runs twice: with the database's own ways of claiming and
 of writing rows, and with Oracle's (a locking cursor, and the way every
 database writes rows), so that Oracle's claim runs on a real server with row
@@ -11,55 +11,17 @@ database writes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
 from adaptsend.store import SQLStore, open_store
-from adaptsend.store._claim import ClaimStyle, style_for
-from tests import databases
+from tests.helpers import databases
+from tests.helpers.store_variants import VARIANTS, OpenStore, Variant, variant_id
 
 
-class Variant(NamedTuple):
-    url: str
-    #: Claim this way rather than the database's own.
-    claim_style: ClaimStyle | None = None
-    #: Write rows as every database does, not in the database's own way.
-    portable_writes: bool = False
-
-
-_VARIANTS = [Variant(databases.SQLITE), Variant(databases.SQLITE, portable_writes=True)]
-for _url in databases.SERVER_URLS:
-    _VARIANTS.append(Variant(_url))
-    if style_for(databases.name(_url)) != "cursor":
-        _VARIANTS.append(Variant(_url, "cursor", portable_writes=True))
-
-OpenStore = Callable[[str], SQLStore]
-
-
-def _variant_id(variant: Variant) -> str:
-    extra = ("-cursor-claim" if variant.claim_style else "") + (
-        "-portable-writes" if variant.portable_writes else ""
-    )
-    return databases.name(variant.url) + extra
-
-
-#: For a test of row locks: each server database, with its own way of claiming.
-on_servers = pytest.mark.parametrize(
-    "variant",
-    [v for v in _VARIANTS if v.url != databases.SQLITE and v.claim_style is None],
-    ids=_variant_id,
-    indirect=True,
-)
-#: For a test that needs SQLite itself.
-on_sqlite = pytest.mark.parametrize(
-    "variant", [Variant(databases.SQLITE)], ids=_variant_id, indirect=True
-)
-
-
-@pytest.fixture(params=_VARIANTS, ids=_variant_id)
+@pytest.fixture(params=VARIANTS, ids=variant_id)
 def variant(request: pytest.FixtureRequest) -> Variant:
     return request.param  # type: ignore[no-any-return]
 

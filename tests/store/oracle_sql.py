@@ -30,8 +30,7 @@ from adaptsend.store import SQLStore, open_store, upgrade_sql
 from adaptsend.store._api import Store
 from adaptsend.store._budget_api import BudgetStore
 from adaptsend.store._source_api import SourceLedger
-
-from .helpers import KEY, LATER, NO_USER, OK, attempt, decision, envelope, later
+from tests.helpers.store_builders import KEY, LATER, NO_USER, OK, attempt, decision, envelope, later
 
 EXPECTED = Path(__file__).parent / "oracle"
 DML_FILE = EXPECTED / "statements.sql"

@@ -17,9 +17,8 @@ from adaptsend.limits._records import ChangeReason
 from adaptsend.store import SQLStore
 from adaptsend.store._budget_api import BudgetView
 from adaptsend.store._schema import connection_slots, sending_budgets
-
-from .conftest import OpenStore
-from .helpers import KEY, db_now, expire_slots, later
+from tests.helpers.store_builders import KEY, db_now, expire_slots, later
+from tests.helpers.store_variants import OpenStore
 
 RULES = BudgetRules(min_cap=1, max_cap=4, probe_interval_s=30.0)
 

@@ -11,9 +11,8 @@ import sqlalchemy as sa
 from adaptsend._models import utcnow
 from adaptsend.store import SQLStore, _rows
 from adaptsend.store._schema import messages
-
-from .conftest import OpenStore
-from .helpers import KEY, claim_ids, decision, enqueue, envelope
+from tests.helpers.store_builders import KEY, claim_ids, decision, enqueue, envelope
+from tests.helpers.store_variants import OpenStore
 
 
 def test_owners_claiming_at_once_get_disjoint_sets(store_url: str, make_store: OpenStore) -> None:

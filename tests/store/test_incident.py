@@ -15,8 +15,7 @@ from adaptsend._models import AttemptRecord, Outcome, Reply, Stage, Status
 from adaptsend.store import SQLStore
 from adaptsend.store._incident_api import CapPoint, IncidentLog
 from adaptsend.store._schema import messages
-
-from .helpers import KEY, LATER, NO_USER, attempt, claim_ids, decision, enqueue
+from tests.helpers.store_builders import KEY, LATER, NO_USER, attempt, claim_ids, decision, enqueue
 
 #: The period the tests write: a morning, long ago enough to be any database's past.
 T0 = dt.datetime(2026, 3, 1, 9, 0, 0)

@@ -19,10 +19,10 @@ from typing import Any
 from adaptsend._models import Outcome, utcnow
 from adaptsend.store import open_store
 from adaptsend.store._incident_api import IncidentLog
+from tests.helpers.oracle_names import MAX_IDENTIFIER, ORACLE_RESERVED
+from tests.helpers.store_builders import KEY, LATER, attempt, enqueue
 
-from .helpers import KEY, LATER, attempt, enqueue
 from .oracle_sql import EXPECTED, _Recorder
-from .test_schema import MAX_IDENTIFIER, ORACLE_RESERVED
 
 INCIDENT_FILE = EXPECTED / "incident.sql"
 REGENERATE = "regenerate with `python -m tests.store.test_incident_oracle` and review it"

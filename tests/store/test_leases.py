@@ -9,8 +9,7 @@ import pytest
 
 from adaptsend._models import Status, utcnow
 from adaptsend.store import SQLStore, _claim, _sqlstore
-
-from .helpers import (
+from tests.helpers.store_builders import (
     KEY,
     LONG_AGO,
     attempt,

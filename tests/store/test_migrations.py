@@ -23,8 +23,7 @@ from adaptsend.store import (
 )
 from adaptsend.store._migrate import VERSION_TABLE
 from adaptsend.store._schema import metadata
-
-from .helpers import enqueue
+from tests.helpers.store_builders import enqueue
 
 FIRST = "0001"
 

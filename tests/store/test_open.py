@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from adaptsend.store import StoreError, open_store, schema_state
-
-from .helpers import KEY, enqueue
+from tests.helpers.store_builders import KEY, enqueue
 
 
 def test_a_new_sqlite_file_is_created_with_its_tables(tmp_path: Path) -> None:

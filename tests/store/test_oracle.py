@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from adaptsend.store import _rows
+from tests.helpers.oracle_names import MAX_IDENTIFIER, ORACLE_RESERVED
 
 from .oracle_sql import (
     DDL_FILE,
@@ -21,7 +22,6 @@ from .oracle_sql import (
     oracle_ddl,
     protocol_methods,
 )
-from .test_schema import MAX_IDENTIFIER, ORACLE_RESERVED
 
 REGENERATE = "regenerate with `python -m tests.store.oracle_sql` and review the difference"
 

@@ -1,5 +1,5 @@
 """What only a live Oracle can show. The whole store suite also runs against
-it (tests/databases.py) when ADAPTSEND_TEST_ORACLE_URL names a scratch schema,
+it (tests/helpers/databases.py) when ADAPTSEND_TEST_ORACLE_URL names a scratch schema,
 for instance oracle+oracledb://adaptsend_test:PASSWORD@db.example.com:1521/?service_name=FREEPDB1.
 """
 
@@ -13,9 +13,8 @@ import pytest
 
 from adaptsend.store import open_store, schema_state
 from adaptsend.store._claim import locking_query
-from tests import databases
-
-from .helpers import KEY, claim_ids, enqueue
+from tests.helpers import databases
+from tests.helpers.store_builders import KEY, claim_ids, enqueue
 
 ORACLE_URL = os.environ.get("ADAPTSEND_TEST_ORACLE_URL", "")
 

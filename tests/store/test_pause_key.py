@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from adaptsend.store import SQLStore
-from tests.store.helpers import KEY, claim_ids, db_now, enqueue, message_row, set_due
+from tests.helpers.store_builders import KEY, claim_ids, db_now, enqueue, message_row, set_due
 
 
 def test_a_paused_key_has_nothing_due_until_the_pause_ends(store: SQLStore) -> None:

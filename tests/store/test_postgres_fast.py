@@ -15,9 +15,8 @@ import sqlalchemy as sa
 from adaptsend._models import AttemptRecord, Decision, Envelope, Outcome, Reply, Stage, Status
 from adaptsend.store import SQLStore, _enqueue, _postgres_fast, _sources, open_store
 from adaptsend.store._schema import messages
-from tests import databases
-
-from .helpers import KEY, LATER, NO_USER, OK, attempt, decision, envelope
+from tests.helpers import databases
+from tests.helpers.store_builders import KEY, LATER, NO_USER, OK, attempt, decision, envelope
 
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7, 890123)
 

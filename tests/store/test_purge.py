@@ -12,9 +12,8 @@ from adaptsend._models import Status, utcnow
 from adaptsend.store import SQLStore, StoreError, _purge, _rows
 from adaptsend.store._api import PurgeCounts
 from adaptsend.store._schema import attempts, message_contents, messages, source_rows
-
-from .conftest import on_servers, on_sqlite
-from .helpers import attempt, claim_ids, decision, enqueue, envelope, later
+from tests.helpers.store_builders import attempt, claim_ids, decision, enqueue, envelope, later
+from tests.helpers.store_variants import on_servers, on_sqlite
 
 DAY = 86400.0
 

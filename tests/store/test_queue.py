@@ -10,8 +10,7 @@ from sqlalchemy import delete, select
 from adaptsend._models import FINAL_STATUSES, Outcome, Status, utcnow
 from adaptsend.store import SQLStore, _enqueue, _sqlite_fast
 from adaptsend.store._schema import message_contents, messages
-
-from .helpers import (
+from tests.helpers.store_builders import (
     KEY,
     LATER,
     NO_USER,

@@ -11,9 +11,16 @@ import trio
 from adaptsend.store import SQLStore
 from adaptsend.store._schema import messages
 from adaptsend.store._thread import StoreThread
-
-from .conftest import OpenStore, on_servers
-from .helpers import LONG_AGO, claim_ids, db_now, enqueue, expire_leases, later, message_row
+from tests.helpers.store_builders import (
+    LONG_AGO,
+    claim_ids,
+    db_now,
+    enqueue,
+    expire_leases,
+    later,
+    message_row,
+)
+from tests.helpers.store_variants import OpenStore, on_servers
 
 
 async def test_a_renewal_runs_while_a_slow_call_holds_the_main_lane(store: SQLStore) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from adaptsend._models import Outcome, Reply, Stage, Status
 from adaptsend.store import SQLStore
 from adaptsend.store._schema import REPLY_TEXT_LEN
-
-from .helpers import (
+from tests.helpers.store_builders import (
     KEY,
     LATER,
     NO_USER,

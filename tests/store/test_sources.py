@@ -11,8 +11,7 @@ from adaptsend._models import Status, utcnow
 from adaptsend.store import SQLStore
 from adaptsend.store._api import PurgeCounts
 from adaptsend.store._schema import MESSAGE_ID_LEN, REPLY_TEXT_LEN, message_contents, messages
-
-from .helpers import attempt, claim_ids, decision, envelope, later, message_row
+from tests.helpers.store_builders import attempt, claim_ids, decision, envelope, later, message_row
 
 SUBJECT = "not sent: the subject contains a line break"
 

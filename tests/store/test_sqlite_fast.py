@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from adaptsend._errors import StoreError
 from adaptsend._models import AttemptRecord, Outcome, Reply, Stage, Status
 from adaptsend.store import SQLStore, _enqueue, open_store
-
-from .helpers import KEY, NO_USER, OK, attempt, envelope
+from tests.helpers.store_builders import KEY, NO_USER, OK, attempt, envelope
 
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7)  # no microseconds: the stored text still has them
 

@@ -9,7 +9,7 @@ import pytest
 
 from adaptsend.testing import ThrottlingSMTPServer
 from bench._server import ServerProcess
-from tests.testing.clients import Connect, RawClient, RawConnect
+from tests.helpers.smtp_clients import Connect, RawClient, RawConnect
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from adaptsend.testing import (
     ServerStatistics,
     ThrottlingSMTPServer,
 )
-from tests.testing.clients import RCPT, SENDER, Connect, message
+from tests.helpers.smtp_clients import RCPT, SENDER, Connect, message
 
 # What smtplib reports after the code: enhanced status and text.
 THROTTLE_TEXT = DEFAULT_THROTTLE_REPLY.removeprefix("432 ").encode()

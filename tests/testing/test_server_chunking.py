@@ -7,7 +7,7 @@ import pytest
 
 from adaptsend.testing import DEFAULT_THROTTLE_REPLY, ReceivedMessage, ThrottlingSMTPServer
 from bench._server import ServerProcess
-from tests.testing.clients import RCPT, SENDER, Connect, RawConnect, message
+from tests.helpers.smtp_clients import RCPT, SENDER, Connect, RawConnect, message
 
 # A line that DATA would have to dot-stuff: BDAT must keep it as sent.
 BODY = "..and a line that starts with dots\r\n"

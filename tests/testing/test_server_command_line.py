@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import adaptsend
 from adaptsend.testing.__main__ import main, parse_outages, parse_schedule
 from bench._server import ServerProcess
-from tests.testing.clients import RCPT, SENDER, message
+from tests.helpers.smtp_clients import RCPT, SENDER, message
 
 
 def test_schedule_text_is_parsed() -> None:

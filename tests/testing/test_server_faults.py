@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from adaptsend.testing import ThrottlingSMTPServer
-from tests.testing.clients import RCPT, SENDER, Connect, RawConnect, message
+from tests.helpers.smtp_clients import RCPT, SENDER, Connect, RawConnect, message
 
 SENDER_OK, RCPT_OK, ACCEPTED = "250 2.1.0 Sender OK", "250 2.1.5 Recipient OK", "250 2.0.0 OK"
 GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>"

@@ -13,7 +13,7 @@ import pytest
 import trustme
 
 from adaptsend.testing import DEFAULT_GREETING_REFUSAL, ThrottlingSMTPServer
-from tests.testing.clients import RCPT, SENDER, Connect, message
+from tests.helpers.smtp_clients import RCPT, SENDER, Connect, message
 
 # -- greetings ------------------------------------------------------------------------
 
