@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import attrs
 from sqlalchemy import Engine, case, exc, insert, update
 from sqlalchemy.engine import Dialect
 
@@ -29,6 +30,7 @@ from adaptsend._store_api import (
 )
 from adaptsend.store import (
     _budgets,
+    _cap_changes,
     _claim,
     _clock,
     _decide,
@@ -43,6 +45,7 @@ from adaptsend.store import (
     _sqlite_fast,
 )
 from adaptsend.store import _schema as s
+from adaptsend.store._cap_changes import CapChangeMethods
 from adaptsend.store._ledger import LedgerMethods
 
 
@@ -117,9 +120,10 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore(LedgerMethods):
-    """A Store on one SQLAlchemy engine, and the table source's ledger (its
-    methods are in ``_ledger``). Safe to call from any thread, one call at a time.
+class SQLStore(LedgerMethods, CapChangeMethods):
+    """A Store on one SQLAlchemy engine, the table source's ledger (its
+    methods are in ``_ledger``) and the history of limits (``_cap_changes``).
+    Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
     one the database supports. Tests choose the other to run Oracle's way on
@@ -297,8 +301,12 @@ class SQLStore(LedgerMethods):
         try:
             if dry_run:
                 with self.engine.connect() as conn:
-                    return _purge.count(conn, before=before)
-            return _purge.delete_old(self.engine, before=before)
+                    counts = _purge.count(conn, before=before)
+                    changes = _cap_changes.count_old(conn, before=before)
+            else:
+                counts = _purge.delete_old(self.engine, before=before)
+                changes = _cap_changes.delete_old(self.engine, before=before)
+            return attrs.evolve(counts, cap_changes=changes)
         except exc.SQLAlchemyError as e:
             shown = _engine.safe(self.engine.url)
             raise StoreError(f"Cannot purge the store at {shown}: {_engine.reason(e)}.") from None
@@ -370,9 +378,11 @@ class SQLStore(LedgerMethods):
 if TYPE_CHECKING:
     # Type checkers verify here that SQLStore still fulfils the Store protocol.
     from adaptsend._budget_api import BudgetStore
+    from adaptsend._cap_change_api import CapChangeStore
     from adaptsend._source_api import SourceLedger
     from adaptsend._store_api import Store
 
     _conforms: type[Store] = SQLStore
     _keeps_ledger: type[SourceLedger] = SQLStore
     _shares_budgets: type[BudgetStore] = SQLStore
+    _keeps_cap_changes: type[CapChangeStore] = SQLStore
