@@ -22,6 +22,7 @@ from adaptsend._config import Config
 from adaptsend._decide import Judge, Judgement
 from adaptsend._key_pauses import KeyPauses
 from adaptsend._leases import keep_leases
+from adaptsend._limit_history import LimitHistory
 from adaptsend._limiter_records import CapChange
 from adaptsend._limiters import Limiter, make_limiter, running
 from adaptsend._models import ClaimedMessage, Reply, Status, utcnow
@@ -68,8 +69,14 @@ class Dispatcher:
         self.idle_close_s = config.limiter.idle_close_s
         # The limiter names this agent by its owner name (shared budgets do).
         self.owner = owner or new_owner()
+        self._history = LimitHistory(store, sending_key=transport.sending_key, agent=self.owner)
         self.limiter: Limiter = make_limiter(
-            config, store, transport.sending_key, self.owner, self._cap_changed
+            config,
+            store,
+            transport.sending_key,
+            self.owner,
+            self._cap_changed,
+            self._history.cap_decided,
         )
         self.rate = MessageRate(
             top_per_minute=config.limiter.max_per_minute,
@@ -185,6 +192,7 @@ class Dispatcher:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(recorder.run, to_record)
+                nursery.start_soon(self._history.run)
                 watching = trio.CancelScope()
                 nursery.start_soon(self._watch, watching)
                 async with running(self.limiter), judged, trio.open_nursery() as workers, to_take:
@@ -193,6 +201,7 @@ class Dispatcher:
                     await self._staff(workers, to_take, judged)
                 # Every worker is done: no lease is held by a send any more.
                 watching.cancel()
+                self._history.close()
             finished = True
         finally:
             # Aborted (cancelled, or an error): nothing below runs.
@@ -367,6 +376,7 @@ class Dispatcher:
 
     def _rate_changed(self, change: RateChange) -> None:
         log.info("%s: %s", self.transport.sending_key, change.describe())
+        self._history.rate_changed(change)
 
     def aborted_report(self) -> RunReport:
         """The report of a run that was cancelled before it could finish."""
