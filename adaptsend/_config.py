@@ -18,6 +18,7 @@ import cattrs
 
 from adaptsend._config_alerts import AlertsConfig
 from adaptsend._config_env import apply_env_overrides
+from adaptsend._config_metrics import MetricsConfig
 from adaptsend._config_source import SourceConfig
 from adaptsend._errors import ConfigError
 from adaptsend._oauth_config import OAuthConfig
@@ -218,6 +219,7 @@ class Config:
     run: RunConfig = RunConfig()
     alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
     source: SourceConfig = attrs.field(factory=SourceConfig)
+    metrics: MetricsConfig = attrs.field(factory=MetricsConfig)
     #: Settings of plugins, one table each: ``[plugin.NAME]``.
     plugin: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
