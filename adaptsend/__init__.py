@@ -20,6 +20,7 @@ from adaptsend._config import (
     structure_settings,
 )
 from adaptsend._config_alerts import AlertRuleConfig, AlertsConfig, EmailAlertConfig
+from adaptsend._config_metrics import MetricsConfig
 from adaptsend._embed import (
     BatchReport,
     MessageResult,
@@ -84,6 +85,7 @@ __all__ = [
     "Message",
     "MessageError",
     "MessageResult",
+    "MetricsConfig",
     "Outcome",
     "PluginError",
     "Plugins",

@@ -4,8 +4,8 @@ default one), so that a program may run several agents and tell them apart.
 Two kinds of figure, gathered two ways:
 
 * What happened (attempts, messages decided, pauses, alerts) is counted as
-  the dispatcher records it, in the trio thread: an increment under a lock is
-  all a send costs.
+  the dispatcher records it, in the trio thread: a dictionary increment or
+  two is all a send costs (``_metrics_counts``).
 * What is (the cap, open connections, sends in flight, pauses under way) is
   read from the agent's dispatchers at each scrape (``_metrics_live``); the
   queue's depth, a count over the whole store, is sampled now and then
@@ -19,9 +19,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from adaptsend._alerts import Alert
+from adaptsend._metrics_counts import RecordedCounts
 from adaptsend._metrics_live import PAUSE_REASONS, LiveRuns, RunView
 from adaptsend._models import AttemptRecord, Decision, Reply, Status
 
@@ -37,26 +38,8 @@ class AgentMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
-        self._attempts = Counter(
-            "adaptsend_attempts",
-            "Attempts recorded, by outcome, the SMTP stage that ended them, and "
-            "the class of the reply (2xx, 4xx, 5xx, or none for a local error).",
-            ("sending_key", "outcome", "stage", "reply_class"),
-            registry=registry,
-        )
-        self._decisions = Counter(
-            "adaptsend_messages_decided",
-            "Messages whose attempt was recorded, by the status it left them in.",
-            ("sending_key", "status"),
-            registry=registry,
-        )
-        self._duration = Histogram(
-            "adaptsend_send_duration_seconds",
-            "Time from the start of a send (connecting included) to its final reply.",
-            ("sending_key",),
-            buckets=DURATION_BUCKETS,
-            registry=registry,
-        )
+        self._counts = RecordedCounts(DURATION_BUCKETS)
+        registry.register(self._counts)
         self._pauses = Counter(
             "adaptsend_pauses",
             "Pauses of a sending key that began: reason outage (the server could "
@@ -99,18 +82,18 @@ class AgentMetrics:
 
     def attempt_recorded(self, attempt: AttemptRecord, sending_key: str) -> None:
         reply = attempt.reply
-        self._attempts.labels(
-            sending_key, attempt.outcome.value, reply.stage.value, _reply_class(reply)
-        ).inc()
+        code = reply.code
+        reply_class = "none" if code is None else _REPLY_CLASSES.get(code // 100, "other")
+        self._counts.attempts[sending_key, attempt.outcome, reply.stage, reply_class] += 1
         if self._transaction_s is None:
             # A message's attempts come from one transaction (recipients refused
             # inside it have records of their own): one duration for them all.
             self._transaction_s = attempt.duration_s
 
     def decision_recorded(self, decision: Decision, sending_key: str) -> None:
-        self._decisions.labels(sending_key, decision.status.value).inc()
+        self._counts.decisions[sending_key, decision.status] += 1
         if self._transaction_s is not None:
-            self._duration.labels(sending_key).observe(self._transaction_s)
+            self._counts.observe_duration(sending_key, self._transaction_s)
             self._transaction_s = None
 
     def reachability_changed(
@@ -130,5 +113,4 @@ class AgentMetrics:
             self._queue.labels(status.value).set(count)
 
 
-def _reply_class(reply: Reply) -> str:
-    return "none" if reply.code is None else f"{reply.code // 100}xx"
+_REPLY_CLASSES = {n: f"{n}xx" for n in range(2, 6)}

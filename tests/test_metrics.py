@@ -193,3 +193,21 @@ def test_the_dashboard_reads_only_metrics_that_exist() -> None:
     # Every figure the docs list is on the dashboard, but for the pause counter
     # (the pauses are drawn from the gauge).
     assert sorted(exposed - used - {"adaptsend_pauses_total"}) == []
+
+
+def test_a_send_time_on_a_bound_is_counted_in_that_bound_s_bucket() -> None:
+    from adaptsend._metrics_counts import RecordedCounts
+
+    counts = RecordedCounts((0.005, 0.01))
+    for seconds in (0.004, 0.005, 0.006, 100.0):
+        counts.observe_duration("k", seconds)
+    [attempts, decided, durations] = counts.collect()
+    assert (attempts.samples, decided.samples) == ([], [])
+    found = {(s.name, s.labels.get("le")): s.value for s in durations.samples}
+    assert found == {
+        ("adaptsend_send_duration_seconds_bucket", "0.005"): 2,
+        ("adaptsend_send_duration_seconds_bucket", "0.01"): 3,
+        ("adaptsend_send_duration_seconds_bucket", "+Inf"): 4,
+        ("adaptsend_send_duration_seconds_count", None): 4,
+        ("adaptsend_send_duration_seconds_sum", None): 0.004 + 0.005 + 0.006 + 100.0,
+    }
