@@ -33,6 +33,7 @@ from adaptsend.agent._batch import (
 )
 from adaptsend.alerts._model import Alert, AlertSink, Severity, SinkContext, TopReply
 from adaptsend.config._alerts import AlertRuleConfig, AlertsConfig, EmailAlertConfig
+from adaptsend.config._metrics import MetricsConfig
 from adaptsend.config._settings import (
     ClassifierConfig,
     Config,
@@ -85,6 +86,7 @@ __all__ = [
     "Message",
     "MessageError",
     "MessageResult",
+    "MetricsConfig",
     "Outcome",
     "PluginError",
     "Plugins",

@@ -1,4 +1,4 @@
-"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain] [rate]``: run the
+"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain] [rate] [metrics]``: run the
 benchmarks and print their tables (Markdown) with the targets each meets.
 
 Quick mode (the default) takes two to three minutes on a 2-core machine, full
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from adaptsend.plugins._manager import load_plugins
-from bench import drain, goodput, overhead, rate
+from bench import drain, goodput, metrics, overhead, rate
 
 
 @attrs.frozen(kw_only=True)
@@ -35,6 +35,9 @@ class Mode:
     rate_count: int
     #: Messages to a relay that allows 20 a second, the rate learnt.
     learnt_count: int
+    #: Messages drained with metrics on and off, and how many times each.
+    metrics_count: int
+    metrics_repeats: int
 
 
 MODES = {
@@ -47,6 +50,8 @@ MODES = {
         drain_repeats=(1, 1),
         rate_count=6,
         learnt_count=40,
+        metrics_count=500,
+        metrics_repeats=1,
     ),
     "quick": Mode(
         goodput_count=300,
@@ -57,6 +62,8 @@ MODES = {
         drain_repeats=(5, 3),
         rate_count=30,
         learnt_count=200,
+        metrics_count=20_000,
+        metrics_repeats=5,
     ),
     "full": Mode(
         goodput_count=1_000,
@@ -67,6 +74,8 @@ MODES = {
         drain_repeats=(7, 5),
         rate_count=60,
         learnt_count=400,
+        metrics_count=20_000,
+        metrics_repeats=7,
     ),
 }
 
@@ -96,11 +105,17 @@ def _rate(mode: Mode) -> tuple[str, list[str]]:
     return tables, rate.verdicts(results) + rate.learnt_verdicts(learnt)
 
 
+def _metrics(mode: Mode) -> tuple[str, list[str]]:
+    results = metrics.run(mode.metrics_count, repeats=mode.metrics_repeats)
+    return metrics.table(results), metrics.verdicts(results)
+
+
 BENCHMARKS: dict[str, Callable[[Mode], tuple[str, list[str]]]] = {
     "goodput": _goodput,
     "overhead": _overhead,
     "drain": _drain,
     "rate": _rate,
+    "metrics": _metrics,
 }
 
 

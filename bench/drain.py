@@ -13,13 +13,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
 
-from adaptsend import Agent, Envelope, config_from_dict
+from adaptsend import Agent, Envelope, RunReport, config_from_dict
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.testing import InstantTransportPlugin
 from bench import _table
@@ -68,8 +70,8 @@ def run(sizes: Sequence[int], *, repeats: Sequence[int]) -> list[Result]:
     return results
 
 
-def _in_child(count: int) -> Result:
-    command = [sys.executable, "-m", "bench.drain", str(count)]
+def _in_child(count: int, *, metrics: bool = False) -> Result:
+    command = [sys.executable, "-m", "bench.drain", str(count), *(["--metrics"] if metrics else [])]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return Result(**json.loads(done.stdout.splitlines()[-1]))
 
@@ -85,21 +87,23 @@ def _envelopes(count: int) -> Iterator[Envelope]:
         )
 
 
-def drain(count: int) -> Result:
-    """Queue ``count`` messages into a fresh SQLite store and send them all."""
+def drain(count: int, *, metrics: bool = False) -> Result:
+    """Queue ``count`` messages into a fresh SQLite store and send them all;
+    with ``metrics``, serve them meanwhile and scrape them every second."""
     plugin = InstantTransportPlugin()
     with tempfile.TemporaryDirectory(prefix="adaptsend-drain-") as workdir:
-        config = config_from_dict(
-            {
-                "store": {"url": f"sqlite:///{Path(workdir) / 'drain.db'}"},
-                "run": {"transport": "instant"},
-            }
-        )
+        settings: dict[str, Any] = {
+            "store": {"url": f"sqlite:///{Path(workdir) / 'drain.db'}"},
+            "run": {"transport": "instant"},
+        }
+        if metrics:
+            settings["metrics"] = {"port": 0}
+        config = config_from_dict(settings)
         with Agent(config, plugins=load_plugins(entry_points=False, extra=[plugin])) as agent:
             started = time.perf_counter()
             agent.enqueue(_envelopes(count))
             queued, queued_cpu = time.perf_counter(), time.process_time()
-            report = trio.run(agent.run)
+            report = trio.run(_run_scraped if metrics else _run, agent)
             drained, drained_cpu = time.perf_counter(), time.process_time()
     deliveries = plugin.transport.deliveries
     assert report.sent == count, report
@@ -112,6 +116,33 @@ def drain(count: int) -> Result:
         delivered=len(deliveries),
         duplicates=sum(n - 1 for n in deliveries.values()),
     )
+
+
+async def _run(agent: Agent) -> RunReport:
+    return await agent.run()
+
+
+async def _run_scraped(agent: Agent) -> RunReport:
+    """The run as ``Agent.run`` makes it, scraped every second meanwhile (a
+    Prometheus server scrapes every 15 s or so: this is the heavier case)."""
+    async with agent.alerting(), agent.keeping_metrics():
+        endpoint = agent.metrics_endpoint
+        assert endpoint is not None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_scrape_every_second, endpoint.url)
+            report = await agent.dispatcher().run()
+            nursery.cancel_scope.cancel()
+    return report
+
+
+async def _scrape_every_second(url: str) -> None:
+    def scrape() -> None:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            response.read()
+
+    while True:
+        await trio.to_thread.run_sync(scrape)
+        await trio.sleep(1.0)
 
 
 def _peak_rss_mb() -> float:
@@ -176,4 +207,4 @@ def verdicts(results: Sequence[Result]) -> list[str]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(attrs.asdict(drain(int(sys.argv[1])))))
+    print(json.dumps(attrs.asdict(drain(int(sys.argv[1]), metrics="--metrics" in sys.argv[2:]))))

@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
         "classify",
         "config",
         "engine",
+        "metrics",
         "limits",
         "oauth",
         "plugins",
@@ -43,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "testing": {"config", "alerts", "transports"},
     "report": {"config", "store"},
+    "metrics": {"config", "alerts", "store"},
 }
 
 

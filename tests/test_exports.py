@@ -33,6 +33,7 @@ PUBLIC_NAMES = [
     "Message",
     "MessageError",
     "MessageResult",
+    "MetricsConfig",
     "Outcome",
     "PluginError",
     "Plugins",

@@ -16,6 +16,7 @@ import trio
 from adaptsend._errors import ConfigError, StoreError
 from adaptsend._models import Envelope, Outcome, Reply
 from adaptsend.alerts._engine import AlertEngine
+from adaptsend.alerts._model import Alert
 from adaptsend.alerts._setup import build_sinks
 from adaptsend.classify._classifier import Classifier
 from adaptsend.config._redact import Redactor, protect_logs, unprotect_logs
@@ -23,6 +24,8 @@ from adaptsend.config._settings import Config
 from adaptsend.engine._dispatcher import Dispatcher
 from adaptsend.engine._judge import Judge
 from adaptsend.engine._report import RunReport
+from adaptsend.metrics._registry import AgentMetrics
+from adaptsend.metrics._server import MetricsEndpoint, keeping_metrics
 from adaptsend.oauth._tokens import TokenCache, xoauth2_response
 from adaptsend.plugins._manager import Plugins, load_plugins
 from adaptsend.store._api import Store
@@ -68,6 +71,9 @@ class Agent:
         self._transport: Transport | None = None
         self._threads = trio.CapacityLimiter(config.limiter.max_cap + _SPARE_THREADS)
         self._alerts: AlertEngine | None = None
+        self._metrics = AgentMetrics() if config.metrics.port is not None else None
+        #: Where ``/metrics`` is served, while :meth:`keeping_metrics` serves it.
+        self.metrics_endpoint: MetricsEndpoint | None = None
 
     def __enter__(self) -> Agent:
         return self
@@ -114,9 +120,39 @@ class Agent:
                 self.config.alerts,
                 sinks=sinks,
                 store=self._store_thread,
-                on_alert=self.plugins.alert,
+                on_alert=self._alerted,
             )
         return self._alerts
+
+    def _alerted(self, alert: Alert) -> None:
+        self.plugins.alert(alert)
+        if self._metrics is not None:
+            self._metrics.alert(alert)
+
+    @property
+    def metrics(self) -> AgentMetrics:
+        """This agent's Prometheus metrics, in a registry of their own. Made
+        at once when ``[metrics] port`` is set, otherwise on first use: from
+        then on every dispatcher this agent makes reports to them."""
+        if self._metrics is None:
+            self._metrics = AgentMetrics()
+        return self._metrics
+
+    @contextlib.asynccontextmanager
+    async def keeping_metrics(self) -> AsyncIterator[None]:
+        """While the block runs, if this agent has metrics: sample the queue's
+        depth for them, and serve ``/metrics`` when ``[metrics] port`` is set
+        (see :attr:`metrics_endpoint`). Raises ConfigError with one sentence
+        when the port cannot be had."""
+        if self._metrics is None:
+            yield
+            return
+        async with keeping_metrics(self._metrics, self.config.metrics, self._store_thread) as at:
+            self.metrics_endpoint = at
+            try:
+                yield
+            finally:
+                self.metrics_endpoint = None
 
     @contextlib.asynccontextmanager
     async def alerting(self) -> AsyncIterator[AlertEngine]:
@@ -146,21 +182,28 @@ class Agent:
             redactor=self.redactor,
             quota_pause_s=self.config.limiter.quota_pause_s,
         )
-        return Dispatcher(
+        plugins = self.plugins.with_observer(self.alerts)
+        if self._metrics is not None:
+            plugins = plugins.with_observer(self._metrics)
+        dispatcher = Dispatcher(
             store=self._store_thread,
             transport=self.transport,
             judge=judge,
             config=self.config,
-            plugins=self.plugins.with_observer(self.alerts),
+            plugins=plugins,
             follow=follow,
         )
+        if self._metrics is not None:
+            self._metrics.watch(dispatcher)
+        return dispatcher
 
     def classify(self, reply: Reply) -> Outcome:
         return self.classifier.classify(reply).outcome
 
     async def run(self, *, follow: bool = False) -> RunReport:
-        """Send everything due, as ``adaptsend run`` does, with alerting."""
-        async with self.alerting():
+        """Send everything due, as ``adaptsend run`` does, with alerting and
+        (when this agent has them) metrics."""
+        async with self.alerting(), self.keeping_metrics():
             return await self.dispatcher(follow=follow).run()
 
 

@@ -142,6 +142,9 @@ class AlertEngine:
             state.measure_outage(began, reply, now)
             self._check(state, now)
 
+    def quota_reached(self, sending_key: str, reply: Reply) -> None:
+        """No rule watches quotas: the run that ends deferred says why."""
+
     def _observe(self, trigger: str, event: Event) -> None:
         for state in self._by_trigger.get(trigger, ()):
             state.add(event)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from adaptsend._errors import AdaptsendError
+from adaptsend.cli._log_format import LOG_FORMATS, logs_as_json
 from adaptsend.config._settings import Config, load_config
 from adaptsend.engine._groups import plain_error
 from adaptsend.engine._report import RunReport
@@ -41,16 +43,37 @@ def fail_cleanly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AdaptsendError as exc:
-            click.echo(f"adaptsend: {exc}", err=True)
+            tell(f"adaptsend: {exc}", level=logging.ERROR)
             sys.exit(EXIT_USAGE)
         except BaseExceptionGroup as group:
             error = plain_error(group)
             if not isinstance(error, AdaptsendError):
                 raise
-            click.echo(f"adaptsend: {error}", err=True)
+            tell(f"adaptsend: {error}", level=logging.ERROR)
             sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def tell(text: str, *, level: int = logging.WARNING) -> None:
+    """Say ``text`` to the person on stderr; when log lines are JSON
+    (``--log-format json``), as a log line of ``level`` instead, so that
+    stderr stays one JSON object a line."""
+    if logs_as_json():
+        logging.getLogger("adaptsend").log(level, "%s", text)
+    else:
+        click.echo(text, err=True)
+
+
+def log_format_option(**settings: Any) -> Callable[[F], F]:
+    """``--log-format text|json``, for the group and for ``run``."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(LOG_FORMATS),
+        help="How log lines are written: text for people, json for log shippers "
+        "(one object a line: time, level, logger, message).",
+        **settings,
+    )
 
 
 def exit_code(report: RunReport) -> int:

@@ -98,7 +98,8 @@ def _positive_days(_ctx: click.Context, _param: click.Parameter, value: float) -
 @fail_cleanly
 def purge(ctx: click.Context, days: float, dry_run: bool, as_json: bool) -> None:
     """Delete sent, failed and dead messages that ended more than DAYS days
-    ago, with their content and attempts.
+    ago, with their content and attempts, and the changes of the connection
+    cap and message rate made before then.
 
     Messages still queued, being sent or waiting for a retry are kept, and so
     are those whose outcome the table source has not written back yet. Safe
@@ -112,8 +113,8 @@ def purge(ctx: click.Context, days: float, dry_run: bool, as_json: bool) -> None
         return
     verb = "would purge" if dry_run else "purged"
     click.echo(
-        f"{verb} {counts.messages:,} message(s) and {counts.attempts:,} attempt(s) "
-        f"older than {days:,g} day(s)"
+        f"{verb} {counts.messages:,} message(s), {counts.attempts:,} attempt(s) and "
+        f"{counts.cap_changes:,} cap change(s) older than {days:,g} day(s)"
     )
 
 
@@ -127,4 +128,5 @@ def _purge_json(
         "messages": counts.messages,
         "attempts": counts.attempts,
         "source_rows": counts.source_rows,
+        "cap_changes": counts.cap_changes,
     }

@@ -19,6 +19,7 @@ import cattrs
 from adaptsend._errors import ConfigError
 from adaptsend.config._alerts import AlertsConfig
 from adaptsend.config._env import apply_env_overrides
+from adaptsend.config._metrics import MetricsConfig
 from adaptsend.config._oauth import OAuthConfig
 from adaptsend.config._source import SourceConfig
 
@@ -218,6 +219,7 @@ class Config:
     run: RunConfig = RunConfig()
     alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
     source: SourceConfig = attrs.field(factory=SourceConfig)
+    metrics: MetricsConfig = attrs.field(factory=MetricsConfig)
     #: Settings of plugins, one table each: ``[plugin.NAME]``.
     plugin: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 

@@ -23,6 +23,7 @@ from adaptsend.config._settings import Config
 from adaptsend.engine._feeder import Feeder
 from adaptsend.engine._judge import Judge, Judgement
 from adaptsend.engine._leases import keep_leases
+from adaptsend.engine._limit_history import LimitHistory
 from adaptsend.engine._recorder import Recorder
 from adaptsend.engine._report import DispatcherStatistics, RunReport
 from adaptsend.engine._tally import RunTally
@@ -62,8 +63,14 @@ class Dispatcher:
         self.idle_close_s = config.limiter.idle_close_s
         # The limiter names this agent by its owner name (shared budgets do).
         self.owner = owner or new_owner()
+        self._history = LimitHistory(store, sending_key=transport.sending_key, agent=self.owner)
         self.limiter: Limiter = make_limiter(
-            config, store, transport.sending_key, self.owner, self._cap_changed
+            config,
+            store,
+            transport.sending_key,
+            self.owner,
+            self._cap_changed,
+            self._history.cap_decided,
         )
         self.rate = MessageRate(
             top_per_minute=config.limiter.max_per_minute,
@@ -178,6 +185,7 @@ class Dispatcher:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(recorder.run, to_record)
+                nursery.start_soon(self._history.run)
                 watching = trio.CancelScope()
                 nursery.start_soon(self._watch, watching)
                 async with running(self.limiter), judged, trio.open_nursery() as workers, to_take:
@@ -186,6 +194,7 @@ class Dispatcher:
                     await self._staff(workers, to_take, judged)
                 # Every worker is done: no lease is held by a send any more.
                 watching.cancel()
+                self._history.close()
             finished = True
         finally:
             # Aborted (cancelled, or an error): nothing below runs.
@@ -274,6 +283,7 @@ class Dispatcher:
 
     def _rate_changed(self, change: RateChange) -> None:
         log.info("%s: %s", self.transport.sending_key, change.describe())
+        self._history.rate_changed(change)
 
     def aborted_report(self) -> RunReport:
         """The report of a run that was cancelled before it could finish."""

@@ -53,9 +53,12 @@ def make_limiter(
     sending_key: str,
     owner: str,
     on_change: Callable[[CapChange], None] | None,
+    on_decision: Callable[[CapChange], None] | None = None,
 ) -> AIMDLimiter | SharedLimiter:
     """The limiter for one run sending as ``sending_key``; ``owner`` names the
     agent in the store. A shared one must run inside :func:`running`.
+    ``on_change`` hears of every change of the cap; ``on_decision`` only of
+    those this agent decided (every change, for a limiter of its own).
 
     Raises ConfigError when ``[limiter] shared = true`` and the store cannot
     keep a shared budget."""
@@ -75,6 +78,7 @@ def make_limiter(
             initial_cap=settings.initial_cap,
             rules=rules,
             on_change=on_change,
+            on_decision=on_decision,
         )
     return AIMDLimiter(
         initial_cap=settings.initial_cap,
@@ -84,8 +88,21 @@ def make_limiter(
         probe_interval_s=settings.probe_interval_s,
         max_probe_interval_s=settings.max_probe_interval_s,
         probe_after_windows=settings.probe_after_windows,
-        on_change=on_change,
+        on_change=_both(on_change, on_decision),
     )
+
+
+def _both(
+    first: Callable[[CapChange], None] | None, then: Callable[[CapChange], None] | None
+) -> Callable[[CapChange], None] | None:
+    if first is None or then is None:
+        return first or then
+
+    def tell(change: CapChange) -> None:
+        first(change)
+        then(change)
+
+    return tell
 
 
 def shares(config: Config, store: StoreThread) -> bool:

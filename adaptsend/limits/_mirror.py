@@ -17,7 +17,7 @@ import attrs
 import trio
 
 from adaptsend.limits._policy import Budget, BudgetRules, new_budget
-from adaptsend.store._budget_api import BudgetStore, BudgetView, Want
+from adaptsend.store._budget_api import BudgetDecision, BudgetStore, BudgetView, Want
 from adaptsend.store._thread import StoreThread
 
 
@@ -121,8 +121,9 @@ class BudgetMirror:
             lease_s=lease_s,
         )
 
-    async def cut(self, *, seen_epoch: int) -> bool:
-        """Ask for a cut for a throttle in ``seen_epoch``; whether it was counted."""
+    async def cut(self, *, seen_epoch: int) -> BudgetDecision:
+        """Ask for a cut for a throttle in ``seen_epoch``; ``changed`` says
+        whether it was counted."""
         number = self._next()
         decision = await self._thread.call(
             self._store.cut_budget,
@@ -131,10 +132,10 @@ class BudgetMirror:
             rules=self._rules,
         )
         self._apply(number, decision.budget)
-        return decision.changed
+        return decision
 
-    async def grow(self, seen: Budget) -> bool:
-        """Ask for one growth step from ``seen``; whether it was made."""
+    async def grow(self, seen: Budget) -> BudgetDecision:
+        """Ask for one growth step from ``seen``; ``changed`` says whether it was made."""
         number = self._next()
         decision = await self._thread.call(
             self._store.grow_budget,
@@ -144,7 +145,7 @@ class BudgetMirror:
             rules=self._rules,
         )
         self._apply(number, decision.budget)
-        return decision.changed
+        return decision
 
     def _next(self) -> int:
         self._issued += 1

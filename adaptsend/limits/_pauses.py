@@ -62,6 +62,8 @@ class KeyPauses:
             )
             if self.side is not None:
                 self.side.start_soon(self.pause_in_store)
+            if self._plugins is not None:
+                self._plugins.quota_reached(self._key, reply)
         self.outage.pause(reply, self._quota_pause_s)
         if self._defer is not None:
             self._defer()

@@ -50,7 +50,7 @@ from adaptsend.limits._local import Slot
 from adaptsend.limits._mirror import BudgetMirror
 from adaptsend.limits._policy import Budget, BudgetRules, grow, window_size
 from adaptsend.limits._records import CapChange, DecisionCounts, LimiterStatistics
-from adaptsend.store._budget_api import Want
+from adaptsend.store._budget_api import BudgetDecision, Want
 from adaptsend.store._thread import StoreThread
 
 #: Seconds between reads of the shared state (and the longest a waiting task
@@ -88,7 +88,8 @@ class SharedLimiter:
     """Limits the connections of one sending key across agents; see the module docstring.
 
     Use inside :meth:`running`. ``holder`` names this agent in the store (the
-    dispatcher's lease owner name does).
+    dispatcher's lease owner name does). ``on_change`` hears of every change,
+    whoever decided it; ``on_decision`` of those this agent decided only.
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class SharedLimiter:
         initial_cap: int,
         rules: BudgetRules,
         on_change: Callable[[CapChange], None] | None = None,
+        on_decision: Callable[[CapChange], None] | None = None,
         refresh_s: float = REFRESH_S,
         lease_s: float = SLOT_LEASE_S,
         turn_s: float = TURN_S,
@@ -115,6 +117,7 @@ class SharedLimiter:
         self._holder = holder
         self._rules = rules
         self._on_change = on_change
+        self._on_decision = on_decision
         self._refresh_s = refresh_s
         self._lease_s = lease_s
         self._turn_s = turn_s
@@ -392,25 +395,45 @@ class SharedLimiter:
                 slot.lost = True
 
     async def _cut(self, seen_epoch: int) -> None:
-        if await self._mirror.cut(seen_epoch=seen_epoch):
+        decision = await self._mirror.cut(seen_epoch=seen_epoch)
+        if decision.changed:
             self._counts.throttles += 1
+            self._decided(decision)
         else:
             self._counts.ignored_throttles += 1
         self._cut_requested = None
 
     async def _grow(self, seen: Budget) -> None:
-        await self._mirror.grow(seen)
+        decision = await self._mirror.grow(seen)
+        if decision.changed:
+            self._decided(decision)
         self._grow_requested = False
+
+    def _decided(self, decision: BudgetDecision) -> None:
+        """This agent's request changed the shared budget."""
+        before, after = decision.before, decision.budget
+        change = None if before is None or after is None else self._change(before, after)
+        if change is not None and self._on_decision is not None:
+            self._on_decision(change)
 
     def _news(self, old: Budget, new: Budget) -> None:
         """The shared budget changed: by this agent's decision or another's."""
         self._window = 0
         if new.cap > old.cap:
             self._room.set()
+        change = self._change(old, new)
+        if change is None:
+            return
+        self._counts.changed(change)
+        if self._on_change is not None:
+            self._on_change(change)
+
+    def _change(self, old: Budget, new: Budget) -> CapChange | None:
+        """The decision from ``old`` to ``new`` as this agent's cap sees it."""
         if new.reason is None or old.version < 0:
             # The first read, or a budget made afresh: nothing was decided.
-            return
-        change = CapChange(
+            return None
+        return CapChange(
             old_cap=min(old.cap, self._rules.max_cap),
             new_cap=min(new.cap, self._rules.max_cap),
             reason=new.reason,
@@ -419,9 +442,6 @@ class SharedLimiter:
             epoch=new.epoch,
             observed=new.observed,
         )
-        self._counts.changed(change)
-        if self._on_change is not None:
-            self._on_change(change)
 
 
 def _shared(slot: Slot) -> SharedSlot:

@@ -102,6 +102,8 @@ class Observer(Protocol):
         self, sending_key: str, unreachable_since: dt.datetime | None, reply: Reply | None
     ) -> None: ...
 
+    def quota_reached(self, sending_key: str, reply: Reply) -> None: ...
+
 
 def _observer_hooks(plugins: Plugins) -> ObserverHooks:
     return ObserverHooks(plugins.manager)
@@ -210,6 +212,14 @@ class Plugins:
                 observer.reachability_changed(sending_key, unreachable_since, reply)
             except Exception as exc:  # a bug in watching must not stop sending
                 self._observer_failed(observer, "reachability_changed", exc)
+
+    def quota_reached(self, sending_key: str, reply: Reply) -> None:
+        """The server of ``sending_key`` reported a quota: its sending pauses."""
+        for observer in self.observers:
+            try:
+                observer.quota_reached(sending_key, reply)
+            except Exception as exc:  # a bug in watching must not stop sending
+                self._observer_failed(observer, "quota_reached", exc)
 
     def _observer_failed(self, observer: Observer, method: str, exc: Exception) -> None:
         self.hooks.failures.failed(f"observer {type(observer).__name__}", method, exc)

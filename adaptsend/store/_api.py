@@ -67,11 +67,13 @@ class OldestUnsent:
 @attrs.frozen(kw_only=True)
 class PurgeCounts:
     """What a purge deleted, or would delete: final messages (each with its
-    content), their attempt rows, and their rows in ``source_rows``."""
+    content), their attempt rows, their rows in ``source_rows``, and the
+    changes of limits made before the same time (stores that keep them)."""
 
     messages: int
     attempts: int
     source_rows: int
+    cap_changes: int = 0
 
 
 class Store(Protocol):
@@ -158,7 +160,8 @@ class Store(Protocol):
     def purge(self, *, before: dt.datetime, dry_run: bool = False) -> PurgeCounts:
         """Delete final messages (sent, failed, dead) last changed before
         ``before`` (naive UTC), with their content, attempt rows and source
-        rows; with ``dry_run``, only count them. Messages that are not final
+        rows, and the history of limits older than ``before`` where the store
+        keeps one; with ``dry_run``, only count them. Messages that are not final
         are never touched, nor are those whose outcome the table source has not
         written back yet. Works in transactions of bounded size that each
         commit, so agents may run meanwhile; rows another transaction is

@@ -66,6 +66,9 @@ class BudgetDecision:
     #: False when the decision was not taken: another agent decided first, or
     #: the rules allow none now. ``budget`` is then the state as found.
     changed: bool
+    #: When ``changed``: the budget the decision was made from, so that the
+    #: deciding agent can tell what it changed (None from a store that does not say).
+    before: Budget | None = None
 
 
 @attrs.frozen(kw_only=True)

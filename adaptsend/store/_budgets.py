@@ -311,7 +311,7 @@ def cut_cap(
         new = cut(budget, observed=observed, rules=rules, now=now)
         with engine.begin() as conn:
             if conn.execute(_replace(new, seen_version=budget.version, now=now)).rowcount == 1:
-                return BudgetDecision(budget=new, changed=True)
+                return BudgetDecision(budget=new, changed=True, before=budget)
     return BudgetDecision(budget=budget, changed=False)
 
 
@@ -348,4 +348,6 @@ def grow_cap(
     stmt = _replace(new, seen_version=budget.version, now=now).where(proven >= budget.cap)
     with engine.begin() as conn:
         changed = conn.execute(stmt).rowcount == 1
-    return BudgetDecision(budget=new if changed else budget, changed=changed)
+    if not changed:
+        return BudgetDecision(budget=budget, changed=False)
+    return BudgetDecision(budget=new, changed=True, before=budget)

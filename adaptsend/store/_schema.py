@@ -25,6 +25,10 @@ connection cap per sending key (see ``adaptsend.limits._shared``): the cap
 and what the limiter learned, and one row per connection an agent may hold.
 Both are small (one row per key, ``max_cap`` rows per key) and every query of
 them goes through their primary keys.
+
+``cap_changes`` is the history of the limits: one row per decision to change a
+sending key's connection cap or message rate, written by the agent that made
+it. Decisions are rare, so the table stays small; ``db purge`` trims it.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import oracle
 
 from adaptsend._models import Status
+from adaptsend.store._cap_change_api import LimitKind
 from adaptsend.store._source_api import MAX_KEY_LEN
 
 #: Longest stored reply text; longer ones are cut rather than refused.
@@ -196,3 +201,26 @@ connection_slots = Table(
     Column("expires_at", _Time, nullable=True),
     Column("proven_at", _Time, nullable=True),
 )
+
+_limit_kinds = ", ".join(f"'{k.value}'" for k in LimitKind)
+
+#: Every decision to change a limit (see ``adaptsend.store._cap_change_api``).
+cap_changes = Table(
+    "cap_changes",
+    metadata,
+    Column("id", _Id, Identity(), primary_key=True),
+    Column("sending_key", String(SENDING_KEY_LEN), nullable=False),
+    Column("agent", String(OWNER_LEN), nullable=False),
+    Column("changed_at", _Time, nullable=False),
+    Column("kind", String(CODE_LEN), nullable=False),
+    # Connections, or messages a minute; NULL for a rate that was unlimited.
+    Column("old_value", Float(), nullable=True),
+    Column("new_value", Float(), nullable=False),
+    Column("reason", String(CODE_LEN), nullable=False),
+    Column("ceiling", Float(), nullable=True),
+    CheckConstraint(f"kind IN ({_limit_kinds})", name="kind"),
+)
+
+# A period of every key (and the purge), and a period of one key.
+Index("ix_cap_changes_changed_at", cap_changes.c.changed_at)
+Index("ix_cap_changes_key_time", cap_changes.c.sending_key, cap_changes.c.changed_at)

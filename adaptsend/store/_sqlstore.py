@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import attrs
 from sqlalchemy import Engine, case, exc, insert, update
 from sqlalchemy.engine import Dialect
 
@@ -21,6 +22,7 @@ from adaptsend._models import (
 from adaptsend.limits._policy import BudgetRules
 from adaptsend.store import (
     _budgets,
+    _cap_changes,
     _claim,
     _clock,
     _decide,
@@ -43,6 +45,7 @@ from adaptsend.store._api import (
     SchemaOutOfDate,
 )
 from adaptsend.store._budget_api import BudgetDecision, BudgetView, SlotTake
+from adaptsend.store._cap_changes import CapChangeMethods
 from adaptsend.store._incident_methods import IncidentMethods
 from adaptsend.store._ledger import LedgerMethods
 
@@ -118,9 +121,10 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore(LedgerMethods, IncidentMethods):
+class SQLStore(LedgerMethods, IncidentMethods, CapChangeMethods):
     """A Store on one SQLAlchemy engine, the table source's ledger (its
-    methods are in ``_ledger``) and what reports read (``_incident_methods``).
+    methods are in ``_ledger``), what reports read (``_incident_methods``)
+    and the history of limits (``_cap_changes``).
     Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
@@ -299,8 +303,12 @@ class SQLStore(LedgerMethods, IncidentMethods):
         try:
             if dry_run:
                 with self.engine.connect() as conn:
-                    return _purge.count(conn, before=before)
-            return _purge.delete_old(self.engine, before=before)
+                    counts = _purge.count(conn, before=before)
+                    changes = _cap_changes.count_old(conn, before=before)
+            else:
+                counts = _purge.delete_old(self.engine, before=before)
+                changes = _cap_changes.delete_old(self.engine, before=before)
+            return attrs.evolve(counts, cap_changes=changes)
         except exc.SQLAlchemyError as e:
             shown = _engine.safe(self.engine.url)
             raise StoreError(f"Cannot purge the store at {shown}: {_engine.reason(e)}.") from None
@@ -373,6 +381,7 @@ if TYPE_CHECKING:
     # Type checkers verify here that SQLStore still fulfils the Store protocol.
     from adaptsend.store._api import Store
     from adaptsend.store._budget_api import BudgetStore
+    from adaptsend.store._cap_change_api import CapChangeStore
     from adaptsend.store._incident_api import IncidentLog
     from adaptsend.store._source_api import SourceLedger
 
@@ -380,3 +389,4 @@ if TYPE_CHECKING:
     _keeps_ledger: type[SourceLedger] = SQLStore
     _shares_budgets: type[BudgetStore] = SQLStore
     _explains_runs: type[IncidentLog] = SQLStore
+    _keeps_cap_changes: type[CapChangeStore] = SQLStore

@@ -79,6 +79,14 @@ def test_drain_reports_each_queue_size() -> None:
     assert "- peak RSS ≤ 250 MB:" in output
 
 
+def test_metrics_drains_with_metrics_on_and_off() -> None:
+    output = run_bench("metrics")
+    rows = rows_of(output, "Metrics on and off")
+    assert [row[0] for row in rows] == ["metrics off", "metrics on, scraped every second"]
+    assert rows[0][3] == "1.00x"
+    assert "- metrics on ≥ 0.95x metrics off (CPU time):" in output
+
+
 def test_rate_prints_its_table_against_the_ideal() -> None:
     output = run_bench("rate")
     [row] = rows_of(output, "Message-rate budget to an unlimited sink")

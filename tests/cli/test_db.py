@@ -18,7 +18,7 @@ from adaptsend.store._schema import messages
 from tests.helpers.databases import rows
 from tests.helpers.store_builders import attempt, claim_ids, decision, enqueue, later
 
-HEAD = "0003"
+HEAD = "0005"
 ORACLE = "oracle+oracledb://mail:s3cret-pw@db.invalid:1521/?service_name=MAIL"
 
 
@@ -116,17 +116,19 @@ def test_purge_deletes_old_sent_messages(tmp_path: Path, empty_db_url: str) -> N
     dry = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "30", "--dry-run")
     assert (dry.exit_code, dry.stdout) == (
         0,
-        "would purge 3 message(s) and 4 attempt(s) older than 30 day(s)\n",
+        "would purge 3 message(s), 4 attempt(s) and 0 cap change(s) older than 30 day(s)\n",
     )
     assert _message_count(empty_db_url) == 5
     done = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "30")
     assert (done.exit_code, done.stdout) == (
         0,
-        "purged 3 message(s) and 4 attempt(s) older than 30 day(s)\n",
+        "purged 3 message(s), 4 attempt(s) and 0 cap change(s) older than 30 day(s)\n",
     )
     assert _message_count(empty_db_url) == 2
     again = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "30")
-    assert again.stdout == "purged 0 message(s) and 0 attempt(s) older than 30 day(s)\n"
+    assert again.stdout == (
+        "purged 0 message(s), 0 attempt(s) and 0 cap change(s) older than 30 day(s)\n"
+    )
 
 
 def test_purge_json(tmp_path: Path, empty_db_url: str) -> None:
@@ -142,6 +144,7 @@ def test_purge_json(tmp_path: Path, empty_db_url: str) -> None:
         "messages": 3,
         "attempts": 4,
         "source_rows": 0,
+        "cap_changes": 0,
     }
     dry = invoke(tmp_path, empty_db_url, "db", "purge", "--older-than", "30", "--dry-run", "--json")
     assert json.loads(dry.stdout)["dry_run"] is True

@@ -195,6 +195,9 @@ def test_a_core_observer_that_raises_does_not_stop_the_others(
         ) -> None:
             raise ZeroDivisionError("division by zero")
 
+        def quota_reached(self, sending_key: str, reply: Reply) -> None:
+            raise ZeroDivisionError("division by zero")
+
     class Counting:
         def attempt_recorded(self, attempt: AttemptRecord, sending_key: str) -> None:
             seen.append("attempt")
@@ -207,17 +210,22 @@ def test_a_core_observer_that_raises_does_not_stop_the_others(
         ) -> None:
             seen.append("reachability")
 
+        def quota_reached(self, sending_key: str, reply: Reply) -> None:
+            seen.append("quota")
+
     plugins = load_plugins(entry_points=False, environ={})
     watched = plugins.with_observer(Faulty()).with_observer(Counting())
 
     watched.recorded([attempt()], decision(), KEY)
     watched.reachability_changed(KEY, None, None)
+    watched.quota_reached(KEY, Reply(code=452, text="4.5.3 Daily quota reached"))
 
-    assert seen == ["attempt", "decision", "reachability"]
+    assert seen == ["attempt", "decision", "reachability", "quota"]
+    methods = ("attempt_recorded", "decision_recorded", "reachability_changed", "quota_reached")
     assert [r.getMessage() for r in warnings(caplog)] == [
         f"observer Faulty failed in {method} and is skipped; sending goes on: "
         "ZeroDivisionError: division by zero"
-        for method in ("attempt_recorded", "decision_recorded", "reachability_changed")
+        for method in methods
     ]
 
 

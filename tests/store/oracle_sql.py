@@ -29,6 +29,7 @@ from adaptsend.limits._policy import BudgetRules
 from adaptsend.store import SQLStore, open_store, upgrade_sql
 from adaptsend.store._api import Store
 from adaptsend.store._budget_api import BudgetStore
+from adaptsend.store._cap_change_api import CapChangeRecord, CapChangeStore, LimitKind
 from adaptsend.store._source_api import SourceLedger
 from tests.helpers.store_builders import KEY, LATER, NO_USER, OK, attempt, decision, envelope, later
 
@@ -44,11 +45,11 @@ def oracle_dialect() -> Dialect:
 
 
 def protocol_methods() -> set[str]:
-    """The methods a store must have for sending, for the table source and for
-    budgets shared by agents."""
+    """The methods a store must have for sending, for the table source, for
+    budgets shared by agents and for the history of limits."""
     names = {
         name
-        for proto in (Store, SourceLedger, BudgetStore)
+        for proto in (Store, SourceLedger, BudgetStore, CapChangeStore)
         for name, _ in inspect.getmembers(proto, inspect.isfunction)
         if not name.startswith("_")
     }
@@ -125,6 +126,7 @@ def _workload(store: Any) -> None:
     store.pause_key(sending_key=KEY, pause_s=3600)
     _ledger_workload(store)
     _budget_workload(store)
+    _cap_change_workload(store)
     _purge_workload(store)
 
 
@@ -152,6 +154,26 @@ def _budget_workload(store: Any) -> None:
     store.cut_budget(sending_key=KEY, seen_epoch=0, rules=rules)
     store.release_slots(sending_key=KEY, holder="a", slot_no=0)
     store.release_slots(sending_key=KEY, holder="b")
+
+
+def _cap_change_workload(store: Any) -> None:
+    # Written before the purge, which then deletes them.
+    changes = [
+        CapChangeRecord(
+            sending_key=KEY,
+            agent="a",
+            changed_at=later(-60),
+            kind=kind,
+            old_value=None,
+            new_value=2,
+            reason="cut",
+            ceiling=None,
+        )
+        for kind in LimitKind
+    ]
+    store.record_cap_changes(changes)
+    store.cap_changes(since=later(-3600))
+    store.cap_changes(since=later(-3600), until=later(0), sending_key=KEY)
 
 
 def _purge_workload(store: Any) -> None:

@@ -305,6 +305,21 @@ def test_a_throttle_cuts_by_the_slots_held_and_sets_the_ceiling(store: SQLStore)
     assert open_budget(store) == budget
 
 
+def test_a_decision_says_what_it_was_made_from(store: SQLStore) -> None:
+    start = open_budget(store, initial_cap=4)
+    for holder in "abcd":
+        take(store, holder)
+        prove(store, holder, "abcd".index(holder))
+    made = store.cut_budget(sending_key=KEY, seen_epoch=0, rules=RULES)
+    assert made.changed and (made.before, made.budget) == (start, open_budget(store))
+    # One not taken says nothing of what it would have changed.
+    refused = store.cut_budget(sending_key=KEY, seen_epoch=0, rules=RULES)
+    assert (refused.changed, refused.before) == (False, None)
+    cut_to = open_budget(store)
+    grown = store.grow_budget(sending_key=KEY, seen_cap=2, seen_epoch=1, rules=RULES)
+    assert grown.changed and (grown.before, grown.budget) == (cut_to, open_budget(store))
+
+
 def test_throttles_from_one_epoch_are_one_cut(store: SQLStore) -> None:
     open_budget(store, initial_cap=4)
     for holder in "abcd":

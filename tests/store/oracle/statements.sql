@@ -197,6 +197,19 @@ UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:p
 -- release_slots
 UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1;
 
+-- record_cap_changes
+INSERT INTO cap_changes (sending_key, agent, changed_at, kind, old_value, new_value, reason, ceiling) VALUES (:sending_key, :agent, :changed_at, :kind, :old_value, :new_value, :reason, :ceiling);
+
+-- cap_changes
+SELECT cap_changes.id, cap_changes.sending_key, cap_changes.agent, cap_changes.changed_at, cap_changes.kind, cap_changes.old_value, cap_changes.new_value, cap_changes.reason, cap_changes.ceiling 
+FROM cap_changes 
+WHERE cap_changes.changed_at >= :changed_at_1 ORDER BY cap_changes.changed_at, cap_changes.id;
+
+-- cap_changes
+SELECT cap_changes.id, cap_changes.sending_key, cap_changes.agent, cap_changes.changed_at, cap_changes.kind, cap_changes.old_value, cap_changes.new_value, cap_changes.reason, cap_changes.ceiling 
+FROM cap_changes 
+WHERE cap_changes.changed_at >= :changed_at_1 AND cap_changes.changed_at < :changed_at_2 AND cap_changes.sending_key = :sending_key_1 ORDER BY cap_changes.changed_at, cap_changes.id;
+
 -- record
 INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight) RETURNING attempts.id INTO :ret_0;
 
@@ -224,6 +237,11 @@ FROM messages
 WHERE messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
 FROM source_rows 
 WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL)));
+
+-- purge
+SELECT count(*) AS count_1 
+FROM cap_changes 
+WHERE cap_changes.changed_at < :changed_at_1;
 
 -- purge
 SELECT messages.id 
@@ -275,4 +293,13 @@ WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL))
 DELETE FROM messages WHERE messages.id IN (__[POSTCOMPILE_id_1]) AND messages.status IN (__[POSTCOMPILE_status_1]) AND messages.updated_at < :updated_at_1 AND NOT (EXISTS (SELECT source_rows.message_pk 
 FROM source_rows 
 WHERE source_rows.message_pk = messages.id AND source_rows.reported_at IS NULL));
+
+-- purge
+SELECT cap_changes.id 
+FROM cap_changes 
+WHERE cap_changes.changed_at < :changed_at_1 ORDER BY cap_changes.id
+ FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
+
+-- purge
+DELETE FROM cap_changes WHERE cap_changes.id IN (__[POSTCOMPILE_id_1]);
 
