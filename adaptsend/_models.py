@@ -87,6 +87,15 @@ class Reply:
         parts.append(self.text)
         return " ".join(p for p in parts if p)
 
+    def to_json(self) -> dict[str, object]:
+        """The reply as the ``--json`` outputs write it."""
+        return {
+            "code": self.code,
+            "enhanced": self.enhanced,
+            "text": self.text,
+            "stage": self.stage.value,
+        }
+
 
 def _addresses(value: str | Iterable[str]) -> tuple[str, ...]:
     """One address or several, as a tuple: ``to="a@example.com"``,

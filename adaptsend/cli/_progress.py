@@ -139,14 +139,7 @@ def _why_waiting(reply: Reply | None, next_due: dt.datetime | None) -> str:
 
 
 def _reply_json(reply: Reply | None) -> dict[str, object] | None:
-    if reply is None:
-        return None
-    return {
-        "code": reply.code,
-        "enhanced": reply.enhanced,
-        "text": reply.text,
-        "stage": reply.stage.value,
-    }
+    return None if reply is None else reply.to_json()
 
 
 def write_summary(report: RunReport, out: TextIO) -> None:

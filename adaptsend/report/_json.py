@@ -70,14 +70,7 @@ def _cap(series: CapSeries) -> dict[str, Any]:
 
 
 def _reply(reply: Reply | None) -> dict[str, Any] | None:
-    if reply is None:
-        return None
-    return {
-        "code": reply.code,
-        "enhanced": reply.enhanced,
-        "text": reply.text,
-        "stage": reply.stage.value,
-    }
+    return None if reply is None else reply.to_json()
 
 
 def _failure(group: ReplyGroup) -> dict[str, Any]:
