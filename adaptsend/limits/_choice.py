@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from adaptsend._errors import ConfigError
 from adaptsend.config._settings import Config
+from adaptsend.config._store_url import scheme
 from adaptsend.limits._local import AIMDLimiter, Slot
 from adaptsend.limits._policy import BudgetRules
 from adaptsend.limits._records import CapChange, LimiterStatistics
@@ -94,7 +95,7 @@ def shares(config: Config, store: StoreThread) -> bool:
     able = isinstance(store.store, BudgetStore)
     if wanted is None:
         # One SQLite file usually means one agent: no need to pay for sharing.
-        return able and not _is_sqlite(config.store.url)
+        return able and scheme(config.store.url) != "sqlite"
     if wanted and not able:
         raise ConfigError(
             "[limiter] shared = true needs a store that keeps shared connection budgets, "
@@ -110,11 +111,6 @@ def running(limiter: Limiter) -> AbstractAsyncContextManager[None]:
     if isinstance(limiter, SharedLimiter):
         return limiter.running()
     return contextlib.nullcontext()
-
-
-def _is_sqlite(url: str) -> bool:
-    scheme = url.partition(":")[0]
-    return scheme.partition("+")[0].lower() == "sqlite"
 
 
 if TYPE_CHECKING:

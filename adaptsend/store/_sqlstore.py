@@ -18,6 +18,7 @@ from adaptsend._models import (
     Status,
     utcnow,
 )
+from adaptsend.config._store_url import parse_url
 from adaptsend.limits._policy import BudgetRules
 from adaptsend.store import (
     _budgets,
@@ -57,7 +58,7 @@ def open_store(url: str, *, upgrade: bool | None = None) -> SQLStore:
     tables are not at the revision this adaptsend needs (SchemaOutOfDate, which
     names the command that fixes it).
     """
-    parsed = _engine.parse_url(url)
+    parsed = parse_url(url)
     engine = _engine.build_engine(parsed)
     if upgrade is None:
         # A SQLite file belongs to adaptsend alone: no DBA to ask, no one to disturb.
