@@ -17,7 +17,6 @@ from adaptsend._errors import ConfigError
 from adaptsend.config._settings import Config
 from adaptsend.config._store_url import scheme
 from adaptsend.limits._local import AIMDLimiter, Slot
-from adaptsend.limits._policy import BudgetRules
 from adaptsend.limits._records import CapChange, LimiterStatistics
 from adaptsend.limits._shared import SharedLimiter
 from adaptsend.store._budget_api import BudgetStore
@@ -60,33 +59,15 @@ def make_limiter(
 
     Raises ConfigError when ``[limiter] shared = true`` and the store cannot
     keep a shared budget."""
-    settings = config.limiter
     if shares(config, store):
-        rules = BudgetRules(
-            min_cap=settings.min_cap,
-            max_cap=settings.max_cap,
-            decrease_factor=settings.decrease_factor,
-            probe_interval_s=settings.probe_interval_s,
-            max_probe_interval_s=settings.max_probe_interval_s,
-        )
         return SharedLimiter(
             store=store,
             sending_key=sending_key,
             holder=owner,
-            initial_cap=settings.initial_cap,
-            rules=rules,
+            settings=config.limiter,
             on_change=on_change,
         )
-    return AIMDLimiter(
-        initial_cap=settings.initial_cap,
-        min_cap=settings.min_cap,
-        max_cap=settings.max_cap,
-        decrease_factor=settings.decrease_factor,
-        probe_interval_s=settings.probe_interval_s,
-        max_probe_interval_s=settings.max_probe_interval_s,
-        probe_after_windows=settings.probe_after_windows,
-        on_change=on_change,
-    )
+    return AIMDLimiter(config.limiter, on_change=on_change)
 
 
 def shares(config: Config, store: StoreThread) -> bool:

@@ -19,9 +19,7 @@ from adaptsend._models import (
     utcnow,
 )
 from adaptsend.config._store_url import parse_url
-from adaptsend.limits._policy import BudgetRules
 from adaptsend.store import (
-    _budgets,
     _claim,
     _clock,
     _decide,
@@ -43,7 +41,7 @@ from adaptsend.store._api import (
     PurgeCounts,
     SchemaOutOfDate,
 )
-from adaptsend.store._budget_api import BudgetDecision, BudgetView, SlotTake
+from adaptsend.store._budgets import BudgetMethods
 from adaptsend.store._ledger import LedgerMethods
 
 
@@ -118,9 +116,10 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore(LedgerMethods):
-    """A Store on one SQLAlchemy engine, and the table source's ledger (its
-    methods are in ``_ledger``). Safe to call from any thread, one call at a time.
+class SQLStore(BudgetMethods, LedgerMethods):
+    """A Store on one SQLAlchemy engine, the table source's ledger (its
+    methods are in ``_ledger``) and the budgets agents share (in ``_budgets``).
+    Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
     one the database supports. Tests choose the other to run Oracle's way on
@@ -303,65 +302,6 @@ class SQLStore(LedgerMethods):
         except exc.SQLAlchemyError as e:
             shown = _engine.safe(self.engine.url)
             raise StoreError(f"Cannot purge the store at {shown}: {_engine.reason(e)}.") from None
-
-    # -- connection budgets shared by agents (adaptsend.store._budget_api.BudgetStore) --
-
-    def budget_view(self, *, sending_key: str, initial_cap: int, rules: BudgetRules) -> BudgetView:
-        """Read (creating it first if needed) the budget of ``sending_key``."""
-        return _budgets.view(
-            self.engine, sending_key=sending_key, initial_cap=initial_cap, rules=rules
-        )
-
-    def take_slot(
-        self, *, sending_key: str, holder: str, held: int, below: int, lease_s: float
-    ) -> SlotTake:
-        """Hold the lowest free slot below the shared cap and ``below``, if any;
-        otherwise note that ``holder`` wants one."""
-        return _budgets.take(
-            self.engine,
-            style=self.claim_style,
-            sending_key=sending_key,
-            holder=holder,
-            held=held,
-            below=below,
-            lease_s=lease_s,
-        )
-
-    def renew_slots(self, *, sending_key: str, holder: str, lease_s: float) -> frozenset[int]:
-        """Extend ``holder``'s leases; returns the slots it still holds."""
-        return _budgets.renew(self.engine, sending_key=sending_key, holder=holder, lease_s=lease_s)
-
-    def mark_slot(self, *, sending_key: str, holder: str, slot_no: int, proven: bool) -> bool:
-        """Record whether the connection on a held slot has delivered."""
-        return _budgets.mark(
-            self.engine, sending_key=sending_key, holder=holder, slot_no=slot_no, proven=proven
-        )
-
-    def release_slots(self, *, sending_key: str, holder: str, slot_no: int | None = None) -> int:
-        """Free one or all of ``holder``'s slots; returns how many."""
-        return _budgets.release(
-            self.engine, sending_key=sending_key, holder=holder, slot_no=slot_no
-        )
-
-    def cut_budget(
-        self, *, sending_key: str, seen_epoch: int, rules: BudgetRules
-    ) -> BudgetDecision:
-        """Count a throttle from ``seen_epoch``, once per epoch."""
-        return _budgets.cut_cap(
-            self.engine, sending_key=sending_key, seen_epoch=seen_epoch, rules=rules
-        )
-
-    def grow_budget(
-        self, *, sending_key: str, seen_cap: int, seen_epoch: int, rules: BudgetRules
-    ) -> BudgetDecision:
-        """Grow the cap one step if it is as seen and binds."""
-        return _budgets.grow_cap(
-            self.engine,
-            sending_key=sending_key,
-            seen_cap=seen_cap,
-            seen_epoch=seen_epoch,
-            rules=rules,
-        )
 
     def close(self) -> None:
         """Close every pooled connection."""
