@@ -8,10 +8,9 @@ still work: each agent then learns its own cap.
 The budget is one row per sending key (the cap and what the limiter learned:
 a :class:`~adaptsend.limits._policy.Budget`, decided by that module's policy
 with the agent's ``[limiter]`` settings) and ``max_cap`` numbered *slots* per
-key. Slot
-``n`` may hold a connection while ``n`` is below the cap, so a cut takes the
-highest slots out of use at once; a slot is held under a lease that its holder
-renews, so a dead agent's slots come back.
+key. Slot ``n`` may hold a connection while ``n`` is below the cap, so a cut
+takes the highest slots out of use at once; a slot is held under a lease that
+its holder renews, so a dead agent's slots come back.
 
 Like the rest of the store, every method blocks and is one statement or one
 short transaction. :meth:`BudgetStore.renew_slots` may be called beside one

@@ -68,7 +68,7 @@ class BudgetMethods:
         for _ in range(3):
             with self.engine.connect() as conn:
                 row, slots = _read(conn, sending_key)
-            missing = sorted(set(range(settings.max_cap)) - {row.slot_no for row in slots})
+            missing = sorted(set(range(settings.max_cap)) - {slot.slot_no for slot in slots})
             if row is not None and not missing:
                 return _view(_budget(row), slots, row.clock_now, wanted=_want(row))
             try:
