@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "oauth": {"config"},
     "transports": {"oauth"},
     "transports.smtp": {"transports", "config", "classify", "oauth"},
-    "store": {"limits"},
+    "store": {"config", "limits"},
     "limits": {"config", "store", "plugins"},
     "plugins": {"config", "alerts", "limits"},
     "sources": {"config", "store"},

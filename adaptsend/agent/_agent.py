@@ -10,7 +10,6 @@ import random
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
-import sqlalchemy
 import trio
 
 from adaptsend._errors import ConfigError, StoreError
@@ -21,6 +20,7 @@ from adaptsend.alerts._setup import build_sinks
 from adaptsend.classify._classifier import Classifier
 from adaptsend.config._redact import Redactor, protect_logs, unprotect_logs
 from adaptsend.config._settings import Config
+from adaptsend.config._store_url import parse_url, scheme
 from adaptsend.engine._dispatcher import Dispatcher
 from adaptsend.engine._judge import Judge
 from adaptsend.engine._report import RunReport
@@ -239,12 +239,13 @@ def _token_cache(config: Config, plugins: Plugins, redactor: Redactor) -> TokenC
 
 
 def _check_sqlite_file_exists(url: str) -> None:
+    if scheme(url) != "sqlite":
+        return
     try:
-        parsed = sqlalchemy.engine.make_url(url)
-    except sqlalchemy.exc.ArgumentError:
+        path = parse_url(url).database
+    except StoreError:
         return  # the store itself reports a malformed URL
-    path = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+    if not path or path == ":memory:":
         return
     if not Path(path).exists():
         raise StoreError(

@@ -19,6 +19,7 @@ import trio
 from adaptsend._errors import ConfigError, SourceError
 from adaptsend.agent._agent import Agent
 from adaptsend.cli._common import EXIT_FAILED, EXIT_OK
+from adaptsend.config._store_url import scheme
 from adaptsend.engine._report import RunReport
 from adaptsend.sources._table_source import IngestResult, TableSource
 from adaptsend.store._source_api import SourceLedger
@@ -55,7 +56,7 @@ def open_table_source(agent: Agent) -> TableSource:
     store = agent.store
     if not isinstance(store, SourceLedger):
         raise ConfigError(
-            f"the store for {agent.config.store.url.partition(':')[0]} URLs keeps no ledger "
+            f"the store for {scheme(agent.config.store.url)} URLs keeps no ledger "
             "of source rows, which --source table needs"
         )
     return TableSource(

@@ -7,9 +7,11 @@ configuration does not need to know what a rule is.
 from __future__ import annotations
 
 import collections
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
+
+from adaptsend.config._validators import not_negative, positive
 
 #: What a rule can watch. Events: ``throttled``, ``transient`` and ``unknown``
 #: attempts (``unknown``: the content went out and no final reply came, so the
@@ -34,16 +36,6 @@ MEASURES = frozenset({"queue_age", "unreachable"})
 RuleSeverity = Literal["warning", "critical"]
 
 
-def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be greater than 0, not {value}")
-
-
-def _not_negative(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must not be negative, not {value}")
-
-
 @attrs.frozen(kw_only=True)
 class AlertRuleConfig:
     """One ``[[alerts.rules]]`` table."""
@@ -51,10 +43,10 @@ class AlertRuleConfig:
     name: str
     when: Trigger
     #: Events in the window that raise the alert (seconds for queue_age and unreachable).
-    threshold: float = attrs.field(validator=_positive)
-    window_s: float = attrs.field(default=300.0, validator=_positive)
+    threshold: float = attrs.field(validator=positive)
+    window_s: float = attrs.field(default=300.0, validator=positive)
     #: While the rule stays over its threshold, it alerts again at most this often.
-    cooldown_s: float = attrs.field(default=900.0, validator=_positive)
+    cooldown_s: float = attrs.field(default=900.0, validator=positive)
     #: Sinks to deliver to; ``[alerts] sinks`` when not given.
     sinks: tuple[str, ...] | None = None
     #: ``critical`` by default for dead, fatal, unreachable and quota, ``warning`` for the rest.
@@ -71,8 +63,8 @@ class EmailAlertConfig:
     subject_prefix: str = "[adaptsend]"
     #: Tries per alert: the provider may refuse one more connection while the
     #: queue is being throttled, so a refused try waits and tries again.
-    attempts: int = attrs.field(default=3, validator=_positive)
-    retry_delay_s: float = attrs.field(default=5.0, validator=_not_negative)
+    attempts: int = attrs.field(default=3, validator=positive)
+    retry_delay_s: float = attrs.field(default=5.0, validator=not_negative)
 
 
 #: The rules a default install runs, so that no loss is ever silent. A rule in
@@ -102,7 +94,7 @@ class AlertsConfig:
     sinks: tuple[str, ...] = ("log",)
     rules: tuple[AlertRuleConfig, ...] = ()
     #: At the end of a run, how long to wait for alerts still being delivered.
-    drain_s: float = attrs.field(default=10.0, validator=_not_negative)
+    drain_s: float = attrs.field(default=10.0, validator=not_negative)
     email: EmailAlertConfig = EmailAlertConfig()
 
     def __attrs_post_init__(self) -> None:

@@ -24,10 +24,11 @@ import urllib.parse
 from collections.abc import Iterable
 
 import attrs
-import sqlalchemy
 
+from adaptsend._errors import StoreError
 from adaptsend._models import Reply
 from adaptsend.config._settings import Config
+from adaptsend.config._store_url import parse_url
 
 #: What a secret is replaced with.
 REDACTED = "[redacted]"
@@ -66,8 +67,8 @@ def config_secrets(config: Config) -> set[str]:
     if config.smtp.password:
         found |= smtp_credentials(config.smtp.username, config.smtp.password)
     try:
-        store_password = sqlalchemy.make_url(config.store.url).password
-    except (sqlalchemy.exc.ArgumentError, ValueError):
+        store_password = parse_url(config.store.url).password
+    except StoreError:
         store_password = None  # the store reports a malformed URL, without repeating it
     if store_password:
         found |= encodings(str(store_password))

@@ -22,6 +22,7 @@ from adaptsend.config._env import apply_env_overrides
 from adaptsend.config._metrics import MetricsConfig
 from adaptsend.config._oauth import OAuthConfig
 from adaptsend.config._source import SourceConfig
+from adaptsend.config._validators import optional_positive, port_number, positive
 
 DEFAULT_CONFIG_FILE = "adaptsend.toml"
 
@@ -36,23 +37,6 @@ AuthMode = Literal["password", "xoauth2"]
 T = TypeVar("T")
 
 
-def _positive(_inst: object, attribute: "attrs.Attribute[Any]", value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be greater than 0, not {value}")
-
-
-def _optional_positive(
-    inst: object, attribute: "attrs.Attribute[Any]", value: float | None
-) -> None:
-    if value is not None:
-        _positive(inst, attribute, value)
-
-
-def _port(_inst: object, _attribute: "attrs.Attribute[Any]", value: int) -> None:
-    if not 0 < value < 65536:
-        raise ValueError(f"port must be between 1 and 65535, not {value}")
-
-
 @attrs.frozen(kw_only=True)
 class StoreConfig:
     #: A SQLAlchemy URL. A relative SQLite path is relative to the working directory.
@@ -62,12 +46,12 @@ class StoreConfig:
 @attrs.frozen(kw_only=True)
 class SMTPConfig:
     host: str = "localhost"
-    port: int = attrs.field(default=25, validator=_port)
+    port: int = attrs.field(default=25, validator=port_number)
     tls: TlsMode = "auto"
     username: str | None = None
     #: Never shown: not in repr, not in logs, not in errors.
     password: str | None = attrs.field(default=None, repr=False)
-    timeout_s: float = attrs.field(default=60.0, validator=_positive)
+    timeout_s: float = attrs.field(default=60.0, validator=positive)
     #: Verify the server's certificate for starttls and ssl. Turn off only for a test relay.
     verify_tls: bool = True
     #: Send the username and password to a host that is not loopback without
@@ -88,10 +72,10 @@ class SMTPConfig:
     #: transactions on one connection (RFC 5321 asks servers to take 100;
     #: Exchange Online takes 500). A server that takes fewer says so with
     #: ``452 4.5.3``, and the rest go in the next transaction.
-    max_recipients: int = attrs.field(default=100, validator=_positive)
+    max_recipients: int = attrs.field(default=100, validator=positive)
     #: The largest message to send, in bytes; a larger one fails before it is
     #: sent. None: only the server's own limit (its EHLO SIZE), when it gives one.
-    max_message_bytes: int | None = attrs.field(default=None, validator=_optional_positive)
+    max_message_bytes: int | None = attrs.field(default=None, validator=optional_positive)
     #: ``password`` logs in with AUTH PLAIN or LOGIN, ``xoauth2`` with a token
     #: from ``oauth`` (Microsoft 365 once Basic authentication is off).
     auth: AuthMode = "password"
@@ -107,28 +91,28 @@ class SMTPConfig:
 
 @attrs.frozen(kw_only=True)
 class LimiterConfig:
-    initial_cap: int = attrs.field(default=2, validator=_positive)
-    min_cap: int = attrs.field(default=1, validator=_positive)
-    max_cap: int = attrs.field(default=8, validator=_positive)
+    initial_cap: int = attrs.field(default=2, validator=positive)
+    min_cap: int = attrs.field(default=1, validator=positive)
+    max_cap: int = attrs.field(default=8, validator=positive)
     decrease_factor: float = 0.5
-    probe_interval_s: float = attrs.field(default=30.0, validator=_positive)
+    probe_interval_s: float = attrs.field(default=30.0, validator=positive)
     #: A probe that fails doubles the wait before the next one, up to this.
-    max_probe_interval_s: float = attrs.field(default=600.0, validator=_positive)
+    max_probe_interval_s: float = attrs.field(default=600.0, validator=positive)
     #: A probe also comes after this many windows of successes at a binding
     #: cap (about as many message times) if that is sooner, so that one setting
     #: suits fast and slow servers. A cap shared through the store counts time only.
-    probe_after_windows: int = attrs.field(default=32, validator=_positive)
+    probe_after_windows: int = attrs.field(default=32, validator=positive)
     #: An open idle connection takes one of the provider's slots: close it soon.
-    idle_close_s: float = attrs.field(default=5.0, validator=_positive)
+    idle_close_s: float = attrs.field(default=5.0, validator=positive)
     #: After a quota reply (a daily limit reached), how long the sending key
     #: pauses before one message tries again.
-    quota_pause_s: float = attrs.field(default=3600.0, validator=_positive)
+    quota_pause_s: float = attrs.field(default=3600.0, validator=positive)
     #: Share one cap per sending key with every agent on the same store. None:
     #: yes for a server database (PostgreSQL, Oracle), no for SQLite.
     shared: bool | None = None
     #: Messages a minute per sending key, as a token bucket local to this
     #: agent (see ``limits._rate``). None: no limit.
-    max_per_minute: float | None = attrs.field(default=None, validator=_optional_positive)
+    max_per_minute: float | None = attrs.field(default=None, validator=optional_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.max_per_minute is not None and not math.isfinite(self.max_per_minute):
@@ -150,15 +134,15 @@ class LimiterConfig:
 @attrs.frozen(kw_only=True)
 class RetryConfig:
     #: Attempts before a message is dead. Throttled attempts do not count.
-    max_attempts: int = attrs.field(default=8, validator=_positive)
+    max_attempts: int = attrs.field(default=8, validator=positive)
     #: Throttled attempts before a message is dead: a safety net for a provider
     #: that never lets this account in, far above what a busy day produces.
-    max_throttles: int = attrs.field(default=100, validator=_positive)
-    base_delay_s: float = attrs.field(default=2.0, validator=_positive)
-    max_delay_s: float = attrs.field(default=300.0, validator=_positive)
+    max_throttles: int = attrs.field(default=100, validator=positive)
+    base_delay_s: float = attrs.field(default=2.0, validator=positive)
+    max_delay_s: float = attrs.field(default=300.0, validator=positive)
     #: A message still unsent this long after it was queued is dead at its next
     #: failure: five days, as long as a mail server keeps mail.
-    max_age_s: float = attrs.field(default=432_000.0, validator=_positive)
+    max_age_s: float = attrs.field(default=432_000.0, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         if self.base_delay_s > self.max_delay_s:
@@ -194,19 +178,19 @@ class ClassifierConfig:
 class RunConfig:
     transport: str = "smtp"
     #: Messages leased per claim; a page, never the whole queue.
-    page_size: int = attrs.field(default=200, validator=_positive)
+    page_size: int = attrs.field(default=200, validator=positive)
     #: How long a claim is held before another agent may take the message. A
     #: run renews the leases it holds every third of this, so after a crash
     #: the next run takes over within about this long.
-    lease_s: float = attrs.field(default=60.0, validator=_positive)
+    lease_s: float = attrs.field(default=60.0, validator=positive)
     #: Without ``--follow``, how long a run waits for an unreachable server
     #: before it stops with exit 4 (deferred), leaving the messages queued.
-    outage_wait_s: float = attrs.field(default=300.0, validator=_positive)
+    outage_wait_s: float = attrs.field(default=300.0, validator=positive)
     #: Most outcomes written per transaction. Outcomes are written as soon as
     #: the previous write is done, so a busy run writes big batches by itself.
-    record_batch: int = attrs.field(default=200, validator=_positive)
+    record_batch: int = attrs.field(default=200, validator=positive)
     #: With ``--follow``, how often to look for new messages when idle.
-    poll_interval_s: float = attrs.field(default=2.0, validator=_positive)
+    poll_interval_s: float = attrs.field(default=2.0, validator=positive)
 
 
 @attrs.frozen(kw_only=True)

@@ -12,10 +12,7 @@ from typing import Any
 
 import attrs
 
-
-def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be greater than 0, not {value}")
+from adaptsend.config._validators import positive
 
 
 def _short_name(_inst: object, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -68,7 +65,7 @@ class TableSourceConfig:
     on_sent: str | None = None
     on_failed: str | None = None
     #: With ``--follow``, how often to read new rows and write back outcomes.
-    interval_s: float = attrs.field(default=30.0, validator=_positive)
+    interval_s: float = attrs.field(default=30.0, validator=positive)
 
 
 @attrs.frozen(kw_only=True)

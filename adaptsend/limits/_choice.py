@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from adaptsend._errors import ConfigError
 from adaptsend.config._settings import Config
+from adaptsend.config._store_url import scheme
 from adaptsend.limits._local import AIMDLimiter, Slot
-from adaptsend.limits._policy import BudgetRules
 from adaptsend.limits._records import CapChange, LimiterStatistics
 from adaptsend.limits._shared import SharedLimiter
 from adaptsend.store._budget_api import BudgetStore
@@ -62,34 +62,16 @@ def make_limiter(
 
     Raises ConfigError when ``[limiter] shared = true`` and the store cannot
     keep a shared budget."""
-    settings = config.limiter
     if shares(config, store):
-        rules = BudgetRules(
-            min_cap=settings.min_cap,
-            max_cap=settings.max_cap,
-            decrease_factor=settings.decrease_factor,
-            probe_interval_s=settings.probe_interval_s,
-            max_probe_interval_s=settings.max_probe_interval_s,
-        )
         return SharedLimiter(
             store=store,
             sending_key=sending_key,
             holder=owner,
-            initial_cap=settings.initial_cap,
-            rules=rules,
+            settings=config.limiter,
             on_change=on_change,
             on_decision=on_decision,
         )
-    return AIMDLimiter(
-        initial_cap=settings.initial_cap,
-        min_cap=settings.min_cap,
-        max_cap=settings.max_cap,
-        decrease_factor=settings.decrease_factor,
-        probe_interval_s=settings.probe_interval_s,
-        max_probe_interval_s=settings.max_probe_interval_s,
-        probe_after_windows=settings.probe_after_windows,
-        on_change=_both(on_change, on_decision),
-    )
+    return AIMDLimiter(config.limiter, on_change=_both(on_change, on_decision))
 
 
 def _both(
@@ -111,7 +93,7 @@ def shares(config: Config, store: StoreThread) -> bool:
     able = isinstance(store.store, BudgetStore)
     if wanted is None:
         # One SQLite file usually means one agent: no need to pay for sharing.
-        return able and not _is_sqlite(config.store.url)
+        return able and scheme(config.store.url) != "sqlite"
     if wanted and not able:
         raise ConfigError(
             "[limiter] shared = true needs a store that keeps shared connection budgets, "
@@ -127,11 +109,6 @@ def running(limiter: Limiter) -> AbstractAsyncContextManager[None]:
     if isinstance(limiter, SharedLimiter):
         return limiter.running()
     return contextlib.nullcontext()
-
-
-def _is_sqlite(url: str) -> bool:
-    scheme = url.partition(":")[0]
-    return scheme.partition("+")[0].lower() == "sqlite"
 
 
 if TYPE_CHECKING:

@@ -1,48 +1,10 @@
-"""An AIMD limit on the concurrent SMTP connections of one sending key.
+"""The AIMD policy over a budget in memory: a limit on the concurrent
+connections of one sending key, learned by this agent alone.
 
-Providers cap the connections an account may hold open at once, do not say
-what the cap is, share it with every other program on the account and change
-it without notice. The excess connection is refused, often only at the end of
-DATA. This limiter learns the cap from those refusals:
-
-* Multiplicative decrease, once per window. A throttle cuts the cap only when
-  the throttled connection was opened after the previous cut: several
-  connections opened by one over-shoot are all refused, but that is one
-  signal, not several. Each cut starts a new *epoch*.
-* Ceiling memory. The number of connections open at a throttle is an upper
-  bound (the *ceiling*) that failed. The cap grows freely to ``ceiling - 1``;
-  reaching the ceiling again is a *probe*. A probe is due after a number of
-  windows of successes at a binding cap since the last cut, or after a quiet
-  interval in seconds, whichever comes first. Windows are message times, so
-  one setting suits a relay that answers in milliseconds and a provider that
-  takes a second; the seconds keep a slow run probing. Both double each time
-  a probe fails, so a steady limit costs one refusal each time the run doubles
-  in length instead of a saw-tooth.
-* Falls. A ceiling at or below a level that held in this run (as many
-  connections delivered at once) means the limit fell, usually because
-  another program took some of the account's connections for a while. Such a
-  ceiling is probed after half the windows, and a failed probe does not
-  double them; each failed probe uses up one level of the fall, so a fall
-  that lasts costs a few refusals more and then backs off like any other.
-* Additive increase, one connection at a time. While the cap is binding and
-  no level above it is known to fail, one more success grows it by one. The
-  cap is binding when at least ``cap`` connections are open and each has
-  delivered since it opened, but for the connections allowed *on trial*: a
-  cap that nobody is using proves nothing (growing it would only allow a
-  burst later), and a connection that has not delivered yet may be the one
-  about to be refused, so it is no evidence either. While no ceiling is known
-  two connections may be on trial, so the search adds a connection about
-  every half message time and finding the limit costs up to two refused
-  connections; below a known ceiling one may, each added connection
-  delivering before the next is added. Growing to the ceiling or beyond it
-  takes a whole window of successes (as many as the cap).
-* Trial levels. A connection refused before its first delivery was on trial
-  at the level it opened at: the connections open then, itself included (for
-  those a run opens together before its first delivery, the cap if that is
-  more: the most that level can be). When a connection on trial opened after it, that
-  level, not the number open, is the ceiling; when that other one is refused
-  first, this one's refusal lowers the ceiling to its level without another
-  cut.
+The rules are ``adaptsend.limits._policy``'s; this module counts what they
+decide from (the connections open, those that have delivered, the successes
+at a binding cap) and hands out the slots, with a ``trio.CapacityLimiter``
+whose total is the cap.
 
 Only :meth:`AIMDLimiter.slot` waits; everything else is synchronous and must be
 called from inside a trio run (it reads ``trio.current_time()``).
@@ -51,27 +13,27 @@ called from inside a trio run (it reads ``trio.current_time()``).
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import AsyncIterator, Callable
 
 import attrs
 import trio
 
-from adaptsend.limits._records import (
-    CapChange,
-    ChangeReason,
-    DecisionCounts,
-    LimiterStatistics,
+from adaptsend.config._settings import LimiterConfig
+from adaptsend.limits._policy import (
+    Budget,
+    binding,
+    change_between,
+    cut,
+    delivered,
+    grow,
+    narrow,
+    new_budget,
+    on_trial_at,
+    opening_level,
+    probe_after_windows,
+    window_size,
 )
-
-#: Connections on trial at once while no ceiling is known. Two halve the time
-#: the search takes; the over-shoot that ends it then has two connections above
-#: the limit instead of one (see "Trial levels" above for the ceiling it sets).
-SEARCH_TRIALS = 2
-
-#: After a fall, probes come this many times sooner (in windows): a limit that
-#: was higher a moment ago is likelier to rise again than one never seen higher.
-FALL_PROBE_SPEEDUP = 2
+from adaptsend.limits._records import CapChange, DecisionCounts, LimiterStatistics
 
 
 @attrs.define(eq=False)
@@ -112,48 +74,17 @@ class AIMDLimiter:
     """
 
     def __init__(
-        self,
-        *,
-        initial_cap: int,
-        min_cap: int,
-        max_cap: int,
-        decrease_factor: float = 0.5,
-        probe_interval_s: float = 30.0,
-        max_probe_interval_s: float = 600.0,
-        probe_after_windows: int = 32,
-        on_change: Callable[[CapChange], None] | None = None,
+        self, settings: LimiterConfig, *, on_change: Callable[[CapChange], None] | None = None
     ) -> None:
-        _check_settings(
-            initial_cap=initial_cap,
-            min_cap=min_cap,
-            max_cap=max_cap,
-            decrease_factor=decrease_factor,
-            probe_interval_s=probe_interval_s,
-            max_probe_interval_s=max_probe_interval_s,
-            probe_after_windows=probe_after_windows,
-        )
-        self._min_cap = min_cap
-        self._max_cap = max_cap
-        self._decrease_factor = decrease_factor
-        self._base_probe_interval = probe_interval_s
-        self._max_probe_interval = max_probe_interval_s
+        self._settings = settings
         self._on_change = on_change
-        self._tokens = trio.CapacityLimiter(initial_cap)
-        self._cap = initial_cap
+        self._budget = new_budget(settings, in_memory=True)
+        self._tokens = trio.CapacityLimiter(settings.initial_cap)
         self._open = 0
         self._proven = 0
-        self._epoch = 0
-        self._ceiling: int | None = None
-        self._probe_interval = probe_interval_s
-        # Time of the last counted throttle; probes are timed from it.
-        self._last_cut_at = -math.inf
-        self._base_probe_windows = probe_after_windows
-        self._probe_windows = probe_after_windows
-        # Successes at a binding cap since the last counted throttle; probes
+        # Successes at a binding cap since the last counted throttle: probes
         # are also counted from it.
         self._successes_since_cut = 0
-        # The most connections that have delivered at once in this run.
-        self._most_proven = 0
         # Successes seen while the cap was binding, since the last decision.
         self._window = 0
         self._counts = DecisionCounts()
@@ -161,7 +92,7 @@ class AIMDLimiter:
     @property
     def cap(self) -> int:
         """How many slots may be held at once."""
-        return self._cap
+        return self._budget.cap
 
     @property
     def open_connections(self) -> int:
@@ -176,10 +107,10 @@ class AIMDLimiter:
         gives the slot back and, if its connection was never reported closed,
         stops counting that connection as open.
         """
-        slot = Slot(epoch=self._epoch)
+        slot = Slot(epoch=self._budget.epoch)
         await self._tokens.acquire_on_behalf_of(slot)
         try:
-            slot.epoch = self._epoch
+            slot.epoch = self._budget.epoch
             yield slot
         finally:
             self.connection_closed(slot)
@@ -187,7 +118,7 @@ class AIMDLimiter:
 
     def over_cap(self) -> bool:
         """True while more slots are held than the cap allows (after a cut)."""
-        return self._tokens.borrowed_tokens > self._cap
+        return self._tokens.borrowed_tokens > self._budget.cap
 
     def connection_opened(self, slot: Slot) -> None:
         """Count ``slot``'s new connection as open, in the current epoch."""
@@ -195,12 +126,9 @@ class AIMDLimiter:
             raise RuntimeError("This slot already has an open connection.")
         slot.connected = True
         slot.delivered = False
-        slot.epoch = self._epoch
+        slot.epoch = self._budget.epoch
         self._open += 1
-        # The connections a run opens before its first delivery open
-        # together, and the server may have taken them in another order:
-        # each may be the last of them.
-        slot.level = self._open if self._most_proven else max(self._open, self._cap)
+        slot.level = opening_level(self._budget, open_=self._open)
 
     def connection_closed(self, slot: Slot) -> None:
         """Stop counting ``slot``'s connection; does nothing if none is open."""
@@ -219,68 +147,24 @@ class AIMDLimiter:
         paid for). A slot without an open connection (refused while
         connecting) counts as one more open connection.
         """
-        if slot.epoch != self._epoch:
+        budget = self._budget
+        level = None if slot.delivered else on_trial_at(budget, slot.level)
+        if slot.epoch != budget.epoch:
             self._counts.ignored_throttles += 1
-            self._narrow_ceiling(slot)
+            self._budget = narrow(budget, trial_level=level) or budget
             return None
         self._counts.throttles += 1
         observed = self._open + (0 if slot.connected else 1)
-        target, reason = self._throttle_target(self._failed_level(slot, observed))
-        # A throttle never raises the cap, whatever the arithmetic says.
-        new_cap = max(self._min_cap, min(self._cap, target))
-        self._epoch += 1
-        self._last_cut_at = trio.current_time()
         self._successes_since_cut = 0
-        return self._change(new_cap, reason, observed=observed)
-
-    def _on_trial_at(self, slot: Slot) -> int | None:
-        """The level ``slot``'s connection is on trial for, if it is on trial
-        at a level never held in this run; None otherwise."""
-        if slot.delivered or slot.level is None or slot.level <= self._most_proven:
-            return None
-        return slot.level
-
-    def _failed_level(self, slot: Slot, observed: int) -> int:
-        """How many connections a counted throttle shows to be too many."""
-        level = self._on_trial_at(slot)
-        if level is not None and _just_below(level, observed):
-            # The other connection on trial opened after this one: this
-            # one's level failed, the one above is not known yet.
-            return level
-        return observed
-
-    def _narrow_ceiling(self, slot: Slot) -> None:
-        """A connection of an over-shoot already paid for was refused on trial
-        at a level below the ceiling that over-shoot set: that level fails too."""
-        level = self._on_trial_at(slot)
-        if level is None or self._ceiling is None:
-            return
-        # Not once the cap has grown to the level: it is in use there now.
-        if self._cap < level and _just_below(level, self._ceiling):
-            self._ceiling = level
-
-    def _throttle_target(self, failed: int) -> tuple[int, ChangeReason]:
-        """The cap a counted throttle at ``failed`` connections asks for;
-        updates ceiling and probe interval."""
-        if self._ceiling is None or failed < self._ceiling:
-            # A new (or lower) limit: the old probe history no longer applies.
-            self._ceiling = failed
-            self._probe_interval = self._base_probe_interval
-            self._probe_windows = self._base_probe_windows
-            return math.floor(failed * self._decrease_factor), ChangeReason.THROTTLE
-        if self._cap >= self._ceiling:
-            self._probe_interval = min(self._max_probe_interval, 2 * self._probe_interval)
-            if self._limit_fell():
-                # Not back yet, which says nothing new about the limit; but a
-                # fall that lasts must not be probed at the fast rate forever,
-                # so each failed probe uses up one level of it.
-                self._most_proven -= 1
-            else:
-                self._probe_windows *= 2
-            return self._ceiling - 1, ChangeReason.PROBE_FAILED
-        # More connections were open than the cap (workers that connected just
-        # after a cut) and they hit a level already known to fail: no news.
-        return self._cap, ChangeReason.THROTTLE
+        return self._decided(
+            cut(
+                budget,
+                observed=observed,
+                trial_level=level,
+                settings=self._settings,
+                now=trio.current_time(),
+            )
+        )
 
     def record_success(self, slot: Slot) -> CapChange | None:
         """Report a delivery on ``slot``'s connection; returns a growth decision, if any."""
@@ -288,135 +172,53 @@ class AIMDLimiter:
         if slot.connected and not slot.delivered:
             slot.delivered = True
             self._proven += 1
-            self._most_proven = max(self._most_proven, self._proven)
-        if not self._binding():
+            self._budget = delivered(self._budget, proven=self._proven)
+        budget = self._budget
+        if not binding(budget, open_=self._open, proven=self._proven):
             return None
         self._successes_since_cut += 1
         self._window += 1
-        if self._window < self._window_size():
+        if self._window < window_size(budget):
             return None
-        if self._ceiling is not None and self._cap >= self._ceiling:
-            self._ceiling = None
-            self._probe_interval = self._base_probe_interval
-            self._probe_windows = self._base_probe_windows
-            return self._change(min(self._cap + 1, self._max_cap), ChangeReason.PROBE_SUCCEEDED)
-        if self._cap >= self._max_cap:
-            return None
-        if self._ceiling is not None and self._cap + 1 >= self._ceiling:
-            if not self._probe_due():
-                return None
-            return self._change(self._cap + 1, ChangeReason.PROBE)
-        return self._change(self._cap + 1, ChangeReason.GROWTH)
-
-    def _binding(self) -> bool:
-        """Whether every slot is in use and proven, but for those on trial."""
-        on_trial = SEARCH_TRIALS if self._ceiling is None else 1
-        return self._open >= self._cap and self._proven > self._cap - on_trial
-
-    def _probe_due(self) -> bool:
-        """Whether enough has gone well since the last cut to try the ceiling."""
-        if trio.current_time() - self._last_cut_at >= self._probe_interval:
-            return True
-        # A window is as many successes as the cap: about one message time,
-        # whatever the cap.
-        return self._successes_since_cut >= self._probe_after_windows() * self._cap
-
-    def _probe_after_windows(self) -> int:
-        """The windows that make a probe due now: fewer after a fall."""
-        if self._limit_fell():
-            return math.ceil(self._base_probe_windows / FALL_PROBE_SPEEDUP)
-        return self._probe_windows
-
-    def _limit_fell(self) -> bool:
-        """Whether the ceiling is a level that held in this run."""
-        return self._ceiling is not None and self._ceiling <= self._most_proven
-
-    def _window_size(self) -> int:
-        """Successes at a binding cap that earn the next step up."""
-        if self._ceiling is None or self._cap + 1 < self._ceiling:
-            # Every open connection has just proven itself and no level above
-            # is known to fail: waiting for more successes would only slow
-            # the search (a slow start, one connection on trial at a time).
-            return 1
-        return self._cap
-
-    def _change(
-        self, new_cap: int, reason: ChangeReason, *, observed: int | None = None
-    ) -> CapChange:
-        change = CapChange(
-            old_cap=self._cap,
-            new_cap=new_cap,
-            reason=reason,
-            at=trio.current_time(),
-            ceiling=self._ceiling,
-            epoch=self._epoch,
-            observed=observed,
+        grown = grow(
+            budget,
+            settings=self._settings,
+            now=trio.current_time(),
+            successes_since_cut=self._successes_since_cut,
         )
-        self._cap = new_cap
+        return None if grown is None else self._decided(grown)
+
+    def _decided(self, new: Budget) -> CapChange:
+        old, self._budget = self._budget, new
+        change = change_between(old, new, at=trio.current_time(), max_cap=self._settings.max_cap)
+        assert change is not None, "every decision of the policy gives its reason"
         # Raising total_tokens wakes waiting tasks; lowering it lets holders
         # finish and keeps newcomers out until enough slots are given back.
-        self._tokens.total_tokens = new_cap
+        self._tokens.total_tokens = new.cap
         self._window = 0
         self._counts.changed(change)
         if self._on_change is not None:
             self._on_change(change)
         return change
 
-    def recent_changes(self) -> tuple[CapChange, ...]:
-        """The most recent decisions, oldest first (at most ``RECENT_CHANGES``)."""
-        return tuple(self._counts.recent)
-
     def statistics(self) -> LimiterStatistics:
         """A snapshot of the limiter's state and counters."""
+        budget = self._budget
         return LimiterStatistics(
-            cap=self._cap,
-            min_cap=self._min_cap,
-            max_cap=self._max_cap,
+            cap=budget.cap,
+            min_cap=self._settings.min_cap,
+            max_cap=self._settings.max_cap,
             slots_in_use=self._tokens.borrowed_tokens,
             open_connections=self._open,
             proven_connections=self._proven,
             tasks_waiting=self._tokens.statistics().tasks_waiting,
-            ceiling=self._ceiling,
-            probe_interval_s=self._probe_interval,
-            probe_after_windows=self._probe_after_windows(),
-            epoch=self._epoch,
+            ceiling=budget.ceiling,
+            probe_interval_s=budget.probe_interval_s,
+            probe_after_windows=probe_after_windows(budget, self._settings),
+            epoch=budget.epoch,
             throttles=self._counts.throttles,
             ignored_throttles=self._counts.ignored_throttles,
             successes=self._counts.successes,
             changes=self._counts.changes,
             last_change=self._counts.last_change,
         )
-
-
-def _just_below(level: int, limit: int) -> bool:
-    """Whether ``level`` is below ``limit`` by less than the connections that
-    may be on trial together: a lower level was not tried alongside."""
-    return limit - SEARCH_TRIALS < level < limit
-
-
-def _check_settings(
-    *,
-    initial_cap: int,
-    min_cap: int,
-    max_cap: int,
-    decrease_factor: float,
-    probe_interval_s: float,
-    max_probe_interval_s: float,
-    probe_after_windows: int,
-) -> None:
-    if min_cap < 1:
-        raise ValueError(f"min_cap must be at least 1, not {min_cap}.")
-    if not min_cap <= initial_cap <= max_cap:
-        raise ValueError(
-            f"The caps must satisfy min_cap <= initial_cap <= max_cap, "
-            f"not {min_cap} <= {initial_cap} <= {max_cap}."
-        )
-    if not 0.0 < decrease_factor < 1.0:
-        raise ValueError(f"decrease_factor must be between 0 and 1, not {decrease_factor}.")
-    if not 0.0 < probe_interval_s <= max_probe_interval_s:
-        raise ValueError(
-            f"The probe intervals must satisfy 0 < probe_interval_s <= max_probe_interval_s, "
-            f"not {probe_interval_s} and {max_probe_interval_s}."
-        )
-    if probe_after_windows < 1:
-        raise ValueError(f"probe_after_windows must be at least 1, not {probe_after_windows}.")

@@ -16,7 +16,8 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from adaptsend.limits._policy import Budget, BudgetRules, new_budget
+from adaptsend.config._settings import LimiterConfig
+from adaptsend.limits._policy import Budget, new_budget
 from adaptsend.store._budget_api import BudgetDecision, BudgetStore, BudgetView, Want
 from adaptsend.store._thread import StoreThread
 
@@ -34,8 +35,7 @@ class BudgetMirror:
         store: StoreThread,
         sending_key: str,
         holder: str,
-        initial_cap: int,
-        rules: BudgetRules,
+        settings: LimiterConfig,
         on_news: Callable[[Budget, Budget], None],
     ) -> None:
         if not isinstance(store.store, BudgetStore):
@@ -44,13 +44,10 @@ class BudgetMirror:
         self._store: BudgetStore = store.store
         self._key = sending_key
         self._holder = holder
-        self._initial_cap = initial_cap
-        self._rules = rules
+        self._settings = settings
         self._on_news = on_news
         # Until the first read, the budget this agent would create.
-        self.budget = attrs.evolve(
-            new_budget(sending_key, initial_cap=initial_cap, rules=rules), version=-1
-        )
+        self.budget = attrs.evolve(new_budget(settings, in_memory=False), version=-1)
         #: The latest read of how the slots are used, while it matches ``budget``.
         self.usage: BudgetView | None = None
         #: The latest want read, and ``trio.current_time()`` when it was first read.
@@ -63,10 +60,7 @@ class BudgetMirror:
         """Read the budget (creating it if needed); the view, if it was news."""
         number = self._next()
         view = await self._thread.call(
-            self._store.budget_view,
-            sending_key=self._key,
-            initial_cap=self._initial_cap,
-            rules=self._rules,
+            self._store.budget_view, sending_key=self._key, settings=self._settings
         )
         if not self._apply(number, view.budget):
             return None
@@ -83,7 +77,7 @@ class BudgetMirror:
             sending_key=self._key,
             holder=self._holder,
             held=held,
-            below=self._rules.max_cap,
+            below=self._settings.max_cap,
             lease_s=lease_s,
         )
         self._apply(number, taken.budget)
@@ -129,7 +123,7 @@ class BudgetMirror:
             self._store.cut_budget,
             sending_key=self._key,
             seen_epoch=seen_epoch,
-            rules=self._rules,
+            settings=self._settings,
         )
         self._apply(number, decision.budget)
         return decision
@@ -142,7 +136,7 @@ class BudgetMirror:
             sending_key=self._key,
             seen_cap=seen.cap,
             seen_epoch=seen.epoch,
-            rules=self._rules,
+            settings=self._settings,
         )
         self._apply(number, decision.budget)
         return decision

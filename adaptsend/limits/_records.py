@@ -4,13 +4,9 @@ snapshot of its state, and the counts it keeps for them. The local limiter
 
 from __future__ import annotations
 
-import collections
 import enum
 
 import attrs
-
-#: How many recent cap changes a limiter keeps for reports.
-RECENT_CHANGES = 100
 
 
 class ChangeReason(enum.StrEnum):
@@ -86,14 +82,8 @@ class DecisionCounts:
     ignored_throttles: int = 0
     successes: int = 0
     changes: int = 0
-    recent: collections.deque[CapChange] = attrs.field(
-        factory=lambda: collections.deque(maxlen=RECENT_CHANGES)
-    )
+    last_change: CapChange | None = None
 
     def changed(self, change: CapChange) -> None:
         self.changes += 1
-        self.recent.append(change)
-
-    @property
-    def last_change(self) -> CapChange | None:
-        return self.recent[-1] if self.recent else None
+        self.last_change = change

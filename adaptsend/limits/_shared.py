@@ -1,9 +1,10 @@
 """A connection limit that several agents sending as one key share through the store.
 
 Every agent's :class:`SharedLimiter` mirrors one budget row (the cap and what
-was learned, decided by ``adaptsend.limits._policy``) and holds numbered slots:
-a connection may be open only on a slot numbered below the shared cap, so all
-agents together hold at most the cap. The rules are the local limiter's:
+was learned) and holds numbered slots: a connection may be open only on a slot
+numbered below the shared cap, so all agents together hold at most the cap.
+The store decides by the policy of ``adaptsend.limits._policy``, the local
+limiter's, over this budget (which counts no windows nor trial levels):
 
 * A throttle is one cut per epoch for all agents: the store cuts only if no
   cut was made since the epoch the throttled connection opened in, so one
@@ -14,25 +15,19 @@ agents together hold at most the cap. The rules are the local limiter's:
   cap past it before it has delivered.
 * A cut takes the highest slots out of use: their holders see :meth:`over_cap`
   and give them back after their current message.
-* No agent waits for long while another holds many slots: an agent that finds
-  none free says so in the store (with how many it holds), and an agent
-  holding at least two more gives one back after its current message (one
-  holding just one more, after holding it for ``turn_s``), and leaves free
-  slots to it meanwhile. A waiting worker may be holding a message whose
-  lease must not run out.
+* No agent waits for long while another holds many slots: the agents take
+  turns (see ``adaptsend.limits._turns``).
 
 The worker-facing methods (:meth:`slot` aside) are synchronous, as on
 ``AIMDLimiter``: what must reach the store is queued, in order, for a
 background task that :meth:`running` keeps, together with a refresh of the
 shared state every ``refresh_s`` and the renewal of this agent's slot leases.
-Decisions therefore arrive a moment later, through ``on_change``, and so do
-decisions other agents made. Store calls go through the agent's
-:class:`~adaptsend.store._thread.StoreThread` (see ``adaptsend.limits._mirror``),
-so the store is still used from one thread at a time; only the renewals run
-in the renewals' own lane, on a timer of their own, so that a slow claim or
-record cannot let slots expire while their connections are open. Slot leases
-run on the database's clock, so an agent whose clock is wrong still never
-takes a slot another agent holds.
+Decisions (this agent's and the others') therefore arrive a moment later,
+through ``on_change``. Store calls go through the agent's store thread (see
+``adaptsend.limits._mirror``); only the renewals run in a lane of their own,
+so that a slow claim or record cannot let slots expire while their
+connections are open. Slot leases run on the database's clock, so an agent
+whose clock is wrong still never takes a slot another agent holds.
 """
 
 from __future__ import annotations
@@ -40,17 +35,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import attrs
 import trio
 
-from adaptsend._models import utcnow
+from adaptsend.config._settings import LimiterConfig
 from adaptsend.limits._local import Slot
 from adaptsend.limits._mirror import BudgetMirror
-from adaptsend.limits._policy import Budget, BudgetRules, grow, window_size
+from adaptsend.limits._policy import Budget, binding, change_between, grow, window_size
 from adaptsend.limits._records import CapChange, DecisionCounts, LimiterStatistics
-from adaptsend.store._budget_api import BudgetDecision, Want
+from adaptsend.limits._turns import TURN_S, Turns
+from adaptsend.store._budget_api import BudgetDecision
 from adaptsend.store._thread import StoreThread
 
 #: Seconds between reads of the shared state (and the longest a waiting task
@@ -59,12 +56,6 @@ REFRESH_S = 0.5
 #: Seconds a slot stays held without renewal: how long a dead agent's slots
 #: stay out of use. Renewed every quarter of it.
 SLOT_LEASE_S = 10.0
-#: Seconds an agent keeps a slot that an agent holding one fewer is waiting
-#: for: with more agents than the cap, each gets a turn this often.
-TURN_S = 30.0
-#: Refreshes after which another agent's want, unchanged, counts as gone: a
-#: waiting agent says it again at each attempt, about once per refresh.
-_WANT_REFRESHES = 3
 
 _Op = Callable[[], Awaitable[None]]
 
@@ -98,8 +89,7 @@ class SharedLimiter:
         store: StoreThread,
         sending_key: str,
         holder: str,
-        initial_cap: int,
-        rules: BudgetRules,
+        settings: LimiterConfig,
         on_change: Callable[[CapChange], None] | None = None,
         on_decision: Callable[[CapChange], None] | None = None,
         refresh_s: float = REFRESH_S,
@@ -110,27 +100,20 @@ class SharedLimiter:
             store=store,
             sending_key=sending_key,
             holder=holder,
-            initial_cap=initial_cap,
-            rules=rules,
+            settings=settings,
             on_news=self._news,
         )
-        self._holder = holder
-        self._rules = rules
+        self._turns = Turns(mirror=self._mirror, holder=holder, refresh_s=refresh_s, turn_s=turn_s)
+        self._settings = settings
         self._on_change = on_change
         self._on_decision = on_decision
         self._refresh_s = refresh_s
         self._lease_s = lease_s
-        self._turn_s = turn_s
         self._held: set[SharedSlot] = set()
         self._by_task: dict[trio.lowlevel.Task, SharedSlot] = {}
         self._take_lock = trio.Lock()
         self._room = trio.Event()
         self._ops_in, self._ops_out = trio.open_memory_channel[_Op](math.inf)
-        # Whom this agent last gave a slot back to (and how many that one held
-        # then), and when: the one slot it gave is not given again until that
-        # agent took it (and holds one more) or a turn has passed.
-        self._yielded_to: tuple[str, int] | None = None
-        self._yielded_at = -math.inf
         self._cut_requested: int | None = None
         self._grow_requested = False
         self._open = 0
@@ -145,7 +128,7 @@ class SharedLimiter:
     def cap(self) -> int:
         """How many connections this agent may take part in: the shared cap,
         but never more than this agent's own ``max_cap``."""
-        return min(self._mirror.budget.cap, self._rules.max_cap)
+        return min(self._mirror.budget.cap, self._settings.max_cap)
 
     @property
     def open_connections(self) -> int:
@@ -187,33 +170,14 @@ class SharedLimiter:
         mine = self._by_task.get(trio.lowlevel.current_task())
         if mine is None:
             return any(self._beyond(slot) for slot in self._held)
-        rival = self._rival()
-        if rival is not None and not self._beyond(mine) and self._owes_turn(mine, rival):
+        if not self._beyond(mine) and self._turns.give_now(
+            held=len(self._held), taken_at=mine.taken_at
+        ):
             mine.yielding = True
-            self._yielded_to = (rival.holder, rival.held)
-            self._yielded_at = trio.current_time()
         return self._beyond(mine)
 
     def _beyond(self, slot: SharedSlot) -> bool:
         return slot.lost or slot.yielding or slot.number >= self.cap
-
-    def _owes_turn(self, slot: SharedSlot, rival: Want) -> bool:
-        if rival.held >= len(self._held):
-            return False
-        now = trio.current_time()
-        given = (rival.holder, rival.held) == self._yielded_to
-        if given and now - self._yielded_at < self._turn_s:
-            return False
-        return len(self._held) - rival.held >= 2 or now - slot.taken_at >= self._turn_s
-
-    def _rival(self) -> Want | None:
-        """Another agent that said lately that it found no free slot."""
-        want = self._mirror.wanted
-        if want is None or want.holder == self._holder:
-            return None
-        # Its clock is not ours: a want is recent while it keeps changing.
-        age = trio.current_time() - self._mirror.wanted_seen
-        return want if age <= _WANT_REFRESHES * self._refresh_s else None
 
     def connection_opened(self, slot: Slot) -> None:
         """Count ``slot``'s new connection as open, in the current epoch."""
@@ -265,29 +229,27 @@ class SharedLimiter:
                 shared.marked = True
                 self._queue(functools.partial(self._prove, shared.number))
         budget, usage = self._mirror.budget, self._mirror.usage
-        if usage is None or usage.proven < budget.cap:
+        if usage is None or not binding(budget, open_=usage.held_below_cap, proven=usage.proven):
             return None
         self._window += 1
         if self._window < window_size(budget) or self._grow_requested:
             return None
-        if grow(budget, rules=self._rules, now=utcnow()) is None:
+        # On this agent's clock, not the budget's: only whether to ask; the
+        # store decides on its own.
+        if grow(budget, settings=self._settings, now=time.time()) is None:
             return None
         self._window = 0
         self._grow_requested = True
         self._queue(functools.partial(self._grow, budget))
         return None
 
-    def recent_changes(self) -> tuple[CapChange, ...]:
-        """The most recent changes this agent saw, oldest first."""
-        return tuple(self._counts.recent)
-
     def statistics(self) -> LimiterStatistics:
         """A snapshot: the shared cap and learning, this agent's slots and counters."""
         budget = self._mirror.budget
         return LimiterStatistics(
             cap=self.cap,
-            min_cap=self._rules.min_cap,
-            max_cap=self._rules.max_cap,
+            min_cap=self._settings.min_cap,
+            max_cap=self._settings.max_cap,
             slots_in_use=len(self._held),
             open_connections=self._open,
             proven_connections=self._proven,
@@ -356,18 +318,14 @@ class SharedLimiter:
                 while True:
                     # Reset first: a slot given back during the attempt wakes the next one.
                     self._room = trio.Event()
-                    slot = None if self._stepping_back() else await self._try_take()
+                    stepping_back = self._turns.stepping_back(held=len(self._held))
+                    slot = None if stepping_back else await self._try_take()
                     if slot is not None:
                         return slot
                     with trio.move_on_after(self._refresh_s):
                         await self._room.wait()
         finally:
             self._waiting -= 1
-
-    def _stepping_back(self) -> bool:
-        """Leave free slots to an agent that is waiting with as few or fewer."""
-        rival = self._rival()
-        return rival is not None and rival.held <= len(self._held)
 
     async def _try_take(self) -> SharedSlot | None:
         taken = await self._mirror.take(held=len(self._held), lease_s=self._lease_s)
@@ -430,18 +388,10 @@ class SharedLimiter:
 
     def _change(self, old: Budget, new: Budget) -> CapChange | None:
         """The decision from ``old`` to ``new`` as this agent's cap sees it."""
-        if new.reason is None or old.version < 0:
+        if old.version < 0:
             # The first read, or a budget made afresh: nothing was decided.
             return None
-        return CapChange(
-            old_cap=min(old.cap, self._rules.max_cap),
-            new_cap=min(new.cap, self._rules.max_cap),
-            reason=new.reason,
-            at=trio.current_time(),
-            ceiling=new.ceiling,
-            epoch=new.epoch,
-            observed=new.observed,
-        )
+        return change_between(old, new, at=trio.current_time(), max_cap=self._settings.max_cap)
 
 
 def _shared(slot: Slot) -> SharedSlot:

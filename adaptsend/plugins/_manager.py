@@ -22,6 +22,7 @@ import pluggy
 from adaptsend import hookspecs
 from adaptsend._errors import PluginError
 from adaptsend._models import AttemptRecord, Decision, Reply
+from adaptsend.config._store_url import scheme
 from adaptsend.plugins._calls import ObserverHooks
 from adaptsend.plugins._registry import Registry, collect
 
@@ -138,8 +139,7 @@ class Plugins:
         return attrs.evolve(self, observers=(*self.observers, observer))
 
     def store_factory(self, url: str) -> hookspecs.StoreFactory:
-        scheme = url.partition(":")[0].partition("+")[0].lower()
-        return _lookup(self.registry.stores, scheme, "store for URLs starting with", self)
+        return _lookup(self.registry.stores, scheme(url), "store for URLs starting with", self)
 
     def transport_factory(self, name: str) -> hookspecs.TransportFactory:
         return _lookup(self.registry.transports, name, "transport", self)

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, TextClause, exc, text
 from adaptsend._errors import ConfigError, MessageError, SourceError
 from adaptsend._models import Envelope, Status
 from adaptsend.config._source import TableSourceConfig
+from adaptsend.config._store_url import parse_url
 from adaptsend.sources._compose import compose
 from adaptsend.sources._ingest import Rejected
 from adaptsend.sources._table_rows import (
@@ -90,7 +91,7 @@ class TableSource:
             raise ConfigError(
                 "[source.table] needs a query: the SELECT that returns the rows to send."
             )
-        url = _engine.parse_url(config.url or store_url)
+        url = parse_url(config.url or store_url)
         self.config = config
         self._ledger = ledger
         self._sending_key = sending_key

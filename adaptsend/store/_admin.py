@@ -13,6 +13,7 @@ from alembic.util import CommandError
 from sqlalchemy import Engine, exc
 
 from adaptsend._errors import StoreError
+from adaptsend.config._store_url import parse_url
 from adaptsend.store import _engine, _migrate
 from adaptsend.store._migrate import SchemaState
 
@@ -38,7 +39,7 @@ def upgrade_store(url: str, revision: str = "head") -> tuple[SchemaState, Schema
 
 def upgrade_sql(url: str, *, revision: str = "head", since: str | None = None) -> str:
     """The SQL an upgrade of the database at ``url`` would run, without connecting."""
-    dialect = _engine.parse_url(url).get_backend_name()
+    dialect = parse_url(url).get_backend_name()
     try:
         return _migrate.upgrade_sql(dialect, revision=revision, since=since)
     except CommandError as e:
@@ -47,7 +48,7 @@ def upgrade_sql(url: str, *, revision: str = "head", since: str | None = None) -
 
 @contextlib.contextmanager
 def _engine_for(url: str) -> Iterator[Engine]:
-    engine = _engine.build_engine(_engine.parse_url(url))
+    engine = _engine.build_engine(parse_url(url))
     try:
         yield engine
     except exc.SQLAlchemyError as e:
@@ -59,7 +60,7 @@ def _engine_for(url: str) -> Iterator[Engine]:
 
 
 def _shown(url: str) -> str:
-    return _engine.safe(_engine.parse_url(url))
+    return _engine.safe(parse_url(url))
 
 
 def _first_line(error: Exception) -> str:

@@ -5,11 +5,12 @@ ones lets every agent sending as one key keep, together, at most the shared cap
 of connections open (see ``adaptsend.limits._shared``). Stores without them
 still work: each agent then learns its own cap.
 
-The budget is one row per sending key (the cap and what the limiter learned,
-see ``adaptsend.limits._policy``) and ``max_cap`` numbered *slots* per key. Slot
-``n`` may hold a connection while ``n`` is below the cap, so a cut takes the
-highest slots out of use at once; a slot is held under a lease that its holder
-renews, so a dead agent's slots come back.
+The budget is one row per sending key (the cap and what the limiter learned:
+a :class:`~adaptsend.limits._policy.Budget`, decided by that module's policy
+with the agent's ``[limiter]`` settings) and ``max_cap`` numbered *slots* per
+key. Slot ``n`` may hold a connection while ``n`` is below the cap, so a cut
+takes the highest slots out of use at once; a slot is held under a lease that
+its holder renews, so a dead agent's slots come back.
 
 Like the rest of the store, every method blocks and is one statement or one
 short transaction. :meth:`BudgetStore.renew_slots` may be called beside one
@@ -28,7 +29,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from adaptsend.limits._policy import Budget, BudgetRules
+from adaptsend.config._settings import LimiterConfig
+from adaptsend.limits._policy import Budget
 
 
 @attrs.frozen(kw_only=True)
@@ -54,6 +56,11 @@ class BudgetView:
     free: int
     #: Who is waiting for a slot, if anyone said so.
     wanted: Want | None = None
+
+    @property
+    def held_below_cap(self) -> int:
+        """Slots below the cap held under a lease that has not run out."""
+        return self.budget.cap - self.free
 
 
 @attrs.frozen(kw_only=True)
@@ -84,9 +91,9 @@ class SlotTake:
 
 @runtime_checkable
 class BudgetStore(Protocol):
-    def budget_view(self, *, sending_key: str, initial_cap: int, rules: BudgetRules) -> BudgetView:
+    def budget_view(self, *, sending_key: str, settings: LimiterConfig) -> BudgetView:
         """Read the budget of ``sending_key``, creating it (at ``initial_cap``,
-        with ``rules.max_cap`` slots) or adding the slots it lacks first."""
+        with ``max_cap`` slots) or adding the slots it lacks first."""
 
     def take_slot(
         self, *, sending_key: str, holder: str, held: int, below: int, lease_s: float
@@ -113,14 +120,14 @@ class BudgetStore(Protocol):
         """Free ``holder``'s slot ``slot_no`` (all its slots when None); returns how many."""
 
     def cut_budget(
-        self, *, sending_key: str, seen_epoch: int, rules: BudgetRules
+        self, *, sending_key: str, seen_epoch: int, settings: LimiterConfig
     ) -> BudgetDecision:
         """Count a throttle on a connection opened in ``seen_epoch``: cut the cap
-        by ``rules`` (observed: the slots held now), unless a cut was already
+        by the policy (observed: the slots held now), unless a cut was already
         made since that epoch began, which paid for this over-shoot."""
 
     def grow_budget(
-        self, *, sending_key: str, seen_cap: int, seen_epoch: int, rules: BudgetRules
+        self, *, sending_key: str, seen_cap: int, seen_epoch: int, settings: LimiterConfig
     ) -> BudgetDecision:
-        """Grow the cap one step by ``rules`` if it is still ``seen_cap`` in
+        """Grow the cap one step by the policy if it is still ``seen_cap`` in
         ``seen_epoch`` and binds: every slot below it is held and proven."""

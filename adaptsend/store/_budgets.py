@@ -1,4 +1,5 @@
-"""Shared connection budgets: the cap of a sending key and its numbered slots.
+"""Shared connection budgets: the cap of a sending key and its numbered slots,
+as the SQL store's methods of ``adaptsend.store._budget_api.BudgetStore``.
 
 Slots are taken the way messages are claimed (see ``_claim``): on SQLite and
 PostgreSQL one UPDATE whose subquery picks the lowest free slot below the cap,
@@ -15,8 +16,9 @@ read and the write, so no lock is held while deciding, and SQLite never has to
 turn a reader into a writer.
 
 Every time here is the database's (see ``_clock``): slot leases are written
-and judged on it, and so are the times the rules compare (the last cut, for
-probes), however far the agents' clocks are apart.
+and judged on it, and so are the times the policy compares (the last cut, for
+probes), however far the agents' clocks are apart. The policy takes times as
+seconds; a budget here counts them from 1970 on the database's clock.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from sqlalchemy import (
 )
 
 from adaptsend._errors import StoreError
-from adaptsend.limits._policy import Budget, BudgetRules, cut, grow, new_budget
+from adaptsend.config._settings import LimiterConfig
+from adaptsend.limits._policy import Budget, binding, cut, grow, new_budget, trials
 from adaptsend.limits._records import ChangeReason
 from adaptsend.store import _clock
 from adaptsend.store._budget_api import BudgetDecision, BudgetView, SlotTake, Want
@@ -50,29 +53,162 @@ from adaptsend.store._schema import sending_budgets as b
 
 #: Attempts at a cut when other agents keep changing the budget meanwhile.
 _CUT_TRIES = 5
+#: Where a budget's seconds count from: times in the store are naive UTC.
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
-def view(engine: Engine, *, sending_key: str, initial_cap: int, rules: BudgetRules) -> BudgetView:
-    """Read the budget, first creating it or adding the slots it lacks."""
-    for _ in range(3):
-        with engine.connect() as conn:
+class BudgetMethods:
+    """Mixed into SQLStore, which gives the engine and its way of locking rows."""
+
+    engine: Engine
+    claim_style: ClaimStyle
+
+    def budget_view(self, *, sending_key: str, settings: LimiterConfig) -> BudgetView:
+        """Read the budget, first creating it or adding the slots it lacks."""
+        for _ in range(3):
+            with self.engine.connect() as conn:
+                row, slots = _read(conn, sending_key)
+            missing = sorted(set(range(settings.max_cap)) - {slot.slot_no for slot in slots})
+            if row is not None and not missing:
+                return _view(_budget(row), slots, row.clock_now, wanted=_want(row))
+            try:
+                with self.engine.begin() as conn:
+                    if row is None:
+                        made = new_budget(settings, in_memory=False)
+                        values = _values(made, _clock.now())
+                        conn.execute(insert(b).values(sending_key=sending_key, **values))
+                    if missing:
+                        rows = [{"sending_key": sending_key, "slot_no": n} for n in missing]
+                        conn.execute(insert(cs), rows)
+            except exc.IntegrityError:
+                # Another agent created the same rows first; read what it made.
+                continue
+        raise StoreError(f"The connection budget of {sending_key} could not be read or created.")
+
+    # -- slots ---------------------------------------------------------------
+
+    def take_slot(
+        self, *, sending_key: str, holder: str, held: int, below: int, lease_s: float
+    ) -> SlotTake:
+        """Hold the lowest free slot below the cap and ``below``, if there is one;
+        otherwise say that ``holder`` wants one."""
+        if lease_s <= 0:
+            raise ValueError("A slot's lease must last longer than zero seconds.")
+        if len(holder) > OWNER_LEN:
+            raise ValueError(f"A slot holder name must be at most {OWNER_LEN} characters.")
+        lease = {"holder": holder, "expires_at": _clock.later(lease_s), "proven_at": None}
+        key = b.c.sending_key == sending_key
+        with self.engine.begin() as conn:
+            if self.claim_style == "update":
+                slot_no = _take_by_update(conn, sending_key, below, lease)
+            else:
+                slot_no = _take_by_cursor(conn, sending_key, below, lease)
+            if slot_no is None:
+                want = {"wanted_by": holder, "wanted_held": held, "wanted_at": _clock.now()}
+                conn.execute(update(b).where(key).values(want))
+            else:
+                forget = {"wanted_by": None, "wanted_held": None, "wanted_at": None}
+                conn.execute(update(b).where(key, b.c.wanted_by == holder).values(forget))
+            row = conn.execute(select(b).where(key)).one_or_none()
+        return SlotTake(slot_no=slot_no, budget=_budget(row) if row is not None else None)
+
+    def renew_slots(self, *, sending_key: str, holder: str, lease_s: float) -> frozenset[int]:
+        """Extend ``holder``'s leases; returns the slots it still holds.
+
+        Safe beside one other call of the same agent: that call changes one slot
+        of its own, or takes a free one, so neither waits for the other in a cycle.
+        """
+        if lease_s <= 0:
+            raise ValueError("A slot's lease must last longer than zero seconds.")
+        mine = (cs.c.sending_key == sending_key) & (cs.c.holder == holder)
+        with self.engine.begin() as conn:
+            conn.execute(update(cs).where(mine).values(expires_at=_clock.later(lease_s)))
+            return frozenset(conn.execute(select(cs.c.slot_no).where(mine)).scalars())
+
+    def mark_slot(self, *, sending_key: str, holder: str, slot_no: int, proven: bool) -> bool:
+        """Note whether the connection on a held slot has delivered."""
+        stmt = (
+            update(cs)
+            .where(cs.c.sending_key == sending_key, cs.c.slot_no == slot_no, cs.c.holder == holder)
+            .values(proven_at=_clock.now() if proven else None)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def release_slots(self, *, sending_key: str, holder: str, slot_no: int | None = None) -> int:
+        """Free one or all of ``holder``'s slots; returns how many."""
+        stmt = (
+            update(cs)
+            .where(cs.c.sending_key == sending_key, cs.c.holder == holder)
+            .values(holder=None, expires_at=None, proven_at=None)
+        )
+        if slot_no is not None:
+            stmt = stmt.where(cs.c.slot_no == slot_no)
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount
+
+    # -- decisions -----------------------------------------------------------
+
+    def cut_budget(
+        self, *, sending_key: str, seen_epoch: int, settings: LimiterConfig
+    ) -> BudgetDecision:
+        """Count a throttle from ``seen_epoch`` unless a cut already ended that epoch."""
+        budget: Budget | None = None
+        for _ in range(_CUT_TRIES):
+            with self.engine.connect() as conn:
+                row, slots = _read(conn, sending_key)
+            if row is None:
+                return BudgetDecision(budget=None, changed=False)
+            budget, now = _budget(row), row.clock_now
+            if budget.epoch != seen_epoch:
+                return BudgetDecision(budget=budget, changed=False)
+            # The throttled connection's slot is still held: it counts itself.
+            # No trial level is known here (see the policy): the slots held failed.
+            observed = max(1, _view(budget, slots, now).held)
+            new = cut(
+                budget, observed=observed, trial_level=None, settings=settings, now=_seconds(now)
+            )
+            with self.engine.begin() as conn:
+                replaced = _replace(sending_key, new, seen_version=budget.version, now=now)
+                if conn.execute(replaced).rowcount == 1:
+                    return BudgetDecision(budget=new, changed=True, before=budget)
+        return BudgetDecision(budget=budget, changed=False)
+
+    def grow_budget(
+        self, *, sending_key: str, seen_cap: int, seen_epoch: int, settings: LimiterConfig
+    ) -> BudgetDecision:
+        """One growth step, if the cap is as seen and binds."""
+        with self.engine.connect() as conn:
             row, slots = _read(conn, sending_key)
-        missing = sorted(set(range(rules.max_cap)) - _slot_numbers(slots))
-        if row is not None and not missing:
-            return _view(_budget(row), slots, row.clock_now, wanted=_want(row))
-        try:
-            with engine.begin() as conn:
-                if row is None:
-                    made = new_budget(sending_key, initial_cap=initial_cap, rules=rules)
-                    values = _values(made, _clock.now())
-                    conn.execute(insert(b).values(sending_key=sending_key, **values))
-                if missing:
-                    rows = [{"sending_key": sending_key, "slot_no": n} for n in missing]
-                    conn.execute(insert(cs), rows)
-        except exc.IntegrityError:
-            # Another agent created the same rows first; read what it made.
-            continue
-    raise StoreError(f"The connection budget of {sending_key} could not be read or created.")
+        if row is None:
+            return BudgetDecision(budget=None, changed=False)
+        budget, now = _budget(row), row.clock_now
+        unchanged = (budget.cap, budget.epoch) == (seen_cap, seen_epoch)
+        new = grow(budget, settings=settings, now=_seconds(now)) if unchanged else None
+        usage = _view(budget, slots, now)
+        if new is None or not binding(budget, open_=usage.held_below_cap, proven=usage.proven):
+            return BudgetDecision(budget=budget, changed=False)
+        # Checked again as the row is written: a slot freed meanwhile no longer
+        # binds. Proven slots are held ones, so with the one connection on
+        # trial a budget in the store allows, this is the whole of binding().
+        proven = (
+            select(func.count())
+            .where(
+                cs.c.sending_key == sending_key,
+                cs.c.slot_no < budget.cap,
+                cs.c.holder.is_not(None),
+                cs.c.expires_at > _clock.now(),
+                cs.c.proven_at.is_not(None),
+            )
+            .scalar_subquery()
+        )
+        stmt = _replace(sending_key, new, seen_version=budget.version, now=now)
+        with self.engine.begin() as conn:
+            least = budget.cap + 1 - trials(budget)
+            changed = conn.execute(stmt.where(proven >= least)).rowcount == 1
+        if not changed:
+            return BudgetDecision(budget=budget, changed=False)
+        return BudgetDecision(budget=new, changed=True, before=budget)
 
 
 def _read(conn: Connection, sending_key: str) -> tuple[AnyRow | None, Sequence[AnyRow]]:
@@ -85,10 +221,6 @@ def _read(conn: Connection, sending_key: str) -> tuple[AnyRow | None, Sequence[A
         )
     ).all()
     return row, slots
-
-
-def _slot_numbers(slots: Sequence[AnyRow]) -> set[int]:
-    return {row.slot_no for row in slots}
 
 
 def _view(
@@ -113,13 +245,12 @@ def _want(row: AnyRow) -> Want | None:
 
 def _budget(row: AnyRow) -> Budget:
     return Budget(
-        sending_key=row.sending_key,
         cap=row.cap,
         ceiling=row.ceiling,
         epoch=row.epoch,
         version=row.version,
         probe_interval_s=row.probe_interval_s,
-        last_cut_at=row.last_cut_at,
+        last_cut_at=_seconds(row.last_cut_at) if row.last_cut_at is not None else None,
         reason=ChangeReason(row.last_reason) if row.last_reason is not None else None,
         observed=row.last_observed,
     )
@@ -132,23 +263,30 @@ def _values(budget: Budget, now: dt.datetime | ColumnElement[dt.datetime]) -> di
         "epoch": budget.epoch,
         "version": budget.version,
         "probe_interval_s": budget.probe_interval_s,
-        "last_cut_at": budget.last_cut_at,
+        "last_cut_at": _time(budget.last_cut_at) if budget.last_cut_at is not None else None,
         "last_reason": budget.reason.value if budget.reason is not None else None,
         "last_observed": budget.observed,
         "updated_at": now,
     }
 
 
-def _replace(new: Budget, *, seen_version: int, now: dt.datetime) -> Update:
+def _replace(sending_key: str, new: Budget, *, seen_version: int, now: dt.datetime) -> Update:
     """Write ``new`` only if the row is still at the version it was decided from."""
     return (
         update(b)
-        .where(b.c.sending_key == new.sending_key, b.c.version == seen_version)
+        .where(b.c.sending_key == sending_key, b.c.version == seen_version)
         .values(_values(new, now))
     )
 
 
-# -- slots -------------------------------------------------------------------
+def _seconds(time: dt.datetime) -> float:
+    """A time of the store as a budget counts it: seconds since 1970 (naive
+    UTC), exact to the microsecond both ways until the year 2106."""
+    return (time - _EPOCH) / dt.timedelta(seconds=1)
+
+
+def _time(seconds: float) -> dt.datetime:
+    return _EPOCH + dt.timedelta(seconds=seconds)
 
 
 def _free() -> Any:
@@ -165,39 +303,6 @@ def _takeable(sending_key: str, below: int) -> Any:
         & (cs.c.slot_no < below)
         & _free()
     )
-
-
-def take(
-    engine: Engine,
-    *,
-    style: ClaimStyle,
-    sending_key: str,
-    holder: str,
-    held: int,
-    below: int,
-    lease_s: float,
-) -> SlotTake:
-    """Hold the lowest free slot below the cap and ``below``, if there is one;
-    otherwise say that ``holder`` wants one."""
-    if lease_s <= 0:
-        raise ValueError("A slot's lease must last longer than zero seconds.")
-    if len(holder) > OWNER_LEN:
-        raise ValueError(f"A slot holder name must be at most {OWNER_LEN} characters.")
-    lease = {"holder": holder, "expires_at": _clock.later(lease_s), "proven_at": None}
-    key = b.c.sending_key == sending_key
-    with engine.begin() as conn:
-        if style == "update":
-            slot_no = _take_by_update(conn, sending_key, below, lease)
-        else:
-            slot_no = _take_by_cursor(conn, sending_key, below, lease)
-        if slot_no is None:
-            want = {"wanted_by": holder, "wanted_held": held, "wanted_at": _clock.now()}
-            conn.execute(update(b).where(key).values(want))
-        else:
-            forget = {"wanted_by": None, "wanted_held": None, "wanted_at": None}
-            conn.execute(update(b).where(key, b.c.wanted_by == holder).values(forget))
-        row = conn.execute(select(b).where(key)).one_or_none()
-    return SlotTake(slot_no=slot_no, budget=_budget(row) if row is not None else None)
 
 
 def _take_by_update(
@@ -243,111 +348,3 @@ def _take_by_cursor(
     )
     slot_no: int = row.slot_no
     return slot_no
-
-
-def renew(engine: Engine, *, sending_key: str, holder: str, lease_s: float) -> frozenset[int]:
-    """Extend ``holder``'s leases; returns the slots it still holds.
-
-    Safe beside one other call of the same agent: that call changes one slot
-    of its own, or takes a free one, so neither waits for the other in a cycle.
-    """
-    if lease_s <= 0:
-        raise ValueError("A slot's lease must last longer than zero seconds.")
-    mine = (cs.c.sending_key == sending_key) & (cs.c.holder == holder)
-    with engine.begin() as conn:
-        conn.execute(update(cs).where(mine).values(expires_at=_clock.later(lease_s)))
-        return frozenset(conn.execute(select(cs.c.slot_no).where(mine)).scalars())
-
-
-def mark(
-    engine: Engine,
-    *,
-    sending_key: str,
-    holder: str,
-    slot_no: int,
-    proven: bool,
-) -> bool:
-    """Note whether the connection on a held slot has delivered."""
-    stmt = (
-        update(cs)
-        .where(cs.c.sending_key == sending_key, cs.c.slot_no == slot_no, cs.c.holder == holder)
-        .values(proven_at=_clock.now() if proven else None)
-    )
-    with engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
-
-
-def release(engine: Engine, *, sending_key: str, holder: str, slot_no: int | None) -> int:
-    """Free one or all of ``holder``'s slots."""
-    stmt = (
-        update(cs)
-        .where(cs.c.sending_key == sending_key, cs.c.holder == holder)
-        .values(holder=None, expires_at=None, proven_at=None)
-    )
-    if slot_no is not None:
-        stmt = stmt.where(cs.c.slot_no == slot_no)
-    with engine.begin() as conn:
-        return conn.execute(stmt).rowcount
-
-
-# -- decisions ---------------------------------------------------------------
-
-
-def cut_cap(
-    engine: Engine, *, sending_key: str, seen_epoch: int, rules: BudgetRules
-) -> BudgetDecision:
-    """Count a throttle from ``seen_epoch`` unless a cut already ended that epoch."""
-    budget: Budget | None = None
-    for _ in range(_CUT_TRIES):
-        with engine.connect() as conn:
-            row, slots = _read(conn, sending_key)
-        if row is None:
-            return BudgetDecision(budget=None, changed=False)
-        budget, now = _budget(row), row.clock_now
-        if budget.epoch != seen_epoch:
-            return BudgetDecision(budget=budget, changed=False)
-        # The throttled connection's slot is still held: it counts itself.
-        observed = max(1, _view(budget, slots, now).held)
-        new = cut(budget, observed=observed, rules=rules, now=now)
-        with engine.begin() as conn:
-            if conn.execute(_replace(new, seen_version=budget.version, now=now)).rowcount == 1:
-                return BudgetDecision(budget=new, changed=True, before=budget)
-    return BudgetDecision(budget=budget, changed=False)
-
-
-def grow_cap(
-    engine: Engine,
-    *,
-    sending_key: str,
-    seen_cap: int,
-    seen_epoch: int,
-    rules: BudgetRules,
-) -> BudgetDecision:
-    """One growth step, if the cap is as seen and every slot below it is proven."""
-    with engine.connect() as conn:
-        row, slots = _read(conn, sending_key)
-    if row is None:
-        return BudgetDecision(budget=None, changed=False)
-    budget, now = _budget(row), row.clock_now
-    unchanged = (budget.cap, budget.epoch) == (seen_cap, seen_epoch)
-    new = grow(budget, rules=rules, now=now) if unchanged else None
-    if new is None or _view(budget, slots, now).proven < budget.cap:
-        return BudgetDecision(budget=budget, changed=False)
-    # Checked again as the row is written: a slot freed meanwhile no longer binds.
-    proven = (
-        select(func.count())
-        .where(
-            cs.c.sending_key == sending_key,
-            cs.c.slot_no < budget.cap,
-            cs.c.holder.is_not(None),
-            cs.c.expires_at > _clock.now(),
-            cs.c.proven_at.is_not(None),
-        )
-        .scalar_subquery()
-    )
-    stmt = _replace(new, seen_version=budget.version, now=now).where(proven >= budget.cap)
-    with engine.begin() as conn:
-        changed = conn.execute(stmt).rowcount == 1
-    if not changed:
-        return BudgetDecision(budget=budget, changed=False)
-    return BudgetDecision(budget=new, changed=True, before=budget)

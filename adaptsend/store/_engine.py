@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url, pool
+from sqlalchemy import Engine, create_engine, event, exc, pool
 from sqlalchemy.engine import URL
 
 from adaptsend._errors import StoreError
@@ -26,18 +26,6 @@ _IN_MEMORY_WAIT_S = 3600.0
 PRIVATE_MODE = 0o600
 
 log = logging.getLogger("adaptsend.store")
-
-
-def parse_url(url: str) -> URL:
-    """Parse ``url``, or raise StoreError saying why it is not a database URL."""
-    try:
-        return make_url(url)
-    except (exc.ArgumentError, ValueError):
-        # The text may hold a password, so it is not repeated back.
-        raise StoreError(
-            "The store URL is not a valid database URL "
-            "(expected something like sqlite:///path/to/adaptsend.db)."
-        ) from None
 
 
 def safe(url: URL) -> str:

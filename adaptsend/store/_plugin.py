@@ -7,7 +7,7 @@ from collections.abc import Callable
 from adaptsend.hookspecs import StoreFactory, hookimpl
 from adaptsend.store import open_store
 
-#: URL schemes the SQLAlchemy store serves (the part before any ``+driver``).
+#: URL schemes the SQLAlchemy store serves (see ``adaptsend.config._store_url.scheme``).
 SCHEMES = ("sqlite", "postgresql", "oracle")
 
 

@@ -19,9 +19,8 @@ from adaptsend._models import (
     Status,
     utcnow,
 )
-from adaptsend.limits._policy import BudgetRules
+from adaptsend.config._store_url import parse_url
 from adaptsend.store import (
-    _budgets,
     _cap_changes,
     _claim,
     _clock,
@@ -44,7 +43,7 @@ from adaptsend.store._api import (
     PurgeCounts,
     SchemaOutOfDate,
 )
-from adaptsend.store._budget_api import BudgetDecision, BudgetView, SlotTake
+from adaptsend.store._budgets import BudgetMethods
 from adaptsend.store._cap_changes import CapChangeMethods
 from adaptsend.store._incident_methods import IncidentMethods
 from adaptsend.store._ledger import LedgerMethods
@@ -61,7 +60,7 @@ def open_store(url: str, *, upgrade: bool | None = None) -> SQLStore:
     tables are not at the revision this adaptsend needs (SchemaOutOfDate, which
     names the command that fixes it).
     """
-    parsed = _engine.parse_url(url)
+    parsed = parse_url(url)
     engine = _engine.build_engine(parsed)
     if upgrade is None:
         # A SQLite file belongs to adaptsend alone: no DBA to ask, no one to disturb.
@@ -121,10 +120,11 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore(LedgerMethods, IncidentMethods, CapChangeMethods):
+class SQLStore(BudgetMethods, LedgerMethods, IncidentMethods, CapChangeMethods):
     """A Store on one SQLAlchemy engine, the table source's ledger (its
-    methods are in ``_ledger``), what reports read (``_incident_methods``)
-    and the history of limits (``_cap_changes``).
+    methods are in ``_ledger``), the budgets agents share (``_budgets``),
+    what reports read (``_incident_methods``) and the history of limits
+    (``_cap_changes``).
     Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
@@ -312,65 +312,6 @@ class SQLStore(LedgerMethods, IncidentMethods, CapChangeMethods):
         except exc.SQLAlchemyError as e:
             shown = _engine.safe(self.engine.url)
             raise StoreError(f"Cannot purge the store at {shown}: {_engine.reason(e)}.") from None
-
-    # -- connection budgets shared by agents (adaptsend.store._budget_api.BudgetStore) --
-
-    def budget_view(self, *, sending_key: str, initial_cap: int, rules: BudgetRules) -> BudgetView:
-        """Read (creating it first if needed) the budget of ``sending_key``."""
-        return _budgets.view(
-            self.engine, sending_key=sending_key, initial_cap=initial_cap, rules=rules
-        )
-
-    def take_slot(
-        self, *, sending_key: str, holder: str, held: int, below: int, lease_s: float
-    ) -> SlotTake:
-        """Hold the lowest free slot below the shared cap and ``below``, if any;
-        otherwise note that ``holder`` wants one."""
-        return _budgets.take(
-            self.engine,
-            style=self.claim_style,
-            sending_key=sending_key,
-            holder=holder,
-            held=held,
-            below=below,
-            lease_s=lease_s,
-        )
-
-    def renew_slots(self, *, sending_key: str, holder: str, lease_s: float) -> frozenset[int]:
-        """Extend ``holder``'s leases; returns the slots it still holds."""
-        return _budgets.renew(self.engine, sending_key=sending_key, holder=holder, lease_s=lease_s)
-
-    def mark_slot(self, *, sending_key: str, holder: str, slot_no: int, proven: bool) -> bool:
-        """Record whether the connection on a held slot has delivered."""
-        return _budgets.mark(
-            self.engine, sending_key=sending_key, holder=holder, slot_no=slot_no, proven=proven
-        )
-
-    def release_slots(self, *, sending_key: str, holder: str, slot_no: int | None = None) -> int:
-        """Free one or all of ``holder``'s slots; returns how many."""
-        return _budgets.release(
-            self.engine, sending_key=sending_key, holder=holder, slot_no=slot_no
-        )
-
-    def cut_budget(
-        self, *, sending_key: str, seen_epoch: int, rules: BudgetRules
-    ) -> BudgetDecision:
-        """Count a throttle from ``seen_epoch``, once per epoch."""
-        return _budgets.cut_cap(
-            self.engine, sending_key=sending_key, seen_epoch=seen_epoch, rules=rules
-        )
-
-    def grow_budget(
-        self, *, sending_key: str, seen_cap: int, seen_epoch: int, rules: BudgetRules
-    ) -> BudgetDecision:
-        """Grow the cap one step if it is as seen and binds."""
-        return _budgets.grow_cap(
-            self.engine,
-            sending_key=sending_key,
-            seen_cap=seen_cap,
-            seen_epoch=seen_epoch,
-            rules=rules,
-        )
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -4,25 +4,22 @@ successes, and bring a limiter to a known ceiling."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import trio
 
+from adaptsend.config._settings import LimiterConfig
 from adaptsend.limits._local import AIMDLimiter, Slot
 from adaptsend.limits._records import CapChange
 
 
 def make(
-    *, initial_cap: int = 4, min_cap: int = 1, max_cap: int = 10, **kwargs: object
+    *, initial_cap: int = 4, min_cap: int = 1, max_cap: int = 10, **kwargs: Any
 ) -> tuple[AIMDLimiter, list[CapChange]]:
+    """A limiter with ``[limiter]`` settings as given (the defaults for the rest)."""
     changes: list[CapChange] = []
-    limiter = AIMDLimiter(
-        initial_cap=initial_cap,
-        min_cap=min_cap,
-        max_cap=max_cap,
-        on_change=changes.append,
-        **kwargs,  # type: ignore[arg-type]
-    )
-    return limiter, changes
+    settings = LimiterConfig(initial_cap=initial_cap, min_cap=min_cap, max_cap=max_cap, **kwargs)
+    return AIMDLimiter(settings, on_change=changes.append), changes
 
 
 async def take(stack: contextlib.AsyncExitStack, limiter: AIMDLimiter, *, open_: bool) -> Slot:

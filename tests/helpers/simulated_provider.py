@@ -8,6 +8,7 @@ import math
 
 import trio
 
+from adaptsend.config._settings import LimiterConfig
 from adaptsend.limits._local import AIMDLimiter
 from adaptsend.limits._records import CapChange
 
@@ -87,9 +88,7 @@ async def simulate(
     provider = FakeProvider(schedule, sends)
     log: list[tuple[int, CapChange]] = []
     limiter = AIMDLimiter(
-        initial_cap=initial_cap,
-        min_cap=1,
-        max_cap=10,
+        LimiterConfig(initial_cap=initial_cap, min_cap=1, max_cap=10),
         on_change=lambda change: log.append((provider.accepted, change)),
     )
     send, receive = trio.open_memory_channel[int](math.inf)

@@ -12,10 +12,9 @@ import sqlalchemy as sa
 import trio
 
 from adaptsend import ConfigError, config_from_dict
-from adaptsend.config._settings import Config
+from adaptsend.config._settings import Config, LimiterConfig
 from adaptsend.limits._choice import make_limiter, running, shares
 from adaptsend.limits._local import AIMDLimiter
-from adaptsend.limits._policy import BudgetRules
 from adaptsend.limits._shared import SharedLimiter
 from adaptsend.store import SQLStore, open_store
 from adaptsend.store._budget_api import BudgetView
@@ -130,5 +129,5 @@ async def test_a_shared_limiter_runs_and_gives_its_slots_back(db_url: str) -> No
 
 
 def read(store: SQLStore) -> BudgetView:
-    rules = BudgetRules(min_cap=1, max_cap=5)
-    return store.budget_view(sending_key=KEY, initial_cap=1, rules=rules)
+    settings = LimiterConfig(initial_cap=1, min_cap=1, max_cap=5)
+    return store.budget_view(sending_key=KEY, settings=settings)

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from adaptsend._models import Status, utcnow
-from adaptsend.limits._policy import BudgetRules
+from adaptsend.config._settings import LimiterConfig
 from adaptsend.store import SQLStore, open_store, upgrade_sql
 from adaptsend.store._api import Store
 from adaptsend.store._budget_api import BudgetStore
@@ -143,15 +143,15 @@ def _ledger_workload(store: Any) -> None:
 
 
 def _budget_workload(store: Any) -> None:
-    rules = BudgetRules(min_cap=1, max_cap=3)
-    store.budget_view(sending_key=KEY, initial_cap=2, rules=rules)
+    settings = LimiterConfig(initial_cap=2, min_cap=1, max_cap=3)
+    store.budget_view(sending_key=KEY, settings=settings)
     for holder in ("a", "b", "c"):  # the last finds none free
         store.take_slot(sending_key=KEY, holder=holder, held=0, below=3, lease_s=10)
     store.mark_slot(sending_key=KEY, holder="a", slot_no=0, proven=True)
     store.mark_slot(sending_key=KEY, holder="b", slot_no=1, proven=True)
     store.renew_slots(sending_key=KEY, holder="a", lease_s=10)
-    store.grow_budget(sending_key=KEY, seen_cap=2, seen_epoch=0, rules=rules)
-    store.cut_budget(sending_key=KEY, seen_epoch=0, rules=rules)
+    store.grow_budget(sending_key=KEY, seen_cap=2, seen_epoch=0, settings=settings)
+    store.cut_budget(sending_key=KEY, seen_epoch=0, settings=settings)
     store.release_slots(sending_key=KEY, holder="a", slot_no=0)
     store.release_slots(sending_key=KEY, holder="b")
 
