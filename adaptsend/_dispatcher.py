@@ -19,14 +19,15 @@ from collections.abc import Sequence
 import trio
 
 from adaptsend._config import Config
+from adaptsend._day_budget import day_running, make_day_budget
 from adaptsend._decide import Judge, Judgement
 from adaptsend._key_pauses import KeyPauses
 from adaptsend._leases import keep_leases
 from adaptsend._limiter_records import CapChange
-from adaptsend._limiters import Limiter, make_limiter, running
+from adaptsend._limiters import Limiter, make_limiter, make_message_rate, running
 from adaptsend._models import ClaimedMessage, Reply, Status, utcnow
 from adaptsend._plugins import Plugins
-from adaptsend._rate_adapt import MessageRate, RateChange
+from adaptsend._rate_adapt import RateChange
 from adaptsend._recorder import Recorder
 from adaptsend._report import DispatcherStatistics, RunReport
 from adaptsend._run_tally import RunTally
@@ -71,17 +72,16 @@ class Dispatcher:
         self.limiter: Limiter = make_limiter(
             config, store, transport.sending_key, self.owner, self._cap_changed
         )
-        self.rate = MessageRate(
-            top_per_minute=config.limiter.max_per_minute,
-            decrease_factor=config.limiter.decrease_factor,
-            on_change=self._rate_changed,
-        )
+        self.rate = make_message_rate(config, store, transport.sending_key, self._rate_changed)
         self._pauses = KeyPauses(
             config,
             store=store,
             sending_key=transport.sending_key,
             plugins=plugins,
             defer=None if follow else self._defer,
+        )
+        self.recipients = make_day_budget(
+            config, store, transport.sending_key, on_full=self._pauses.day_full
         )
         self.outage = self._pauses.outage
         self.quota_reached = self._pauses.quota_reached
@@ -143,11 +143,15 @@ class Dispatcher:
         for waiting in list(self.slot_waits):
             waiting.cancel()
         self.rate.stop()
+        if self.recipients is not None:
+            self.recipients.stop()
         self._wake_feeder.set()
         self._wake_staff.set()
 
     def sends_starting(self, batch: list[ClaimedMessage]) -> None:
         self._unstarted.difference_update(message.id for message in batch)
+        if self.recipients is not None:
+            self.recipients.sending(batch)
 
     def message_taken(self) -> None:
         self._buffered -= 1
@@ -183,7 +187,7 @@ class Dispatcher:
         )
         finished = False
         try:
-            async with trio.open_nursery() as nursery:
+            async with day_running(self.recipients), trio.open_nursery() as nursery:
                 nursery.start_soon(recorder.run, to_record)
                 watching = trio.CancelScope()
                 nursery.start_soon(self._watch, watching)
@@ -382,5 +386,6 @@ class Dispatcher:
             interrupted=self._interrupted,
             deferred=deferred,
             deferred_by=self.outage.last_reply if self._deferred else None,
-            next_due=self._next_due,
+            next_due=self._next_due or self._pauses.due,
+            waiting_for=self._pauses.waiting_for,
         )

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import trio
 
+from adaptsend._day_budget import RecipientBudget
 from adaptsend._decide import Judge
 from adaptsend._limiters import Limiter
 from adaptsend._models import ClaimedMessage, Reply
@@ -26,6 +27,8 @@ class WorkerHost(Protocol):
     #: The adaptive message rate (unlimited until a "too fast" reply, or
     #: ``[limiter] max_per_minute``).
     rate: MessageRate
+    #: The daily recipient budget (``[limiter] max_recipients_per_day``), if set.
+    recipients: RecipientBudget | None
     idle_close_s: float
 
     @property

@@ -18,7 +18,7 @@ from adaptsend.store._schema import messages
 from tests.conftest import rows
 from tests.store.helpers import attempt, claim_ids, decision, enqueue, later
 
-HEAD = "0003"
+HEAD = "0004"
 ORACLE = "oracle+oracledb://mail:s3cret-pw@db.invalid:1521/?service_name=MAIL"
 
 

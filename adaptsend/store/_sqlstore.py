@@ -44,6 +44,7 @@ from adaptsend.store import (
 )
 from adaptsend.store import _schema as s
 from adaptsend.store._ledger import LedgerMethods
+from adaptsend.store._limit_methods import LimitMethods
 
 
 def open_store(url: str, *, upgrade: bool | None = None) -> SQLStore:
@@ -117,9 +118,10 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore(LedgerMethods):
-    """A Store on one SQLAlchemy engine, and the table source's ledger (its
-    methods are in ``_ledger``). Safe to call from any thread, one call at a time.
+class SQLStore(LedgerMethods, LimitMethods):
+    """A Store on one SQLAlchemy engine, the table source's ledger (its
+    methods are in ``_ledger``) and the shared rate and daily budgets (in
+    ``_limit_methods``). Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
     one the database supports. Tests choose the other to run Oracle's way on
@@ -370,9 +372,13 @@ class SQLStore(LedgerMethods):
 if TYPE_CHECKING:
     # Type checkers verify here that SQLStore still fulfils the Store protocol.
     from adaptsend._budget_api import BudgetStore
+    from adaptsend._day_api import RecipientStore
+    from adaptsend._rate_api import RateStore
     from adaptsend._source_api import SourceLedger
     from adaptsend._store_api import Store
 
     _conforms: type[Store] = SQLStore
     _keeps_ledger: type[SourceLedger] = SQLStore
     _shares_budgets: type[BudgetStore] = SQLStore
+    _shares_rates: type[RateStore] = SQLStore
+    _counts_recipients: type[RecipientStore] = SQLStore

@@ -26,7 +26,9 @@ from sqlalchemy.engine import Dialect
 
 from adaptsend._budget_api import BudgetStore
 from adaptsend._budget_rules import BudgetRules
+from adaptsend._day_api import RecipientStore
 from adaptsend._models import Status, utcnow
+from adaptsend._rate_api import RateStore
 from adaptsend._source_api import SourceLedger
 from adaptsend._store_api import Store
 from adaptsend.store import SQLStore, open_store, upgrade_sql
@@ -45,11 +47,11 @@ def oracle_dialect() -> Dialect:
 
 
 def protocol_methods() -> set[str]:
-    """The methods a store must have for sending, for the table source and for
-    budgets shared by agents."""
+    """The methods a store must have for sending, for the table source, for
+    budgets shared by agents, and for the shared rate and daily budget."""
     names = {
         name
-        for proto in (Store, SourceLedger, BudgetStore)
+        for proto in (Store, SourceLedger, BudgetStore, RateStore, RecipientStore)
         for name, _ in inspect.getmembers(proto, inspect.isfunction)
         if not name.startswith("_")
     }
@@ -126,6 +128,7 @@ def _workload(store: Any) -> None:
     store.pause_key(sending_key=KEY, pause_s=3600)
     _ledger_workload(store)
     _budget_workload(store)
+    _limits_workload(store)
     _purge_workload(store)
 
 
@@ -153,6 +156,19 @@ def _budget_workload(store: Any) -> None:
     store.cut_budget(sending_key=KEY, seen_epoch=0, rules=rules)
     store.release_slots(sending_key=KEY, holder="a", slot_no=0)
     store.release_slots(sending_key=KEY, holder="b")
+
+
+def _limits_workload(store: Any) -> None:
+    # The first take and charge make the key's row, the second finds it.
+    for _ in range(2):
+        store.take_tokens(sending_key=KEY, per_minute=120, least=1, most=1)
+    first = store.charge_recipients(sending_key=KEY, day_limit=5, least=3, most=3, give_back={})
+    # Too many for what is left: the wait is read from the charges.
+    store.charge_recipients(
+        sending_key=KEY, day_limit=5, least=4, most=4, give_back={first.charge_id: 1}
+    )
+    store.give_back_recipients(give_back={first.charge_id: 2})
+    store.recipient_usage()
 
 
 def _purge_workload(store: Any) -> None:

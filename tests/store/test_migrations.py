@@ -175,4 +175,4 @@ def test_the_revisions_ship_inside_the_package() -> None:
     folder = Path(next(iter(spec.submodule_search_locations)))
     numbers = sorted(p.name.split("_")[0] for p in folder.glob("[0-9]*.py"))
     revisions = sorted(script.revision for script in _migrate.scripts().walk_revisions())
-    assert numbers == revisions == [FIRST, "0002", _migrate.head()]
+    assert numbers == revisions == [FIRST, "0002", "0003", _migrate.head()]

@@ -1,0 +1,55 @@
+"""The SQL store's half that keeps budgets besides the connection cap: the
+shared message rate (``adaptsend._rate_api.RateStore``) and the daily
+recipient budget (``adaptsend._day_api.RecipientStore``). The SQL is in
+``_rates`` and ``_recipients``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Engine
+
+from adaptsend._day_api import DayUsage, RecipientGrant
+from adaptsend._rate_api import TokenGrant
+from adaptsend.store import _rates, _recipients
+
+
+class LimitMethods:
+    """Mixed into SQLStore, which gives the engine."""
+
+    engine: Engine
+
+    def take_tokens(
+        self, *, sending_key: str, per_minute: float, least: int, most: int
+    ) -> TokenGrant:
+        """Take ``least`` to ``most`` tokens of the key's shared message rate, or none."""
+        return _rates.take(
+            self.engine, sending_key=sending_key, per_minute=per_minute, least=least, most=most
+        )
+
+    def charge_recipients(
+        self,
+        *,
+        sending_key: str,
+        day_limit: int,
+        least: int,
+        most: int,
+        give_back: Mapping[int, int],
+    ) -> RecipientGrant:
+        """Give recipients back, then charge ``least`` to ``most`` to the key's day if they fit."""
+        return _recipients.charge(
+            self.engine,
+            sending_key=sending_key,
+            day_limit=day_limit,
+            least=least,
+            most=most,
+            give_back=give_back,
+        )
+
+    def give_back_recipients(self, *, give_back: Mapping[int, int]) -> None:
+        """Give recipients back to their charges."""
+        _recipients.give_back(self.engine, give_back=give_back)
+
+    def recipient_usage(self) -> list[DayUsage]:
+        """The daily recipient budget of every key that has one."""
+        return _recipients.usage(self.engine)

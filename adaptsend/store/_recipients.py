@@ -1,0 +1,163 @@
+"""Recipients charged against a key's daily budget, counted on the database's clock.
+
+A charge is one short transaction: an UPDATE of the key's ``day_budgets``
+row first, which locks it (so charges of one key are made one at a time, and
+each sees the ones before it), then the recipients given back, the sum of
+the charges that still count, and the new charge if it fits. The first
+statement writes, so SQLite takes its write lock at once instead of turning
+a reader into a writer.
+
+Charges that no longer count are deleted by the next charge of their key:
+a key has a few hundred rows a day at most (one per grant).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    bindparam,
+    case,
+    delete,
+    exc,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from adaptsend._day_api import COUNTED_S, DayUsage, RecipientGrant
+from adaptsend._errors import StoreError
+from adaptsend.store import _clock
+from adaptsend.store._schema import day_budgets as d
+from adaptsend.store._schema import recipient_charges as rc
+
+#: Tries at making a key's row when other agents make it at the same moment.
+_TRIES = 3
+
+
+def charge(
+    engine: Engine,
+    *,
+    sending_key: str,
+    day_limit: int,
+    least: int,
+    most: int,
+    give_back: Mapping[int, int],
+) -> RecipientGrant:
+    """Give ``give_back`` back, then charge ``least`` to ``most`` recipients if they fit."""
+    if not 1 <= least <= min(most, day_limit):
+        raise ValueError(f"cannot charge {least} to {most} recipients of {day_limit} a day")
+    for _ in range(_TRIES):
+        try:
+            with engine.begin() as conn:
+                if not _lock(conn, sending_key, day_limit):
+                    _make(conn, sending_key, day_limit)
+                _give_back(conn, give_back)
+                return _charge_locked(conn, sending_key, day_limit, least, most)
+        except exc.IntegrityError:
+            # Another agent made the row first: charge against it.
+            continue
+    raise StoreError(f"The daily recipient budget of {sending_key} could not be read or created.")
+
+
+def give_back(engine: Engine, *, give_back: Mapping[int, int]) -> None:
+    """Give recipients back to their charges."""
+    if give_back:
+        with engine.begin() as conn:
+            _give_back(conn, give_back)
+
+
+def usage(engine: Engine) -> list[DayUsage]:
+    """The daily budget of every key that has one."""
+    used = (
+        select(func.coalesce(func.sum(rc.c.recipients), 0))
+        .where(rc.c.sending_key == d.c.sending_key, _counting())
+        .scalar_subquery()
+    )
+    query = select(d.c.sending_key, d.c.day_limit, used.label("used")).order_by(d.c.sending_key)
+    with engine.connect() as conn:
+        return [
+            DayUsage(sending_key=row.sending_key, used=int(row.used), day_limit=row.day_limit)
+            for row in conn.execute(query)
+        ]
+
+
+def _counting() -> ColumnElement[bool]:
+    return rc.c.charged_at > _clock.later(-COUNTED_S)
+
+
+def _lock(conn: Connection, sending_key: str, day_limit: int) -> bool:
+    stmt = (
+        update(d)
+        .where(d.c.sending_key == sending_key)
+        .values(version=d.c.version + 1, day_limit=day_limit, updated_at=_clock.now())
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def _make(conn: Connection, sending_key: str, day_limit: int) -> None:
+    values = {
+        "sending_key": sending_key,
+        "day_limit": day_limit,
+        "version": 0,
+        "updated_at": _clock.now(),
+    }
+    conn.execute(insert(d).values(values))
+
+
+def _give_back(conn: Connection, amounts: Mapping[int, int]) -> None:
+    rows = [{"charge_id": pk, "back": n} for pk, n in sorted(amounts.items()) if n > 0]
+    if not rows:
+        return
+    back = bindparam("back", type_=Integer())
+    stmt = (
+        update(rc)
+        .where(rc.c.id == bindparam("charge_id"))
+        .values(recipients=case((rc.c.recipients > back, rc.c.recipients - back), else_=0))
+    )
+    conn.execute(stmt, rows)
+
+
+def _charge_locked(
+    conn: Connection, sending_key: str, day_limit: int, least: int, most: int
+) -> RecipientGrant:
+    key = rc.c.sending_key == sending_key
+    conn.execute(delete(rc).where(key, rc.c.charged_at <= _clock.later(-COUNTED_S)))
+    counted = select(func.coalesce(func.sum(rc.c.recipients), 0)).where(key, _counting())
+    used = int(conn.execute(counted).scalar_one())
+    room = day_limit - used
+    if room < least:
+        wait_s = _wait_for(conn, sending_key, needed=used + least - day_limit)
+        return RecipientGrant(charge_id=None, granted=0, used=used, wait_s=wait_s)
+    granted = min(most, room)
+    made = conn.execute(
+        insert(rc).values(sending_key=sending_key, charged_at=_clock.now(), recipients=granted)
+    )
+    [charge_id] = made.inserted_primary_key or (None,)
+    if charge_id is None:
+        raise StoreError(f"The database gave no id for a charge of {sending_key}'s recipients.")
+    return RecipientGrant(charge_id=int(charge_id), granted=granted, used=used + granted)
+
+
+def _wait_for(conn: Connection, sending_key: str, *, needed: int) -> float:
+    """Seconds until charges of ``needed`` recipients stop counting, oldest first."""
+    now: dt.datetime = conn.execute(select(_clock.now())).scalar_one()
+    query = (
+        select(rc.c.charged_at, rc.c.recipients)
+        .where(rc.c.sending_key == sending_key, rc.c.recipients > 0, _counting())
+        .order_by(rc.c.charged_at)
+    )
+    freed = 0
+    for charged_at, recipients in conn.execute(query):
+        freed += recipients
+        if freed >= needed:
+            ends = charged_at + dt.timedelta(seconds=COUNTED_S)
+            return max(0.0, float((ends - now).total_seconds()))
+    # Not reached: ``least`` is at most the limit, so the charges counted free enough.
+    return COUNTED_S
