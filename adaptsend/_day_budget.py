@@ -9,24 +9,25 @@ server refused counts nothing, and is counted when a later attempt gets it
 accepted. A send that ended with no final reply after its content went out
 (outcome ``unknown``) counts all its recipients: it may have been delivered.
 
-How: a message's recipients are *charged* to the day before its send
-starts, and given back when the server does not accept them, so agents
-sending at once never go past the limit together. Charges are taken from
-the store in grants (:func:`grant_size`, a hundredth of the limit), and what
-a grant brings is used by this agent's messages within :data:`GRANT_LIFE_S`
-and then given back; the store counts a charge for a day and two minutes
-(``_day_api.COUNTED_S``), which covers the sends of a grant's minute.
+How: each page of messages the run claims is *charged* to the day before
+any of them is sent, in one store call, so agents sending at once never go
+past the limit together. The first messages that fit are charged; the
+others go back to the queue at once. When a message has been judged, the
+recipients the server did not accept go back to its charge; when every
+message of a charge has been judged, the charge counts for a day from then
+(see ``_day_api``).
 
-A message that does not fit waits, and the messages behind it wait too (in
-turn: a large message is not passed by small ones for ever). The budget
-tells ``on_full`` how long until the oldest charges free enough room; the
-run decides whether to wait or to end, deferred (see ``_key_pauses``). A
-message with more recipients than the whole day allows never fits: it fails
-at once, unsent, with one sentence that says so.
+A message that does not fit waits, and those queued after it wait too (a
+large message is not passed by small ones for ever). While this run's own
+sends may still give recipients back, it waits for them; then the budget
+tells ``on_full`` how long until the oldest charges free enough room, and
+the run decides whether to wait or to end, deferred (see ``_key_pauses``).
+A message with more recipients than the whole day allows never fits: it
+passes uncharged, and fails unsent with one sentence that says why.
 
-A run that stops gives back what it holds, but for the messages whose send
-started and was never judged (it may have been delivered); an agent that
-dies leaves its last grant charged for the day.
+A run that stops gives back what it charged for messages it never started
+to send; a send that started and was never judged keeps its recipients
+counted (it may have been delivered).
 """
 
 from __future__ import annotations
@@ -40,26 +41,21 @@ import attrs
 import trio
 
 from adaptsend._config import Config
-from adaptsend._day_api import RecipientStore
+from adaptsend._day_api import DayUsage, RecipientGrant, RecipientStore, Settlement
 from adaptsend._errors import ConfigError
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Stage
+from adaptsend._store_api import Store
 from adaptsend._store_thread import StoreThread
 from adaptsend._transport import SendResult
 
 log = logging.getLogger("adaptsend.run")
 
-#: Seconds a grant's recipients may be used by this agent's messages; the
-#: rest then goes back to the day.
-GRANT_LIFE_S = 60.0
-#: While the day is used up, how often to ask the store again: other agents
-#: give recipients back, and the oldest charges stop counting.
+#: How often recipients given back and finished charges go to the store
+#: (also with every charge): a charge counts this much longer than it must.
+SETTLE_S = 5.0
+#: While the day is used up, how often to ask the store again: the oldest
+#: charges stop counting, and other agents give recipients back.
 RECHECK_S = 15.0
-
-
-def grant_size(per_day: int) -> int:
-    """Recipients a grant asks for at least: a hundredth of the day (an
-    agent that dies loses no more), at least one, at most a thousand."""
-    return max(1, min(1000, per_day // 100))
 
 
 @attrs.frozen(kw_only=True)
@@ -73,7 +69,7 @@ class DayFull:
     needed: int
     #: Seconds until the oldest charges free enough room.
     wait_s: float
-    #: The first time since room was last found.
+    #: The first time since a message last fitted.
     first: bool
 
     def describe(self) -> str:
@@ -92,20 +88,12 @@ class _Ticket:
     started: bool = False
 
 
-@attrs.define
-class _Pool:
-    """What is left of the latest grant."""
-
-    charge_id: int
-    left: int
-    at: float
-
-
 class RecipientBudget:
     """The daily recipient budget of ``sending_key``; see the module docstring.
 
-    Use inside :meth:`running`. Workers :meth:`admit` a batch before sending
-    it, say :meth:`sending` when a send starts, and :meth:`settle` each
+    Use inside :meth:`running`. The run :meth:`admit` each page it claims
+    (as ``owner``, whose leases go back for the messages that do not fit);
+    workers say when sends start (:meth:`sending`) and :meth:`settle` each
     message's judgement.
     """
 
@@ -114,9 +102,10 @@ class RecipientBudget:
         *,
         store: StoreThread,
         sending_key: str,
+        owner: str,
         per_day: int,
         on_full: Callable[[DayFull], None],
-        grant_life_s: float = GRANT_LIFE_S,
+        settle_s: float = SETTLE_S,
         recheck_s: float = RECHECK_S,
     ) -> None:
         if not isinstance(store.store, RecipientStore):
@@ -124,18 +113,20 @@ class RecipientBudget:
         self._thread = store
         self._store: RecipientStore = store.store
         self.sending_key = sending_key
+        self._owner = owner
         self.per_day = per_day
         self._on_full = on_full
-        self._life_s = grant_life_s
+        self._settle_s = settle_s
         self._recheck_s = recheck_s
-        self._grant = grant_size(per_day)
         #: Recipients counted in the store at the latest charge.
         self.used = 0
-        self._pool: _Pool | None = None
         self._tickets: dict[int, _Ticket] = {}
-        self._give_back: collections.Counter[int] = collections.Counter()
+        # Tickets not yet settled, per charge.
+        self._open: collections.Counter[int] = collections.Counter()
+        self._given_back: collections.Counter[int] = collections.Counter()
+        self._finished: set[int] = set()
+        self._settled = trio.Event()
         self._full = False
-        self._turn = trio.Lock()
         self._waits: set[trio.CancelScope] = set()
         self._stopped = False
 
@@ -153,24 +144,43 @@ class RecipientBudget:
         reply = Reply(code=None, text=text, stage=Stage.RCPT)
         return SendResult(reply=reply, outcome=Outcome.PERMANENT)
 
-    async def admit(self, batch: Sequence[ClaimedMessage]) -> list[ClaimedMessage] | None:
-        """The first messages of ``batch`` whose recipients are charged, at
-        least one, waiting for room for the first; None, charging nothing
-        more, once :meth:`stop` has been called, also during the wait. Every
-        message must fit the day (see :meth:`never_fits`)."""
-        if self._stopped:
-            return None
+    async def admit(self, claimed: Sequence[ClaimedMessage]) -> list[ClaimedMessage]:
+        """The messages of ``claimed`` to send: the first ones that fit the
+        day, charged, and those that never fit (to fail unsent). The others
+        go back to the queue. While none fits, waits for this run's sends to
+        give recipients back; then, once the day has no room, tells
+        ``on_full`` and waits for a while (or until :meth:`stop`) before it
+        returns, empty-handed, so that the run claims again."""
+        never = [m for m in claimed if self.never_fits(m)]
+        page = [m for m in claimed if not self.never_fits(m)]
         with trio.CancelScope() as waiting:
             self._waits.add(waiting)
             try:
-                async with self._turn:
-                    return await self._admit(batch)
+                while page and not self._stopped:
+                    grant = await self._charge(page)
+                    if grant.messages:
+                        page, rest = page[: grant.messages], page[grant.messages :]
+                        await self._hand_back(rest)
+                        return never + page
+                    if self._given_back:
+                        # Given back while the store was asked: ask again.
+                        continue
+                    if self._tickets:
+                        # This run's sends may give some back: ask again when one is judged.
+                        with trio.move_on_after(self._recheck_s):
+                            await self._settled.wait()
+                        continue
+                    self._report_full(grant, needed=len(page[0].envelope.recipients))
+                    await self._hand_back(page)
+                    page = []
+                    await trio.sleep(self._recheck_s)
             finally:
                 self._waits.discard(waiting)
-        return None
+        await self._hand_back(page)
+        return never
 
     def sending(self, batch: Sequence[ClaimedMessage]) -> None:
-        """The sends of ``batch`` start: if never judged, they stay charged."""
+        """The sends of ``batch`` start: if never judged, they stay counted."""
         for message in batch:
             ticket = self._tickets.get(message.id)
             if ticket is not None:
@@ -178,7 +188,7 @@ class RecipientBudget:
 
     def settle(self, message: ClaimedMessage, result: SendResult, signal: Outcome) -> None:
         """Keep the recipients the server accepted (all of them for an
-        unknown outcome) charged, and give the others back."""
+        unknown outcome) counted, and give the others back."""
         ticket = self._tickets.pop(message.id, None)
         if ticket is None:
             return
@@ -186,146 +196,132 @@ class RecipientBudget:
             kept = ticket.count - len(set(result.refused) & set(message.envelope.recipients))
         else:
             kept = ticket.count if signal is Outcome.UNKNOWN else 0
-        self._return(ticket.charge_id, ticket.count - kept)
+        self._close(ticket, given_back=ticket.count - kept)
 
     def stop(self) -> None:
-        """End every wait for room; later calls of :meth:`admit` return None."""
+        """End every wait for room; later pages are handed back whole."""
         self._stopped = True
         for waiting in list(self._waits):
             waiting.cancel()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Give unused recipients back as grants age; at the end, give back
-        all this run holds but for the sends that started and were never
-        judged."""
+        """Report what was given back and finished every few seconds; at the
+        end, give back what was charged for messages never sent, and finish
+        every charge."""
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._keep_tidy)
+                nursery.start_soon(self._keep_settling)
                 try:
                     yield
                 finally:
                     nursery.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
-                await self._give_back_all()
+                await self._settle_all()
 
-    async def _admit(self, batch: Sequence[ClaimedMessage]) -> list[ClaimedMessage]:
-        admitted: list[ClaimedMessage] = []
-        for at, message in enumerate(batch):
-            if message.id not in self._tickets and not self._charge(message):
-                if admitted:
-                    break
-                rest = batch[at:]
-                wanted = sum(len(m.envelope.recipients) for m in rest if m.id not in self._tickets)
-                await self._wait_for_grant(len(message.envelope.recipients), wanted)
-                self._charge(message)
-            admitted.append(message)
-        return admitted
-
-    def _charge(self, message: ClaimedMessage) -> bool:
-        """Charge ``message`` to the latest grant if it has room left."""
-        count = len(message.envelope.recipients)
-        pool = self._live_pool()
-        if pool is None or pool.left < count:
-            return False
-        pool.left -= count
-        self._tickets[message.id] = _Ticket(charge_id=pool.charge_id, count=count)
-        return True
-
-    async def _wait_for_grant(self, least: int, wanted: int) -> None:
-        """Get a grant of ``least`` recipients at least, waiting for room."""
-        while True:
-            if self._pool is not None:
-                # Too little left for this message: back to the day.
-                self._return_pool()
-            give_back, self._give_back = self._give_back, collections.Counter()
-            try:
+    async def _charge(self, page: list[ClaimedMessage]) -> RecipientGrant:
+        """Charge the first messages of ``page`` that fit, if any."""
+        settlement = self._take_settlement()
+        try:
+            # Shielded: a charge made must be known, to be given back.
+            with trio.CancelScope(shield=True):
                 grant = await self._thread.call(
                     self._store.charge_recipients,
                     sending_key=self.sending_key,
                     day_limit=self.per_day,
-                    least=least,
-                    most=max(wanted, self._grant),
-                    give_back=give_back,
+                    sizes=[len(m.envelope.recipients) for m in page],
+                    settlement=settlement,
                 )
-            except BaseException:
-                self._give_back.update(give_back)
-                raise
-            self.used = grant.used
-            if grant.charge_id is not None:
-                self._pool = _Pool(grant.charge_id, grant.granted, trio.current_time())
-                self._full = False
-                return
-            full = DayFull(
-                sending_key=self.sending_key,
-                used=grant.used,
-                per_day=self.per_day,
-                needed=least,
-                wait_s=grant.wait_s,
-                first=not self._full,
-            )
-            self._full = True
-            self._on_full(full)
-            await trio.sleep(min(grant.wait_s, self._recheck_s))
+        except BaseException:
+            self._put_back(settlement)
+            raise
+        self.used = grant.used
+        if grant.charge_id is None:
+            return grant
+        self._full = False
+        for message in page[: grant.messages]:
+            count = len(message.envelope.recipients)
+            self._tickets[message.id] = _Ticket(charge_id=grant.charge_id, count=count)
+        self._open[grant.charge_id] += grant.messages
+        return grant
 
-    def _live_pool(self) -> _Pool | None:
-        pool = self._pool
-        if pool is not None and trio.current_time() - pool.at > self._life_s:
-            self._return_pool()
-            return None
-        return pool
+    def _report_full(self, grant: RecipientGrant, *, needed: int) -> None:
+        full = DayFull(
+            sending_key=self.sending_key,
+            used=grant.used,
+            per_day=self.per_day,
+            needed=needed,
+            wait_s=grant.wait_s,
+            first=not self._full,
+        )
+        self._full = True
+        self._on_full(full)
 
-    def _return_pool(self) -> None:
-        if self._pool is not None:
-            self._give_back[self._pool.charge_id] += self._pool.left
-            self._pool = None
+    async def _hand_back(self, messages: Sequence[ClaimedMessage]) -> None:
+        if messages:
+            store = self._thread.store
+            pks = [m.id for m in messages]
+            with trio.CancelScope(shield=True):
+                await self._thread.call(store.release, owner=self._owner, message_pks=pks)
 
-    def _return(self, charge_id: int, count: int) -> None:
-        """Give ``count`` recipients of charge ``charge_id`` back: to the
-        latest grant while it lasts, else to the day."""
-        if count <= 0:
-            return
-        pool = self._live_pool()
-        if pool is not None and pool.charge_id == charge_id:
-            pool.left += count
-        else:
-            self._give_back[charge_id] += count
+    def _close(self, ticket: _Ticket, *, given_back: int) -> None:
+        if given_back > 0:
+            self._given_back[ticket.charge_id] += given_back
+        self._open[ticket.charge_id] -= 1
+        if self._open[ticket.charge_id] <= 0:
+            del self._open[ticket.charge_id]
+            self._finished.add(ticket.charge_id)
+        self._settled.set()
+        self._settled = trio.Event()
 
-    async def _keep_tidy(self) -> None:
+    def _take_settlement(self) -> Settlement:
+        settlement = Settlement(
+            given_back=dict(self._given_back), finished=frozenset(self._finished)
+        )
+        self._given_back, self._finished = collections.Counter(), set()
+        return settlement
+
+    def _put_back(self, settlement: Settlement) -> None:
+        self._given_back.update(settlement.given_back)
+        self._finished |= settlement.finished
+
+    async def _keep_settling(self) -> None:
         while True:
-            await trio.sleep(self._life_s / 4)
-            self._live_pool()
-            await self._flush()
+            await trio.sleep(self._settle_s)
+            await self._report_settlement()
 
-    async def _give_back_all(self) -> None:
-        self._return_pool()
-        for ticket in self._tickets.values():
-            if not ticket.started:
-                self._give_back[ticket.charge_id] += ticket.count
-        self._tickets = {pk: t for pk, t in self._tickets.items() if t.started}
-        await self._flush()
+    async def _settle_all(self) -> None:
+        for ticket in list(self._tickets.values()):
+            self._close(ticket, given_back=0 if ticket.started else ticket.count)
+        self._tickets.clear()
+        await self._report_settlement()
 
-    async def _flush(self) -> None:
-        give_back, self._give_back = self._give_back, collections.Counter()
-        if not give_back:
+    async def _report_settlement(self) -> None:
+        settlement = self._take_settlement()
+        if not settlement:
             return
         try:
-            await self._thread.call(self._store.give_back_recipients, give_back=give_back)
+            await self._thread.call(self._store.settle_recipients, settlement=settlement)
         except Exception as exc:
-            # Recipients not given back only count longer than they need to:
+            # Recipients not given back only count longer than they must:
             # the safe side, not worth ending the run for.
             log.warning(
-                "%s: could not give %d recipient(s) back to the daily budget (%s); "
+                "%s: could not report %d recipient(s) given back to the daily budget (%s); "
                 "they count for a day",
                 self.sending_key,
-                sum(give_back.values()),
+                sum(settlement.given_back.values()),
                 exc,
             )
 
 
 def make_day_budget(
-    config: Config, store: StoreThread, sending_key: str, *, on_full: Callable[[DayFull], None]
+    config: Config,
+    store: StoreThread,
+    sending_key: str,
+    owner: str,
+    *,
+    on_full: Callable[[DayFull], None],
 ) -> RecipientBudget | None:
     """The daily recipient budget ``[limiter] max_recipients_per_day`` asks
     for; None when it is unset. Raises ConfigError when the store cannot
@@ -338,10 +334,26 @@ def make_day_budget(
             "[limiter] max_recipients_per_day needs a store that counts recipients, "
             "and the configured store does not"
         )
-    return RecipientBudget(store=store, sending_key=sending_key, per_day=per_day, on_full=on_full)
+    return RecipientBudget(
+        store=store, sending_key=sending_key, owner=owner, per_day=per_day, on_full=on_full
+    )
 
 
 def day_running(budget: RecipientBudget | None) -> contextlib.AbstractAsyncContextManager[None]:
     """What must run around the workers that use ``budget``: its
     :meth:`~RecipientBudget.running`, or nothing when there is no budget."""
     return contextlib.nullcontext() if budget is None else budget.running()
+
+
+def day_usage(store: Store, config: Config, sending_key: str) -> list[DayUsage]:
+    """The daily budgets ``adaptsend status`` shows: every key's that the
+    store counts, this agent's own with its configured limit (also before
+    its first charge), by key."""
+    found = store.recipient_usage() if isinstance(store, RecipientStore) else []
+    per_day = config.limiter.max_recipients_per_day
+    if per_day is None:
+        return found
+    own = next((u for u in found if u.sending_key == sending_key), None)
+    mine = DayUsage(sending_key=sending_key, used=own.used if own else 0, day_limit=per_day)
+    others = [u for u in found if u.sending_key != sending_key]
+    return sorted([*others, mine], key=lambda usage: usage.sending_key)

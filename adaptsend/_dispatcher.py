@@ -81,7 +81,7 @@ class Dispatcher:
             defer=None if follow else self._defer,
         )
         self.recipients = make_day_budget(
-            config, store, transport.sending_key, on_full=self._pauses.day_full
+            config, store, transport.sending_key, self.owner, on_full=self._pauses.day_full
         )
         self.outage = self._pauses.outage
         self.quota_reached = self._pauses.quota_reached
@@ -294,6 +294,8 @@ class Dispatcher:
             limit=limit,
             lease_s=self._run.lease_s,
         )
+        if self.recipients is not None and claimed:
+            claimed = await self.recipients.admit(claimed)
         self._tally.claimed(message.id for message in claimed)
         self._unstarted.update(message.id for message in claimed)
         return claimed

@@ -285,11 +285,11 @@ class _Session:
         return list(itertools.islice(self._pending, size))
 
     async def _admit(self, slot: Slot) -> list[ClaimedMessage] | None:
-        """The next batch, cut to the day's recipient budget and then to the
-        message-rate tokens there are, waiting for the first message's; None
-        once the run stops. A message that can never fit the day fails here,
-        unsent. A batch the server never saw (an idle connection it had
-        closed) pays the rate again, not the day: the rate errs slow."""
+        """The next batch, cut to the message-rate tokens there are, waiting
+        for the first; None once the run stops. A message that can never fit
+        the day's recipient budget (the run charged the others when it
+        claimed them) fails here, unsent. A batch the server never saw (an
+        idle connection it had closed) pays the rate again: it errs slow."""
         host, batch = self._host, self._batch()
         day = host.recipients
         if day is not None:
@@ -297,10 +297,8 @@ class _Session:
                 self._pending.remove(message)
                 batch.remove(message)
                 await self._judge(slot, message, day.refusal(message), self._context())
-            admitted = await day.admit(batch) if batch else []
-            if admitted is None or not admitted:
-                return admitted
-            batch = admitted
+        if not batch:
+            return []
         taken = await host.rate.take(len(batch))
         self._rate_epoch = host.rate.epoch
         return batch[:taken] or None

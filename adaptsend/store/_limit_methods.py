@@ -5,11 +5,11 @@ recipient budget (``adaptsend._day_api.RecipientStore``). The SQL is in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from adaptsend._day_api import DayUsage, RecipientGrant
+from adaptsend._day_api import DayUsage, RecipientGrant, Settlement
 from adaptsend._rate_api import TokenGrant
 from adaptsend.store import _rates, _recipients
 
@@ -32,23 +32,21 @@ class LimitMethods:
         *,
         sending_key: str,
         day_limit: int,
-        least: int,
-        most: int,
-        give_back: Mapping[int, int],
+        sizes: Sequence[int],
+        settlement: Settlement,
     ) -> RecipientGrant:
-        """Give recipients back, then charge ``least`` to ``most`` to the key's day if they fit."""
+        """Apply ``settlement``, then charge the first messages that fit the key's day."""
         return _recipients.charge(
             self.engine,
             sending_key=sending_key,
             day_limit=day_limit,
-            least=least,
-            most=most,
-            give_back=give_back,
+            sizes=sizes,
+            settlement=settlement,
         )
 
-    def give_back_recipients(self, *, give_back: Mapping[int, int]) -> None:
-        """Give recipients back to their charges."""
-        _recipients.give_back(self.engine, give_back=give_back)
+    def settle_recipients(self, *, settlement: Settlement) -> None:
+        """Give recipients back to their charges, and finish charges."""
+        _recipients.settle(self.engine, settlement=settlement)
 
     def recipient_usage(self) -> list[DayUsage]:
         """The daily recipient budget of every key that has one."""

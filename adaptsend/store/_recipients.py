@@ -2,19 +2,20 @@
 
 A charge is one short transaction: an UPDATE of the key's ``day_budgets``
 row first, which locks it (so charges of one key are made one at a time, and
-each sees the ones before it), then the recipients given back, the sum of
-the charges that still count, and the new charge if it fits. The first
-statement writes, so SQLite takes its write lock at once instead of turning
-a reader into a writer.
+each sees the ones before it), then the agent's settlement, the sum of the
+charges that still count, and the new charge if its first message fits.
+The first statement writes, so SQLite takes its write lock at once instead
+of turning a reader into a writer.
 
-Charges that no longer count are deleted by the next charge of their key:
-a key has a few hundred rows a day at most (one per grant).
+A finished charge counts from when it finished: ``charged_at`` moves to the
+database's now. Charges that no longer count are deleted by the next charge
+of their key: a key has a row per page of messages sent in the last day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 
-from adaptsend._day_api import COUNTED_S, DayUsage, RecipientGrant
+from adaptsend._day_api import COUNTED_S, DayUsage, RecipientGrant, Settlement
 from adaptsend._errors import StoreError
 from adaptsend.store import _clock
 from adaptsend.store._schema import day_budgets as d
@@ -46,31 +47,30 @@ def charge(
     *,
     sending_key: str,
     day_limit: int,
-    least: int,
-    most: int,
-    give_back: Mapping[int, int],
+    sizes: Sequence[int],
+    settlement: Settlement,
 ) -> RecipientGrant:
-    """Give ``give_back`` back, then charge ``least`` to ``most`` recipients if they fit."""
-    if not 1 <= least <= min(most, day_limit):
-        raise ValueError(f"cannot charge {least} to {most} recipients of {day_limit} a day")
+    """Apply ``settlement``, then charge the first messages whose ``sizes`` fit."""
+    if not sizes or not all(1 <= size <= day_limit for size in sizes):
+        raise ValueError(f"cannot charge messages of {list(sizes)} recipients to {day_limit} a day")
     for _ in range(_TRIES):
         try:
             with engine.begin() as conn:
                 if not _lock(conn, sending_key, day_limit):
                     _make(conn, sending_key, day_limit)
-                _give_back(conn, give_back)
-                return _charge_locked(conn, sending_key, day_limit, least, most)
+                _settle(conn, settlement)
+                return _charge_locked(conn, sending_key, day_limit, sizes)
         except exc.IntegrityError:
             # Another agent made the row first: charge against it.
             continue
     raise StoreError(f"The daily recipient budget of {sending_key} could not be read or created.")
 
 
-def give_back(engine: Engine, *, give_back: Mapping[int, int]) -> None:
-    """Give recipients back to their charges."""
-    if give_back:
+def settle(engine: Engine, *, settlement: Settlement) -> None:
+    """Give recipients back, and finish charges."""
+    if settlement:
         with engine.begin() as conn:
-            _give_back(conn, give_back)
+            _settle(conn, settlement)
 
 
 def usage(engine: Engine) -> list[DayUsage]:
@@ -111,38 +111,46 @@ def _make(conn: Connection, sending_key: str, day_limit: int) -> None:
     conn.execute(insert(d).values(values))
 
 
-def _give_back(conn: Connection, amounts: Mapping[int, int]) -> None:
-    rows = [{"charge_id": pk, "back": n} for pk, n in sorted(amounts.items()) if n > 0]
-    if not rows:
-        return
-    back = bindparam("back", type_=Integer())
-    stmt = (
-        update(rc)
-        .where(rc.c.id == bindparam("charge_id"))
-        .values(recipients=case((rc.c.recipients > back, rc.c.recipients - back), else_=0))
-    )
-    conn.execute(stmt, rows)
+def _settle(conn: Connection, settlement: Settlement) -> None:
+    given = sorted(settlement.given_back.items())
+    rows = [{"charge_id": pk, "back": n} for pk, n in given if n > 0]
+    if rows:
+        back = bindparam("back", type_=Integer())
+        stmt = (
+            update(rc)
+            .where(rc.c.id == bindparam("charge_id"))
+            .values(recipients=case((rc.c.recipients > back, rc.c.recipients - back), else_=0))
+        )
+        conn.execute(stmt, rows)
+    if settlement.finished:
+        finish = update(rc).where(rc.c.id == bindparam("charge_id")).values(charged_at=_clock.now())
+        conn.execute(finish, [{"charge_id": pk} for pk in sorted(settlement.finished)])
 
 
 def _charge_locked(
-    conn: Connection, sending_key: str, day_limit: int, least: int, most: int
+    conn: Connection, sending_key: str, day_limit: int, sizes: Sequence[int]
 ) -> RecipientGrant:
     key = rc.c.sending_key == sending_key
     conn.execute(delete(rc).where(key, rc.c.charged_at <= _clock.later(-COUNTED_S)))
     counted = select(func.coalesce(func.sum(rc.c.recipients), 0)).where(key, _counting())
     used = int(conn.execute(counted).scalar_one())
     room = day_limit - used
-    if room < least:
-        wait_s = _wait_for(conn, sending_key, needed=used + least - day_limit)
-        return RecipientGrant(charge_id=None, granted=0, used=used, wait_s=wait_s)
-    granted = min(most, room)
+    count = granted = 0
+    while count < len(sizes) and granted + sizes[count] <= room:
+        granted += sizes[count]
+        count += 1
+    if not count:
+        wait_s = _wait_for(conn, sending_key, needed=used + sizes[0] - day_limit)
+        return RecipientGrant(charge_id=None, messages=0, granted=0, used=used, wait_s=wait_s)
     made = conn.execute(
         insert(rc).values(sending_key=sending_key, charged_at=_clock.now(), recipients=granted)
     )
     [charge_id] = made.inserted_primary_key or (None,)
     if charge_id is None:
         raise StoreError(f"The database gave no id for a charge of {sending_key}'s recipients.")
-    return RecipientGrant(charge_id=int(charge_id), granted=granted, used=used + granted)
+    return RecipientGrant(
+        charge_id=int(charge_id), messages=count, granted=granted, used=used + granted
+    )
 
 
 def _wait_for(conn: Connection, sending_key: str, *, needed: int) -> float:
@@ -159,5 +167,5 @@ def _wait_for(conn: Connection, sending_key: str, *, needed: int) -> float:
         if freed >= needed:
             ends = charged_at + dt.timedelta(seconds=COUNTED_S)
             return max(0.0, float((ends - now).total_seconds()))
-    # Not reached: ``least`` is at most the limit, so the charges counted free enough.
+    # Not reached: a message has at most the limit, so the charges counted free enough.
     return COUNTED_S

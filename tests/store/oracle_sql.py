@@ -26,7 +26,7 @@ from sqlalchemy.engine import Dialect
 
 from adaptsend._budget_api import BudgetStore
 from adaptsend._budget_rules import BudgetRules
-from adaptsend._day_api import RecipientStore
+from adaptsend._day_api import RecipientStore, Settlement
 from adaptsend._models import Status, utcnow
 from adaptsend._rate_api import RateStore
 from adaptsend._source_api import SourceLedger
@@ -162,12 +162,13 @@ def _limits_workload(store: Any) -> None:
     # The first take and charge make the key's row, the second finds it.
     for _ in range(2):
         store.take_tokens(sending_key=KEY, per_minute=120, least=1, most=1)
-    first = store.charge_recipients(sending_key=KEY, day_limit=5, least=3, most=3, give_back={})
-    # Too many for what is left: the wait is read from the charges.
-    store.charge_recipients(
-        sending_key=KEY, day_limit=5, least=4, most=4, give_back={first.charge_id: 1}
+    first = store.charge_recipients(
+        sending_key=KEY, day_limit=5, sizes=[3], settlement=Settlement()
     )
-    store.give_back_recipients(give_back={first.charge_id: 2})
+    # Too many for what is left: the wait is read from the charges.
+    given_back = Settlement(given_back={first.charge_id: 1}, finished=frozenset({first.charge_id}))
+    store.charge_recipients(sending_key=KEY, day_limit=5, sizes=[4], settlement=given_back)
+    store.settle_recipients(settlement=Settlement(given_back={first.charge_id: 2}))
     store.recipient_usage()
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from adaptsend._day_api import COUNTED_S
+from adaptsend._day_api import COUNTED_S, RecipientGrant, Settlement
 from adaptsend.store import SQLStore
 from adaptsend.store._schema import message_rates, recipient_charges
 
@@ -106,92 +106,105 @@ def _in_threads(
 
 
 def charge(
-    store: SQLStore,
-    least: int,
-    most: int | None = None,
-    *,
-    limit: int = 5,
-    back: dict[int, int] | None = None,
-) -> tuple[int | None, int, int, float]:
-    grant = store.charge_recipients(
-        sending_key=KEY, day_limit=limit, least=least, most=most or least, give_back=back or {}
+    store: SQLStore, *sizes: int, limit: int = 5, settlement: Settlement | None = None
+) -> RecipientGrant:
+    return store.charge_recipients(
+        sending_key=KEY, day_limit=limit, sizes=sizes, settlement=settlement or Settlement()
     )
-    return grant.charge_id, grant.granted, grant.used, grant.wait_s
 
 
-def add_charge(store: SQLStore, recipients: int, *, age_s: float) -> None:
-    """A charge made ``age_s`` seconds ago by the database's clock."""
+def add_charge(store: SQLStore, recipients: int, *, age_s: float) -> int:
+    """A charge made ``age_s`` seconds ago by the database's clock; its id."""
     with store.engine.begin() as conn:
-        conn.execute(
+        made = conn.execute(
             sa.insert(recipient_charges).values(
                 sending_key=KEY,
                 charged_at=db_now(store) - dt.timedelta(seconds=age_s),
                 recipients=recipients,
             )
         )
+    return int(made.inserted_primary_key[0])
 
 
-def test_recipients_are_charged_while_they_fit_and_then_wait_a_day(store: SQLStore) -> None:
-    first, granted, used, _ = charge(store, 3)
-    assert first is not None and (granted, used) == (3, 3)
-    charge_id, granted, used, wait_s = charge(store, 3)
-    assert (charge_id, granted, used) == (None, 0, 3)
-    # The charge just made frees the room: in a day and two minutes.
-    assert COUNTED_S - 60 < wait_s <= COUNTED_S
+def used(store: SQLStore) -> list[int]:
+    return [usage.used for usage in store.recipient_usage()]
 
 
-def test_a_charge_takes_up_to_most_of_the_room_left(store: SQLStore) -> None:
-    charge(store, 1)
-    assert charge(store, 2, 10)[1:3] == (4, 5)
+def test_the_first_messages_that_fit_are_charged_and_then_the_day_waits(
+    store: SQLStore,
+) -> None:
+    first = charge(store, 2, 2, 2)
+    assert first.charge_id is not None
+    assert (first.messages, first.granted, first.used) == (2, 4, 4)
+    refused = charge(store, 2, 1)
+    assert (refused.charge_id, refused.messages, refused.granted, refused.used) == (None, 0, 0, 4)
+    # The first message decides: the one behind it would fit, but waits.
+    assert COUNTED_S - 60 < refused.wait_s <= COUNTED_S
+    assert (charge(store, 1).messages, used(store)) == (1, [5])
 
 
 def test_recipients_given_back_make_room(store: SQLStore) -> None:
-    first, *_ = charge(store, 5)
-    assert first is not None
-    store.give_back_recipients(give_back={first: 2})
-    assert charge(store, 2, 4)[1:3] == (2, 5)
+    first = charge(store, 5)
+    assert first.charge_id is not None
+    store.settle_recipients(settlement=Settlement(given_back={first.charge_id: 2}))
+    assert charge(store, 1, 1, 1).messages == 2
     # Given back with a charge: the room is there for that charge.
-    assert charge(store, 1, back={first: 1})[1:3] == (1, 5)
+    again = charge(store, 1, settlement=Settlement(given_back={first.charge_id: 1}))
+    assert (again.messages, again.used) == (1, 5)
 
 
 def test_a_charge_never_goes_below_none(store: SQLStore) -> None:
-    first, *_ = charge(store, 2)
-    assert first is not None
-    store.give_back_recipients(give_back={first: 7})
-    assert [(u.used, u.day_limit) for u in store.recipient_usage()] == [(0, 5)]
+    first = charge(store, 2)
+    assert first.charge_id is not None
+    store.settle_recipients(settlement=Settlement(given_back={first.charge_id: 7}))
+    assert used(store) == [0]
 
 
 def test_only_the_last_day_counts_and_the_wait_is_until_the_oldest_charges_end(
     store: SQLStore,
 ) -> None:
     # A charge given back whole: the key has its budget row.
-    first, *_ = charge(store, 1)
-    assert first is not None
-    store.give_back_recipients(give_back={first: 1})
+    first = charge(store, 1)
+    assert first.charge_id is not None
+    store.settle_recipients(settlement=Settlement(given_back={first.charge_id: 1}))
     add_charge(store, 4, age_s=COUNTED_S + 60)  # no longer counts
     add_charge(store, 3, age_s=COUNTED_S - 100)  # ends in 100 s
     add_charge(store, 2, age_s=3600)
-    assert [u.used for u in store.recipient_usage()] == [5]
-    _, granted, used, wait_s = charge(store, 2)
-    assert (granted, used) == (0, 5)
-    assert 90 < wait_s <= 100
+    assert used(store) == [5]
+    refused = charge(store, 2)
+    assert (refused.messages, refused.used) == (0, 5)
+    assert 90 < refused.wait_s <= 100
     # The charge found the one that no longer counts, and forgot it.
     with store.engine.connect() as conn:
         left = conn.execute(sa.select(sa.func.count()).select_from(recipient_charges)).scalar()
     assert left == 3
 
 
+def test_a_finished_charge_counts_for_a_day_from_then(store: SQLStore) -> None:
+    charge(store, 1)
+    old = add_charge(store, 4, age_s=COUNTED_S - 10)
+    store.settle_recipients(settlement=Settlement(finished=frozenset({old})))
+    refused = charge(store, 1)
+    # Without the finish, the old charge would end in 10 s.
+    assert refused.messages == 0 and refused.wait_s > COUNTED_S - 60
+
+
 def test_the_usage_names_every_key_with_its_limit(store: SQLStore) -> None:
     charge(store, 2, limit=10)
-    store.charge_recipients(sending_key="other:25", day_limit=7, least=1, most=1, give_back={})
+    store.charge_recipients(sending_key="other:25", day_limit=7, sizes=[1], settlement=Settlement())
     usage = [(u.sending_key, u.used, u.day_limit) for u in store.recipient_usage()]
     assert usage == [("other:25", 1, 7), (KEY, 2, 10)]
+
+
+def test_a_message_larger_than_the_day_is_not_charged(store: SQLStore) -> None:
+    with pytest.raises(ValueError, match="recipients to 5 a day"):
+        charge(store, 1, 6)
 
 
 def test_agents_charging_at_once_never_go_past_the_limit_together(
     store_url: str, make_store: OpenStore
 ) -> None:
     stores = [make_store(store_url) for _ in range(3)]
-    granted = _in_threads(stores, lambda s: charge(s, 1, 2, limit=60)[1], seconds=1.0)
+    granted = _in_threads(stores, lambda s: charge(s, 1, 1, limit=60).granted, seconds=1.0)
     granted.pop()
     assert sum(granted) == 60

@@ -232,6 +232,9 @@ INSERT INTO recipient_charges (sending_key, charged_at, recipients) VALUES (:sen
 UPDATE recipient_charges SET recipients=CASE WHEN (recipient_charges.recipients > :back) THEN recipient_charges.recipients - :back ELSE :param_1 END WHERE recipient_charges.id = :charge_id;
 
 -- charge_recipients
+UPDATE recipient_charges SET charged_at=SYS_EXTRACT_UTC(SYSTIMESTAMP) WHERE recipient_charges.id = :charge_id;
+
+-- charge_recipients
 SELECT SYS_EXTRACT_UTC(SYSTIMESTAMP) AS db_now_1 FROM DUAL;
 
 -- charge_recipients
