@@ -318,6 +318,7 @@ def describe_config_error(exc: BaseException, *, root: str = "") -> str:
 
 _TYPE_WORDS: dict[Any, str] = {
     int: "must be a whole number",
+    int | None: "must be a whole number",
     float: "must be a number",
     float | None: "must be a number",
     bool: "must be true or false",

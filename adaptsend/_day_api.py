@@ -3,10 +3,12 @@ sending key, for every agent on it (``[limiter] max_recipients_per_day``,
 see ``adaptsend._day_budget``).
 
 Recipients are *charged*: a page of messages is charged to the day before
-they are sent, the recipients the server does not accept are given back to
-their charge, and once every message of a charge has been judged it is
-*finished*: it counts from then. A charge counts for :data:`COUNTED_S`
-after it was made or finished, on the database's clock.
+they are sent, and the recipients the server does not accept are given back
+to their charge. A charge counts for :data:`COUNTED_S` from the last time
+its agent *renewed* it, on the database's clock: an agent renews each charge
+while its messages are being sent, and once more when the last of them has
+been judged, so a charge counts for a day after its last message went out,
+and a dead agent's charges for a day after it died.
 
 Like the rest of the store, every method blocks and is one short
 transaction; charges of one key are made one at a time (each locks the
@@ -21,22 +23,21 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-#: How long a charge counts: a day from its last message's judgement, and a
-#: minute more, since the agent says a charge is finished a few seconds
-#: after that.
+#: How long a charge counts after its last renewal: a day, and a minute
+#: more, since an agent renews its charges a few seconds after they change.
 COUNTED_S = 24 * 3600.0 + 60.0
 
 
 @attrs.frozen(kw_only=True)
 class Settlement:
     """What an agent reports of its charges: recipients given back (by
-    charge id), and charges whose messages have all been judged."""
+    charge id), and the charges to renew (each counts for a day from now)."""
 
     given_back: Mapping[int, int] = attrs.field(factory=dict)
-    finished: frozenset[int] = frozenset()
+    renewed: frozenset[int] = frozenset()
 
     def __bool__(self) -> bool:
-        return bool(self.finished) or any(self.given_back.values())
+        return bool(self.renewed) or any(self.given_back.values())
 
 
 @attrs.frozen(kw_only=True)
@@ -81,12 +82,12 @@ class RecipientStore(Protocol):
         """Apply ``settlement`` first, then charge the recipients of the
         longest run of messages, from the first, whose recipients (``sizes``,
         each at most ``day_limit``) fit in ``day_limit`` beside those counted
-        now; charge nothing when the first does not fit. Forgets charges
-        that no longer count."""
+        now; charge nothing when the first does not fit. A charge that no
+        longer counts may be written over."""
 
     def settle_recipients(self, *, settlement: Settlement) -> None:
         """Give recipients back to their charges (never below none), and
-        finish charges: each counts from the database's now."""
+        renew charges: each counts from the database's now."""
 
     def recipient_usage(self) -> list[DayUsage]:
         """The daily budget of every sending key that has one, by key."""

@@ -13,9 +13,10 @@ How: each page of messages the run claims is *charged* to the day before
 any of them is sent, in one store call, so agents sending at once never go
 past the limit together. The first messages that fit are charged; the
 others go back to the queue at once. When a message has been judged, the
-recipients the server did not accept go back to its charge; when every
-message of a charge has been judged, the charge counts for a day from then
-(see ``_day_api``).
+recipients the server did not accept go back to its charge. Every few
+seconds the run renews the charges whose messages it is still sending, and
+once more those whose last message was just judged: a charge counts for a
+day after its last message went out (see ``_day_api``).
 
 A message that does not fit waits, and those queued after it wait too (a
 large message is not passed by small ones for ever). While this run's own
@@ -50,7 +51,7 @@ from adaptsend._transport import SendResult
 
 log = logging.getLogger("adaptsend.run")
 
-#: How often recipients given back and finished charges go to the store
+#: How often recipients given back and charges renewed go to the store
 #: (also with every charge): a charge counts this much longer than it must.
 SETTLE_S = 5.0
 #: While the day is used up, how often to ask the store again: the oldest
@@ -124,7 +125,8 @@ class RecipientBudget:
         # Tickets not yet settled, per charge.
         self._open: collections.Counter[int] = collections.Counter()
         self._given_back: collections.Counter[int] = collections.Counter()
-        self._finished: set[int] = set()
+        # Charges whose last ticket was settled since the last report.
+        self._done: set[int] = set()
         self._settled = trio.Event()
         self._full = False
         self._waits: set[trio.CancelScope] = set()
@@ -206,9 +208,9 @@ class RecipientBudget:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Report what was given back and finished every few seconds; at the
-        end, give back what was charged for messages never sent, and finish
-        every charge."""
+        """Report what was given back, and renew the charges, every few
+        seconds; at the end, give back what was charged for messages never
+        sent, and renew every charge once more."""
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._keep_settling)
@@ -271,20 +273,19 @@ class RecipientBudget:
         self._open[ticket.charge_id] -= 1
         if self._open[ticket.charge_id] <= 0:
             del self._open[ticket.charge_id]
-            self._finished.add(ticket.charge_id)
+            self._done.add(ticket.charge_id)
         self._settled.set()
         self._settled = trio.Event()
 
     def _take_settlement(self) -> Settlement:
-        settlement = Settlement(
-            given_back=dict(self._given_back), finished=frozenset(self._finished)
-        )
-        self._given_back, self._finished = collections.Counter(), set()
+        renewed = frozenset(self._done | set(self._open))
+        settlement = Settlement(given_back=dict(self._given_back), renewed=renewed)
+        self._given_back, self._done = collections.Counter(), set()
         return settlement
 
     def _put_back(self, settlement: Settlement) -> None:
         self._given_back.update(settlement.given_back)
-        self._finished |= settlement.finished
+        self._done |= settlement.renewed
 
     async def _keep_settling(self) -> None:
         while True:

@@ -173,7 +173,8 @@ async def test_two_agents_on_one_store_share_the_day(db_url: str) -> None:
 
     assert accepted_recipients(server) == 20
     assert sum(report.sent for report in reports) == 20
-    # Each ends deferred: the ten left wait (and, if the other was still
-    # sending then, what it held).
-    assert all(report.deferred >= 10 and not report.failed for report in reports)
+    # None failed; the one that found the day used up ended deferred (the
+    # other may have ended first, finding nothing due that it did not hold).
+    assert not any(report.failed for report in reports)
+    assert any(report.deferred >= 10 for report in reports)
     assert statuses(db_url) == {"sent": 20, "queued": 10}

@@ -7,9 +7,10 @@ charges that still count, and the new charge if its first message fits.
 The first statement writes, so SQLite takes its write lock at once instead
 of turning a reader into a writer.
 
-A finished charge counts from when it finished: ``charged_at`` moves to the
-database's now. Charges that no longer count are deleted by the next charge
-of their key: a key has a row per page of messages sent in the last day.
+A renewed charge counts from then: ``charged_at`` moves to the database's
+now. Agents delete no rows: a new charge is written over the oldest charge
+of its key that no longer counts, if there is one, so a key has about as
+many rows as pages of messages it sent in a day.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from sqlalchemy import (
     Integer,
     bindparam,
     case,
-    delete,
     exc,
     func,
     insert,
@@ -122,16 +122,15 @@ def _settle(conn: Connection, settlement: Settlement) -> None:
             .values(recipients=case((rc.c.recipients > back, rc.c.recipients - back), else_=0))
         )
         conn.execute(stmt, rows)
-    if settlement.finished:
-        finish = update(rc).where(rc.c.id == bindparam("charge_id")).values(charged_at=_clock.now())
-        conn.execute(finish, [{"charge_id": pk} for pk in sorted(settlement.finished)])
+    if settlement.renewed:
+        renew = update(rc).where(rc.c.id == bindparam("charge_id")).values(charged_at=_clock.now())
+        conn.execute(renew, [{"charge_id": pk} for pk in sorted(settlement.renewed)])
 
 
 def _charge_locked(
     conn: Connection, sending_key: str, day_limit: int, sizes: Sequence[int]
 ) -> RecipientGrant:
     key = rc.c.sending_key == sending_key
-    conn.execute(delete(rc).where(key, rc.c.charged_at <= _clock.later(-COUNTED_S)))
     counted = select(func.coalesce(func.sum(rc.c.recipients), 0)).where(key, _counting())
     used = int(conn.execute(counted).scalar_one())
     room = day_limit - used
@@ -142,15 +141,31 @@ def _charge_locked(
     if not count:
         wait_s = _wait_for(conn, sending_key, needed=used + sizes[0] - day_limit)
         return RecipientGrant(charge_id=None, messages=0, granted=0, used=used, wait_s=wait_s)
-    made = conn.execute(
-        insert(rc).values(sending_key=sending_key, charged_at=_clock.now(), recipients=granted)
-    )
-    [charge_id] = made.inserted_primary_key or (None,)
-    if charge_id is None:
-        raise StoreError(f"The database gave no id for a charge of {sending_key}'s recipients.")
+    charge_id = _write_charge(conn, sending_key, granted)
     return RecipientGrant(
         charge_id=int(charge_id), messages=count, granted=granted, used=used + granted
     )
+
+
+def _write_charge(conn: Connection, sending_key: str, recipients: int) -> int:
+    """Write a charge of ``recipients`` now, over the key's oldest charge that
+    no longer counts if there is one; its id."""
+    values = {"charged_at": _clock.now(), "recipients": recipients}
+    spent = (
+        select(rc.c.id)
+        .where(rc.c.sending_key == sending_key, rc.c.charged_at <= _clock.later(-COUNTED_S))
+        .order_by(rc.c.charged_at)
+        .limit(1)
+    )
+    reused = conn.execute(spent).scalar_one_or_none()
+    if reused is not None:
+        conn.execute(update(rc).where(rc.c.id == reused).values(values))
+        return int(reused)
+    made = conn.execute(insert(rc).values(sending_key=sending_key, **values))
+    [charge_id] = made.inserted_primary_key or (None,)
+    if charge_id is None:
+        raise StoreError(f"The database gave no id for a charge of {sending_key}'s recipients.")
+    return int(charge_id)
 
 
 def _wait_for(conn: Connection, sending_key: str, *, needed: int) -> float:

@@ -166,7 +166,7 @@ def _limits_workload(store: Any) -> None:
         sending_key=KEY, day_limit=5, sizes=[3], settlement=Settlement()
     )
     # Too many for what is left: the wait is read from the charges.
-    given_back = Settlement(given_back={first.charge_id: 1}, finished=frozenset({first.charge_id}))
+    given_back = Settlement(given_back={first.charge_id: 1}, renewed=frozenset({first.charge_id}))
     store.charge_recipients(sending_key=KEY, day_limit=5, sizes=[4], settlement=given_back)
     store.settle_recipients(settlement=Settlement(given_back={first.charge_id: 2}))
     store.recipient_usage()

@@ -174,18 +174,23 @@ def test_only_the_last_day_counts_and_the_wait_is_until_the_oldest_charges_end(
     refused = charge(store, 2)
     assert (refused.messages, refused.used) == (0, 5)
     assert 90 < refused.wait_s <= 100
-    # The charge found the one that no longer counts, and forgot it.
+
+
+def test_a_new_charge_is_written_over_one_that_no_longer_counts(store: SQLStore) -> None:
+    old = add_charge(store, 4, age_s=COUNTED_S + 60)
+    new = charge(store, 2)
+    assert (new.charge_id, new.used) == (old, 2)
     with store.engine.connect() as conn:
-        left = conn.execute(sa.select(sa.func.count()).select_from(recipient_charges)).scalar()
-    assert left == 3
+        rows = conn.execute(sa.select(sa.func.count()).select_from(recipient_charges)).scalar()
+    assert rows == 1
 
 
-def test_a_finished_charge_counts_for_a_day_from_then(store: SQLStore) -> None:
+def test_a_renewed_charge_counts_for_a_day_from_then(store: SQLStore) -> None:
     charge(store, 1)
     old = add_charge(store, 4, age_s=COUNTED_S - 10)
-    store.settle_recipients(settlement=Settlement(finished=frozenset({old})))
+    store.settle_recipients(settlement=Settlement(renewed=frozenset({old})))
     refused = charge(store, 1)
-    # Without the finish, the old charge would end in 10 s.
+    # Without the renewal, the old charge would end in 10 s.
     assert refused.messages == 0 and refused.wait_s > COUNTED_S - 60
 
 

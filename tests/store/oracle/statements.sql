@@ -218,12 +218,15 @@ UPDATE day_budgets SET day_limit=:day_limit, version=(day_budgets.version + :ver
 INSERT INTO day_budgets (sending_key, day_limit, version, updated_at) VALUES (:sending_key, :day_limit, :version, SYS_EXTRACT_UTC(SYSTIMESTAMP));
 
 -- charge_recipients
-DELETE FROM recipient_charges WHERE recipient_charges.sending_key = :sending_key_1 AND recipient_charges.charged_at <= (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND'));
-
--- charge_recipients
 SELECT coalesce(sum(recipient_charges.recipients), :coalesce_2) AS coalesce_1 
 FROM recipient_charges 
 WHERE recipient_charges.sending_key = :sending_key_1 AND recipient_charges.charged_at > (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND'));
+
+-- charge_recipients
+SELECT recipient_charges.id 
+FROM recipient_charges 
+WHERE recipient_charges.sending_key = :sending_key_1 AND recipient_charges.charged_at <= (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')) ORDER BY recipient_charges.charged_at
+ FETCH FIRST __[POSTCOMPILE_param_2] ROWS ONLY;
 
 -- charge_recipients
 INSERT INTO recipient_charges (sending_key, charged_at, recipients) VALUES (:sending_key, SYS_EXTRACT_UTC(SYSTIMESTAMP), :recipients) RETURNING recipient_charges.id INTO :ret_0;
