@@ -1,4 +1,4 @@
-"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain] [rate]``: run the
+"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain] [rate] [quota]``: run the
 benchmarks and print their tables (Markdown) with the targets each meets.
 
 Quick mode (the default) takes two to three minutes on a 2-core machine, full
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from adaptsend._plugins import load_plugins
-from bench import drain, goodput, overhead, rate
+from bench import drain, goodput, overhead, quota, rate
 
 
 @attrs.frozen(kw_only=True)
@@ -35,6 +35,8 @@ class Mode:
     rate_count: int
     #: Messages to a relay that allows 20 a second, the rate learnt.
     learnt_count: int
+    #: Messages to a relay whose daily quota runs out after 60% of them.
+    quota_count: int
 
 
 MODES = {
@@ -47,6 +49,7 @@ MODES = {
         drain_repeats=(1, 1),
         rate_count=6,
         learnt_count=40,
+        quota_count=20,
     ),
     "quick": Mode(
         goodput_count=300,
@@ -57,6 +60,7 @@ MODES = {
         drain_repeats=(5, 3),
         rate_count=30,
         learnt_count=200,
+        quota_count=100,
     ),
     "full": Mode(
         goodput_count=1_000,
@@ -67,6 +71,7 @@ MODES = {
         drain_repeats=(7, 5),
         rate_count=60,
         learnt_count=400,
+        quota_count=100,
     ),
 }
 
@@ -90,10 +95,17 @@ def _drain(mode: Mode) -> tuple[str, list[str]]:
 
 
 def _rate(mode: Mode) -> tuple[str, list[str]]:
-    results = [rate.run(mode.rate_count)]
+    results = [rate.run(mode.rate_count), rate.run_shared(mode.rate_count)]
     learnt = [rate.run_learnt(mode.learnt_count)]
     tables = f"{rate.table(results)}\n\n{rate.learnt_table(learnt)}"
     return tables, rate.verdicts(results) + rate.learnt_verdicts(learnt)
+
+
+def _quota(mode: Mode) -> tuple[str, list[str]]:
+    count = mode.quota_count
+    day = count * 6 // 10
+    results = [quota.run(count, quota=day), quota.run(count, quota=day, day_budget=day)]
+    return quota.table(results), quota.verdicts(results)
 
 
 BENCHMARKS: dict[str, Callable[[Mode], tuple[str, list[str]]]] = {
@@ -101,6 +113,7 @@ BENCHMARKS: dict[str, Callable[[Mode], tuple[str, list[str]]]] = {
     "overhead": _overhead,
     "drain": _drain,
     "rate": _rate,
+    "quota": _quota,
 }
 
 
