@@ -31,7 +31,8 @@ class RateStore(Protocol):
     ) -> TokenGrant:
         """Refill the bucket of ``sending_key`` up to the database's now, then
         take between ``least`` and ``most`` tokens if it holds ``least``; take
-        none otherwise. A bucket not made yet is made full. Its rate is the
-        ``per_minute`` of the agent that takes (agents sharing a key should be
-        given the same figure); it holds :func:`adaptsend._rate.bucket_capacity`
-        tokens, and ``least`` must not be more."""
+        none otherwise. A bucket not made yet is made full. It refills at the
+        ``per_minute`` of the take before (agents sharing a key should be
+        given the same figure), and holds
+        :func:`adaptsend._rate.bucket_capacity` tokens of this take's
+        figure; ``least`` must not be more."""
