@@ -1,5 +1,5 @@
-"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain] [rate] [metrics]``: run the
-benchmarks and print their tables (Markdown) with the targets each meets.
+"""``python -m bench [--full | --tiny] [goodput] [overhead] [drain] [rate] [quota]
+[metrics]``: run the benchmarks and print their tables (Markdown) with the targets each meets.
 
 Quick mode (the default) takes two to three minutes on a 2-core machine, full
 mode about ten; tiny mode only shows that every benchmark runs.
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from adaptsend.plugins._manager import load_plugins
-from bench import drain, goodput, metrics, overhead, rate
+from bench import drain, goodput, metrics, overhead, quota, rate
 
 
 @attrs.frozen(kw_only=True)
@@ -38,6 +38,8 @@ class Mode:
     #: Messages drained with metrics on and off, and how many times each.
     metrics_count: int
     metrics_repeats: int
+    #: Messages to a relay whose daily quota runs out after 60% of them.
+    quota_count: int
 
 
 MODES = {
@@ -52,6 +54,7 @@ MODES = {
         learnt_count=40,
         metrics_count=500,
         metrics_repeats=1,
+        quota_count=20,
     ),
     "quick": Mode(
         goodput_count=300,
@@ -64,6 +67,7 @@ MODES = {
         learnt_count=200,
         metrics_count=20_000,
         metrics_repeats=5,
+        quota_count=100,
     ),
     "full": Mode(
         goodput_count=1_000,
@@ -76,6 +80,7 @@ MODES = {
         learnt_count=400,
         metrics_count=20_000,
         metrics_repeats=7,
+        quota_count=100,
     ),
 }
 
@@ -99,7 +104,7 @@ def _drain(mode: Mode) -> tuple[str, list[str]]:
 
 
 def _rate(mode: Mode) -> tuple[str, list[str]]:
-    results = [rate.run(mode.rate_count)]
+    results = [rate.run(mode.rate_count), rate.run_shared(mode.rate_count)]
     learnt = [rate.run_learnt(mode.learnt_count)]
     tables = f"{rate.table(results)}\n\n{rate.learnt_table(learnt)}"
     return tables, rate.verdicts(results) + rate.learnt_verdicts(learnt)
@@ -110,12 +115,20 @@ def _metrics(mode: Mode) -> tuple[str, list[str]]:
     return metrics.table(results), metrics.verdicts(results)
 
 
+def _quota(mode: Mode) -> tuple[str, list[str]]:
+    count = mode.quota_count
+    day = count * 6 // 10
+    results = [quota.run(count, quota=day), quota.run(count, quota=day, day_budget=day)]
+    return quota.table(results), quota.verdicts(results)
+
+
 BENCHMARKS: dict[str, Callable[[Mode], tuple[str, list[str]]]] = {
     "goodput": _goodput,
     "overhead": _overhead,
     "drain": _drain,
     "rate": _rate,
     "metrics": _metrics,
+    "quota": _quota,
 }
 
 

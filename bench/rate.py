@@ -3,7 +3,10 @@ local sink that takes everything at once, so that only the budget sets the
 pace. Its drain time is compared with the ideal: the bucket's burst goes at
 once and every later message waits for its token, so the last send starts
 ``(count - burst) / rate`` after the first; ``count / rate`` is the figure a
-person would expect of "so many a minute".
+person would expect of "so many a minute". Once by one agent with a bucket
+of its own, and once by two agents on one SQLite store that share the
+bucket through it (``[limiter] shared = true``): together they must keep
+the same pace.
 
 And a rate learnt, nothing configured: a batch to a relay (``bench._relay``)
 that allows 20 messages a second and refuses the rest as too fast, answering
@@ -38,6 +41,8 @@ class Result:
     drain_s: float
     delivered: int
     duplicates: int
+    #: Agents sending at once; more than one share the bucket through the store.
+    agents: int = 1
 
     @property
     def earliest_s(self) -> float:
@@ -65,8 +70,30 @@ def run(count: int, *, per_minute: float = PER_MINUTE) -> Result:
     )
 
 
+def run_shared(count: int, *, agents: int = 2, per_minute: float = PER_MINUTE) -> Result:
+    """Send ``count`` messages to a fresh sink with ``agents`` agents on one
+    store that share ``per_minute`` messages a minute; the drain ends with
+    the last agent's run."""
+    envelopes = batch(count, tag=f"shared-rate-{uuid.uuid4().hex[:8]}")
+    limiter = {"max_per_minute": per_minute, "shared": True}
+    with ServerProcess(module=SINK) as sink:
+        smtp = {"host": sink.host, "port": sink.port, "timeout_s": 30}
+        timed = _agent.send_together(envelopes, {"smtp": smtp, "limiter": limiter}, agents=agents)
+        stats = sink.stop()
+    return Result(
+        count=count,
+        per_minute=per_minute,
+        burst=RateBudget(per_minute).capacity,
+        drain_s=timed.elapsed_s,
+        delivered=stats.unique_messages,
+        duplicates=stats.duplicate_deliveries,
+        agents=agents,
+    )
+
+
 def table(results: Sequence[Result]) -> str:
     header = [
+        "agents",
         "messages",
         "max_per_minute",
         "burst",
@@ -77,6 +104,7 @@ def table(results: Sequence[Result]) -> str:
     ]
     rows = [
         [
+            "1, own bucket" if r.agents == 1 else f"{r.agents}, one bucket in the store",
             str(r.count),
             f"{r.per_minute:g}",
             f"{r.burst:g}",
@@ -95,12 +123,13 @@ def verdicts(results: Sequence[Result]) -> list[str]:
     for r in results:
         kept = r.drain_s >= r.earliest_s
         lost = r.drain_s <= SLACK * r.expected_s
+        who = "" if r.agents == 1 else f" by {r.agents} agents sharing it"
         lines.append(
-            f"{r.count} at {r.per_minute:g}/min never faster than the budget: "
+            f"{r.count} at {r.per_minute:g}/min{who} never faster than the budget: "
             f"{_table.verdict(kept)} ({r.drain_s:.2f} s ≥ {r.earliest_s:.1f} s)"
         )
         lines.append(
-            f"{r.count} at {r.per_minute:g}/min drains ≤ {SLACK:.2f}x count / rate: "
+            f"{r.count} at {r.per_minute:g}/min{who} drains ≤ {SLACK:.2f}x count / rate: "
             f"{_table.verdict(lost)} ({r.drain_s / r.expected_s:.3f}x)"
         )
     return lines

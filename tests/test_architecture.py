@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "transports": {"oauth"},
     "transports.smtp": {"transports", "config", "classify", "oauth"},
     "store": {"config", "limits"},
-    "limits": {"config", "store", "plugins"},
+    "limits": {"config", "store", "plugins", "transports"},
     "plugins": {"config", "alerts", "limits"},
     "sources": {"config", "store"},
     "alerts": {"config", "plugins", "sources", "store", "transports"},

@@ -93,7 +93,7 @@ def summary_lines(report: RunReport) -> list[str]:
     if report.released:
         lines.append(f"{report.released} message(s) left queued for the next run")
     if report.deferred:
-        why = _why_waiting(report.deferred_by, report.next_due)
+        why = _why_waiting(report.deferred_by, report.next_due, report.waiting_for)
         lines.append(f"{report.deferred} message(s) wait: {why}")
     if report.fatal is not None:
         lines.append(f"stopped: {report.fatal.describe()} (at {report.fatal.stage.value})")
@@ -124,13 +124,15 @@ def report_json(report: RunReport) -> str:
             "deferred": report.deferred,
             "deferred_by": _reply_json(report.deferred_by),
             "next_due": report.next_due.isoformat() + "Z" if report.next_due else None,
+            "waiting_for": report.waiting_for,
         }
     )
 
 
-def _why_waiting(reply: Reply | None, next_due: dt.datetime | None) -> str:
+def _why_waiting(reply: Reply | None, next_due: dt.datetime | None, waiting_for: str | None) -> str:
     if reply is None and next_due is not None:
-        return f"the first is due at {next_due:%Y-%m-%d %H:%M:%S} UTC; run again then"
+        when = f"the first is due at {next_due:%Y-%m-%d %H:%M:%S} UTC; run again then"
+        return f"{waiting_for}; {when}" if waiting_for else when
     # An outage is a failure to connect; a quota is the server's answer to a message.
     if reply is not None and reply.stage not in (Stage.CONNECT, Stage.TLS):
         return f"the server reports a quota ({reply.describe()}); they go after the pause"

@@ -15,9 +15,11 @@ from adaptsend._errors import MessageError
 from adaptsend._models import Envelope, Status, utcnow
 from adaptsend.agent._agent import Agent
 from adaptsend.cli._common import EXIT_FAILED, fail_cleanly, load, parse_since
+from adaptsend.limits._day_budget import day_usage
 from adaptsend.sources._compose import compose
 from adaptsend.sources._ingest import Rejected, message_from_mapping, read_eml, read_jsonl
 from adaptsend.store._api import FailureGroup
+from adaptsend.store._day_api import DayUsage
 
 #: Messages queued per transaction when reading a large file.
 _ENQUEUE_BATCH = 1000
@@ -152,12 +154,14 @@ def _enqueue_all(agent: Agent, results: Iterable[Envelope | Rejected]) -> tuple[
 @click.pass_context
 @fail_cleanly
 def status(ctx: click.Context, as_json: bool, since: str) -> None:
-    """Messages by status, and recent failures grouped by reply."""
+    """Messages by status, the daily recipient budgets, and recent failures
+    grouped by reply."""
     start = parse_since(since) or utcnow()
     with Agent(load(ctx), existing_store=True) as agent:
         counts = agent.store.counts()
         unknown = agent.store.unknown_attempts()
         stranded = agent.stranded()
+        budgets = day_usage(agent.store, agent.config, agent.sending_key)
         # Replies stored by an older version may still hold a secret.
         failures = [
             attrs.evolve(group, reply=agent.redactor.reply(group.reply))
@@ -171,6 +175,7 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
                     "unknown_attempts": unknown,
                     "recent_failures": [_failure_json(f) for f in failures],
                     "unsent_under_other_keys": stranded,
+                    "recipient_budgets": [_budget_json(u) for u in budgets],
                 }
             )
         )
@@ -183,10 +188,24 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
         )
     for key, count in stranded.items():
         click.echo(f"{count} unsent message(s) under another sending key: {key}")
+    for usage in budgets:
+        click.echo(_budget_line(usage))
     if failures:
         click.echo(f"failures since {start:%Y-%m-%d %H:%M} UTC:")
     for group in failures:
         click.echo(f"  {group.count:6d}  {group.reply.describe()}  (at {group.reply.stage.value})")
+
+
+def _budget_line(usage: DayUsage) -> str:
+    full = " (used up: messages wait)" if usage.used >= usage.day_limit else ""
+    return (
+        f"recipients in the last 24 hours: {usage.used} of {usage.day_limit} "
+        f"for {usage.sending_key}{full}"
+    )
+
+
+def _budget_json(usage: DayUsage) -> dict[str, object]:
+    return {"sending_key": usage.sending_key, "used": usage.used, "limit": usage.day_limit}
 
 
 def _failure_json(group: FailureGroup) -> dict[str, object]:

@@ -110,9 +110,13 @@ class LimiterConfig:
     #: Share one cap per sending key with every agent on the same store. None:
     #: yes for a server database (PostgreSQL, Oracle), no for SQLite.
     shared: bool | None = None
-    #: Messages a minute per sending key, as a token bucket local to this
-    #: agent (see ``limits._rate``). None: no limit.
+    #: Messages a minute per sending key, as a token bucket (see ``limits._rate``):
+    #: in the store, shared by every agent on it, when the cap is shared;
+    #: this agent's own otherwise. None: no limit.
     max_per_minute: float | None = attrs.field(default=None, validator=optional_positive)
+    #: Recipients a day per sending key, counted in the store for every agent
+    #: on it over the last 24 hours (see ``limits._day_budget``). None: no limit.
+    max_recipients_per_day: int | None = attrs.field(default=None, validator=optional_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.max_per_minute is not None and not math.isfinite(self.max_per_minute):
@@ -300,6 +304,7 @@ def describe_config_error(exc: BaseException, *, root: str = "") -> str:
 
 _TYPE_WORDS: dict[Any, str] = {
     int: "must be a whole number",
+    int | None: "must be a whole number",
     float: "must be a number",
     float | None: "must be a number",
     bool: "must be true or false",

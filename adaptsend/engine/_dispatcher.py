@@ -28,9 +28,10 @@ from adaptsend.engine._recorder import Recorder
 from adaptsend.engine._report import DispatcherStatistics, RunReport
 from adaptsend.engine._tally import RunTally
 from adaptsend.engine._worker import run_worker
-from adaptsend.limits._choice import Limiter, make_limiter, running
+from adaptsend.limits._choice import Limiter, make_limiter, make_message_rate, running
+from adaptsend.limits._day_budget import day_running, make_day_budget
 from adaptsend.limits._pauses import KeyPauses
-from adaptsend.limits._rate_adapt import MessageRate, RateChange
+from adaptsend.limits._rate_adapt import RateChange
 from adaptsend.limits._records import CapChange
 from adaptsend.plugins._manager import Plugins
 from adaptsend.store._thread import StoreThread
@@ -72,17 +73,16 @@ class Dispatcher:
             self._cap_changed,
             self._history.cap_decided,
         )
-        self.rate = MessageRate(
-            top_per_minute=config.limiter.max_per_minute,
-            decrease_factor=config.limiter.decrease_factor,
-            on_change=self._rate_changed,
-        )
+        self.rate = make_message_rate(config, store, transport.sending_key, self._rate_changed)
         self._pauses = KeyPauses(
             config,
             store=store,
             sending_key=transport.sending_key,
             plugins=plugins,
             defer=None if follow else self._defer,
+        )
+        self.recipients = make_day_budget(
+            config, store, transport.sending_key, self.owner, on_full=self._pauses.day_full
         )
         self.outage = self._pauses.outage
         self.quota_reached = self._pauses.quota_reached
@@ -112,6 +112,7 @@ class Dispatcher:
             cap=lambda: self.limiter.cap,
             stopping=lambda: self._stopping,
             defer=self._defer_until,
+            admit=None if self.recipients is None else self.recipients.admit,
         )
         self.idle_waits: set[trio.CancelScope] = set()
         self.slot_waits: set[trio.CancelScope] = set()
@@ -145,11 +146,15 @@ class Dispatcher:
         for waiting in list(self.slot_waits):
             waiting.cancel()
         self.rate.stop()
+        if self.recipients is not None:
+            self.recipients.stop()
         self.feeder.wake()
         self._wake_staff.set()
 
     def sends_starting(self, batch: list[ClaimedMessage]) -> None:
         self.feeder.sends_starting(batch)
+        if self.recipients is not None:
+            self.recipients.sending(batch)
 
     def message_taken(self) -> None:
         self.feeder.taken()
@@ -183,7 +188,7 @@ class Dispatcher:
         )
         finished = False
         try:
-            async with trio.open_nursery() as nursery:
+            async with day_running(self.recipients), trio.open_nursery() as nursery:
                 nursery.start_soon(recorder.run, to_record)
                 nursery.start_soon(self._history.run)
                 watching = trio.CancelScope()
@@ -299,5 +304,6 @@ class Dispatcher:
             interrupted=self._interrupted,
             deferred=deferred,
             deferred_by=self.outage.last_reply if self._deferred else None,
-            next_due=self._next_due,
+            next_due=self._next_due or self._pauses.due,
+            waiting_for=self._pauses.waiting_for,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -44,6 +44,7 @@ class Feeder:
         cap: Callable[[], int],
         stopping: Callable[[], bool],
         defer: Callable[[dt.datetime], None],
+        admit: Callable[[list[ClaimedMessage]], Awaitable[list[ClaimedMessage]]] | None = None,
     ) -> None:
         self._store = store
         self._owner = owner
@@ -54,6 +55,9 @@ class Feeder:
         self._cap = cap
         self._stopping = stopping
         self._defer = defer
+        # What a budget the claim does not know of lets through (the day's
+        # recipients): the rest goes back to the queue, uncharged.
+        self._admit = admit
         #: Leased messages waiting in the buffer for a worker.
         self.buffered = 0
         #: Leased messages whose outcome is not recorded yet.
@@ -137,6 +141,8 @@ class Feeder:
             limit=limit,
             lease_s=self._run.lease_s,
         )
+        if self._admit is not None and claimed:
+            claimed = await self._admit(claimed)
         self._tally.claimed(message.id for message in claimed)
         self.unstarted.update(message.id for message in claimed)
         return claimed

@@ -49,9 +49,11 @@ class RunReport:
     ``unknown`` counts attempts whose content went out with no final reply:
     each may have delivered its message once more than ``sent`` says.
     ``deferred`` counts messages left waiting because the server could not be
-    reached for ``[run] outage_wait_s``, or a quota paused the sending key;
-    ``deferred_by`` is the reply that made them wait, and ``next_due`` when the
-    first of them is due, if they wait for a time rather than for the server.
+    reached for ``[run] outage_wait_s``, a quota paused the sending key, or
+    its daily recipient budget was used up; ``deferred_by`` is the reply that
+    made them wait (``waiting_for`` says what, when no reply did), and
+    ``next_due`` when the first of them is due, if they wait for a time
+    rather than for the server.
     """
 
     sent: int
@@ -73,6 +75,9 @@ class RunReport:
     next_due: dt.datetime | None = None
     #: Attempts refused as too fast (outcome ``rate``), not in ``throttled``.
     rate_limited: int = 0
+    #: What the waiting messages wait for when no reply says so: a sentence
+    #: such as "the daily recipient budget of ... is used up (...)".
+    waiting_for: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -84,6 +84,7 @@ class RunTally:
         deferred: int,
         deferred_by: Reply | None,
         next_due: dt.datetime | None,
+        waiting_for: str | None = None,
     ) -> RunReport:
         return RunReport(
             sent=self.counts[Status.SENT],
@@ -102,4 +103,5 @@ class RunTally:
             deferred_by=deferred_by,
             next_due=next_due,
             rate_limited=self.rate_limited,
+            waiting_for=waiting_for,
         )

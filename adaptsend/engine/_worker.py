@@ -208,10 +208,13 @@ class _Session:
                 return None, keep
             # Checked once per connection: a protocol check is not cheap.
             self._batching = isinstance(connection, BatchConnection)
-        batch = await self._within_rate(self._batch())
-        if not batch:
-            # The run stopped while this batch waited for the message rate.
+        batch = await self._admit(slot)
+        if batch is None:
+            # The run stopped while this batch waited for the budgets.
             return connection, False
+        if not batch:
+            # Its messages can never fit the day's recipient budget: failed, unsent.
+            return connection, True
         attempts, context = await self._send(connection, batch)
         if reused and attempts[0].result.untouched:
             # The server closed the idle connection before our first command:
@@ -281,14 +284,24 @@ class _Session:
             self._host.message_taken()
         return list(itertools.islice(self._pending, size))
 
-    async def _within_rate(self, batch: list[ClaimedMessage]) -> list[ClaimedMessage]:
-        """The batch cut to the message-rate tokens there are, waiting for
-        the first; empty once the run stops. A batch the server never saw
-        (an idle connection it had closed) pays again: the rate errs slow."""
-        rate = self._host.rate
-        taken = await rate.take(len(batch))
-        self._rate_epoch = rate.epoch
-        return batch[:taken]
+    async def _admit(self, slot: Slot) -> list[ClaimedMessage] | None:
+        """The next batch, cut to the message-rate tokens there are, waiting
+        for the first; None once the run stops. A message that can never fit
+        the day's recipient budget (the run charged the others when it
+        claimed them) fails here, unsent. A batch the server never saw (an
+        idle connection it had closed) pays the rate again: it errs slow."""
+        host, batch = self._host, self._batch()
+        day = host.recipients
+        if day is not None:
+            for message in [m for m in batch if day.never_fits(m)]:
+                self._pending.remove(message)
+                batch.remove(message)
+                await self._judge(slot, message, day.refusal(message), self._context())
+        if not batch:
+            return []
+        taken = await host.rate.take(len(batch))
+        self._rate_epoch = host.rate.epoch
+        return batch[:taken] or None
 
     def _batch_size(self) -> int:
         if self._per_message_s is None or not self._batching or self._host.outage.down:
@@ -345,6 +358,8 @@ class _Session:
         host = self._host
         judgement = host.judge.judge(message, result, context, outcome=outcome)
         signal = judgement.signal
+        if host.recipients is not None:
+            host.recipients.settle(message, result, signal)
         if signal is Outcome.THROTTLED:
             host.limiter.record_throttle(slot)
         elif signal is Outcome.RATE:

@@ -11,6 +11,7 @@ import trio
 from adaptsend._models import ClaimedMessage, Reply
 from adaptsend.engine._judge import Judge
 from adaptsend.limits._choice import Limiter
+from adaptsend.limits._day_budget import RecipientBudget
 from adaptsend.limits._outage import Outage
 from adaptsend.limits._rate_adapt import MessageRate
 from adaptsend.transports._contract import Transport
@@ -26,6 +27,8 @@ class WorkerHost(Protocol):
     #: The adaptive message rate (unlimited until a "too fast" reply, or
     #: ``[limiter] max_per_minute``).
     rate: MessageRate
+    #: The daily recipient budget (``[limiter] max_recipients_per_day``), if set.
+    recipients: RecipientBudget | None
     idle_close_s: float
 
     @property

@@ -1,14 +1,17 @@
-"""Choosing a connection limiter: the agent's own, or one shared through the store.
+"""Choosing a connection limiter and a message rate: the agent's own, or
+ones shared through the store.
 
 One agent on a SQLite file learns its cap alone (``AIMDLimiter``). Agents on a
 server database usually run several at once against one account, so by
 default they share one cap through the store (``SharedLimiter``); ``[limiter]
-shared`` says otherwise either way.
+shared`` says otherwise either way. Agents that share the cap share
+``[limiter] max_per_minute`` too (``SharedRate``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol
@@ -17,10 +20,15 @@ from adaptsend._errors import ConfigError
 from adaptsend.config._settings import Config
 from adaptsend.config._store_url import scheme
 from adaptsend.limits._local import AIMDLimiter, Slot
+from adaptsend.limits._rate_adapt import MessageRate, RateChange
 from adaptsend.limits._records import CapChange, LimiterStatistics
 from adaptsend.limits._shared import SharedLimiter
+from adaptsend.limits._shared_rate import SharedRate
 from adaptsend.store._budget_api import BudgetStore
+from adaptsend.store._rate_api import RateStore
 from adaptsend.store._thread import StoreThread
+
+log = logging.getLogger("adaptsend.run")
 
 
 class Limiter(Protocol):
@@ -85,6 +93,34 @@ def _both(
         then(change)
 
     return tell
+
+
+def make_message_rate(
+    config: Config,
+    store: StoreThread,
+    sending_key: str,
+    on_change: Callable[[RateChange], None] | None,
+) -> MessageRate:
+    """The message rate for one run sending as ``sending_key``: its
+    ``max_per_minute`` shared through the store when the cap is."""
+    settings = config.limiter
+    per_minute = settings.max_per_minute
+    shared = None
+    if per_minute is not None and shares(config, store):
+        if isinstance(store.store, RateStore):
+            shared = SharedRate(store=store, sending_key=sending_key, per_minute=per_minute)
+        else:
+            log.warning(
+                "the store shares connection caps but not message rates: each agent keeps "
+                "[limiter] max_per_minute (%g) for itself",
+                per_minute,
+            )
+    return MessageRate(
+        top_per_minute=per_minute,
+        decrease_factor=settings.decrease_factor,
+        on_change=on_change,
+        shared=shared,
+    )
 
 
 def shares(config: Config, store: StoreThread) -> bool:

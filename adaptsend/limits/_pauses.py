@@ -1,9 +1,12 @@
 """What a run does when its sending key must pause: the server cannot be
-reached (an outage), or it reports a quota that clears with time.
+reached (an outage), it reports a quota that clears with time, or the key's
+daily recipient budget is used up.
 
 The :class:`~adaptsend.limits._outage.Outage` gate keeps the workers from
 connecting; this tells people (a log line, the plugins and alert rules) and,
-for a quota, the store, so that every agent on it keeps the pause.
+for a quota, the store, so that every agent on it keeps the pause. The
+daily budget keeps its own pause (``_day_budget``): every agent counts the
+same recipients in the store.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from collections.abc import Callable
 
 import trio
 
-from adaptsend._models import Reply
+from adaptsend._models import Reply, utcnow
 from adaptsend.config._settings import Config
+from adaptsend.limits._day_budget import DayFull
 from adaptsend.limits._outage import Outage
 from adaptsend.plugins._manager import Plugins
 from adaptsend.store._thread import StoreThread
@@ -43,6 +47,11 @@ class KeyPauses:
             on_change=self._reachability_changed,
         )
         self._quota_pause_s = config.limiter.quota_pause_s
+        self._outage_wait_s = config.run.outage_wait_s
+        #: When the run ended because the day's budget was used up: what the
+        #: messages wait for, and when the first may go.
+        self.waiting_for: str | None = None
+        self.due: dt.datetime | None = None
         self._store = store
         self._key = sending_key
         self._plugins = plugins
@@ -68,6 +77,22 @@ class KeyPauses:
         if self._defer is not None:
             self._defer()
 
+    def day_full(self, full: DayFull) -> None:
+        """The daily recipient budget has no room for the next message: wait
+        for it, or end the run with the messages waiting (without
+        ``--follow``) when that takes longer than ``[run] outage_wait_s``."""
+        if full.first:
+            log.warning(
+                "%s: the next message (%d recipient(s)) waits about %s for room",
+                full.describe(),
+                full.needed,
+                _duration(full.wait_s),
+            )
+        if self._defer is not None and full.wait_s > self._outage_wait_s:
+            self.waiting_for = full.describe()
+            self.due = utcnow() + dt.timedelta(seconds=full.wait_s)
+            self._defer()
+
     async def pause_in_store(self) -> None:
         """Make the key's waiting messages due after the pause, for every agent."""
         store = self._store
@@ -85,3 +110,9 @@ class KeyPauses:
             log.warning("the server of %s answers again", self._key)
         if self._plugins is not None:
             self._plugins.reachability_changed(self._key, since, reply)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"

@@ -13,9 +13,12 @@ minute, so its messages go out one every two seconds and never more than 30
 in a minute; at high rates it is still enough for a fast server's batch
 (see ``engine._worker``) to go out in one pipelined write.
 
-Each agent keeps its own bucket: agents that send as one mailbox must each
-be given a share of the figure. A budget shared through the store is later
-work.
+This bucket is one agent's own. Agents that share one connection cap
+through the store (``[limiter] shared``) share the figure too: the bucket
+then lives in the store, with the same rate and capacity, and each agent
+takes its tokens from there in small grants (see ``_shared_rate``). An
+agent whose cap is its own keeps this bucket, and agents sending as one
+mailbox that way must each be given a share of the figure.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ BURST_SECONDS = 0.5
 #: Tokens refilled over a sleep that ended exactly on time may fall short of
 #: a whole one by a rounding error; that is not worth another wake-up.
 _ROUNDING = 1e-9
+
+
+def bucket_capacity(per_minute: float) -> float:
+    """How many tokens a bucket of ``per_minute`` holds: :data:`BURST_SECONDS`
+    of the rate, and never less than one."""
+    return max(1.0, per_minute / 60 * BURST_SECONDS)
 
 
 @attrs.frozen(kw_only=True)
@@ -53,7 +62,7 @@ class RateBudget:
             raise ValueError(f"per_minute must be greater than 0, not {per_minute}")
         self.per_minute = per_minute
         self.per_second = per_minute / 60
-        self.capacity = max(1.0, self.per_second * BURST_SECONDS)
+        self.capacity = bucket_capacity(per_minute)
         self._tokens = self.capacity
         # When the tokens were last refilled; None until first used, so that
         # a bucket can be made outside trio and start full.
@@ -99,7 +108,7 @@ class RateBudget:
         self._refill()
         self.per_minute = per_minute
         self.per_second = per_minute / 60
-        self.capacity = max(1.0, self.per_second * BURST_SECONDS)
+        self.capacity = bucket_capacity(per_minute)
         self._tokens = min(self.capacity, tokens)
 
     def statistics(self) -> RateStatistics:

@@ -4,7 +4,10 @@
 The connection cap's AIMD policy, applied to messages per second:
 
 * Unlimited at first, or ``[limiter] max_per_minute`` when that is set: that
-  figure is also the top the rate never grows past.
+  figure is also the top the rate never grows past. When the agents on the
+  store share that figure (``_shared_rate``), every send takes its tokens
+  from the shared bucket as well, and this agent's own rate starts
+  unlimited: the shared bucket is the top, and a cut slows this agent only.
 * Multiplicative decrease, once per over-shoot. A ``rate`` reply cuts the rate
   to the rate actually *delivered* over the last :data:`MEASURE_S` seconds
   times ``[limiter] decrease_factor``. The delivered rate, not the rate
@@ -42,6 +45,7 @@ import attrs
 import trio
 
 from adaptsend.limits._rate import RateBudget
+from adaptsend.limits._shared_rate import SharedRate
 
 #: Seconds of deliveries the achieved rate is measured over, and the shortest
 #: span it is divided by (a run younger than that has not shown a rate).
@@ -105,13 +109,16 @@ class MessageRate:
         top_per_minute: float | None = None,
         decrease_factor: float = 0.5,
         on_change: Callable[[RateChange], None] | None = None,
+        shared: SharedRate | None = None,
     ) -> None:
         if not 0 < decrease_factor < 1:
             raise ValueError(f"decrease_factor must be between 0 and 1, not {decrease_factor}")
         self.top_per_minute = top_per_minute
         self._factor = decrease_factor
         self._on_change = on_change
-        self._bucket = None if top_per_minute is None else RateBudget(top_per_minute)
+        self._shared = shared
+        own_top = None if shared is not None else top_per_minute
+        self._bucket = None if own_top is None else RateBudget(own_top)
         self._ceiling: float | None = None
         self.epoch = 0
         self._cuts = 0
@@ -127,7 +134,9 @@ class MessageRate:
     @property
     def per_minute(self) -> float | None:
         """Messages a minute allowed now; None while unlimited."""
-        return None if self._bucket is None else self._bucket.per_minute
+        if self._bucket is not None:
+            return self._bucket.per_minute
+        return None if self._shared is None else self._shared.per_minute
 
     async def take(self, most: int) -> int:
         """Take up to ``most`` tokens (at least one), as :meth:`RateBudget.take`
@@ -139,11 +148,13 @@ class MessageRate:
         if self._first_at is None:
             self._first_at = now
         bucket = self._bucket
-        if bucket is None:
-            return most
-        taken = await bucket.take(most)
-        if trio.current_time() > now:
-            self._bound = True
+        taken = most
+        if bucket is not None:
+            taken = await bucket.take(most)
+            if trio.current_time() > now:
+                self._bound = True
+        if self._shared is not None and taken:
+            taken = await self._shared.take(taken)
         return taken
 
     def stop(self) -> None:
@@ -151,6 +162,8 @@ class MessageRate:
         self._stopped = True
         if self._bucket is not None:
             self._bucket.stop()
+        if self._shared is not None:
+            self._shared.stop()
 
     def record_delivery(self, epoch: int) -> RateChange | None:
         """A send that started in ``epoch`` was delivered; the rate may grow."""

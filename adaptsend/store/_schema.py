@@ -29,6 +29,12 @@ them goes through their primary keys.
 ``cap_changes`` is the history of the limits: one row per decision to change a
 sending key's connection cap or message rate, written by the agent that made
 it. Decisions are rare, so the table stays small; ``db purge`` trims it.
+
+``message_rates`` is the token bucket of ``[limiter] max_per_minute`` that
+those agents share (see ``adaptsend.limits._shared_rate``); ``day_budgets`` and
+``recipient_charges`` count recipients against ``[limiter]
+max_recipients_per_day`` (see ``adaptsend.limits._day_budget``): one row per key,
+and one per grant of recipients, kept for a day.
 """
 
 from __future__ import annotations
@@ -224,3 +230,48 @@ cap_changes = Table(
 # A period of every key (and the purge), and a period of one key.
 Index("ix_cap_changes_changed_at", cap_changes.c.changed_at)
 Index("ix_cap_changes_key_time", cap_changes.c.sending_key, cap_changes.c.changed_at)
+
+#: The message-rate token bucket that the agents sending as one key share:
+#: ``tokens`` as they were at ``refilled_at`` (the database's time), refilled
+#: at ``per_minute / 60`` a second up to half a second's worth.
+message_rates = Table(
+    "message_rates",
+    metadata,
+    Column("sending_key", String(SENDING_KEY_LEN), primary_key=True),
+    Column("per_minute", Float(), nullable=False),
+    Column("tokens", Float(), nullable=False),
+    Column("refilled_at", _Time, nullable=False),
+    # Bumped by every take: the first statement of a take locks the row.
+    Column("version", Integer(), nullable=False),
+)
+
+#: The daily recipient budget of a sending key: the limit the latest agent
+#: was given, and a row that each charge locks, so that agents charging at
+#: once see each other's charges.
+day_budgets = Table(
+    "day_budgets",
+    metadata,
+    Column("sending_key", String(SENDING_KEY_LEN), primary_key=True),
+    Column("day_limit", Integer(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("updated_at", _Time, nullable=False),
+)
+
+#: Recipients taken from a key's daily budget, one row per grant (a few
+#: dozen recipients at a time), less those given back; a row counts for a
+#: day after ``charged_at`` (the database's time).
+recipient_charges = Table(
+    "recipient_charges",
+    metadata,
+    Column("id", _Id, Identity(), primary_key=True),
+    Column("sending_key", String(SENDING_KEY_LEN), nullable=False),
+    Column("charged_at", _Time, nullable=False),
+    Column("recipients", Integer(), nullable=False),
+)
+
+# The charges of one key in the last day.
+Index(
+    "ix_recipient_charges_key",
+    recipient_charges.c.sending_key,
+    recipient_charges.c.charged_at,
+)

@@ -47,6 +47,7 @@ from adaptsend.store._budgets import BudgetMethods
 from adaptsend.store._cap_changes import CapChangeMethods
 from adaptsend.store._incident_methods import IncidentMethods
 from adaptsend.store._ledger import LedgerMethods
+from adaptsend.store._limit_methods import LimitMethods
 
 
 def open_store(url: str, *, upgrade: bool | None = None) -> SQLStore:
@@ -120,11 +121,11 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore(BudgetMethods, LedgerMethods, IncidentMethods, CapChangeMethods):
+class SQLStore(BudgetMethods, LedgerMethods, LimitMethods, IncidentMethods, CapChangeMethods):
     """A Store on one SQLAlchemy engine, the table source's ledger (its
-    methods are in ``_ledger``), the budgets agents share (``_budgets``),
-    what reports read (``_incident_methods``) and the history of limits
-    (``_cap_changes``).
+    methods are in ``_ledger``), the budgets agents share (``_budgets``), the
+    shared rate and daily budgets (``_limit_methods``), what reports read
+    (``_incident_methods``) and the history of limits (``_cap_changes``).
     Safe to call from any thread, one call at a time.
 
     ``claim_style`` picks how claims lock rows (see ``_claim``); by default, the
@@ -323,7 +324,9 @@ if TYPE_CHECKING:
     from adaptsend.store._api import Store
     from adaptsend.store._budget_api import BudgetStore
     from adaptsend.store._cap_change_api import CapChangeStore
+    from adaptsend.store._day_api import RecipientStore
     from adaptsend.store._incident_api import IncidentLog
+    from adaptsend.store._rate_api import RateStore
     from adaptsend.store._source_api import SourceLedger
 
     _conforms: type[Store] = SQLStore
@@ -331,3 +334,5 @@ if TYPE_CHECKING:
     _shares_budgets: type[BudgetStore] = SQLStore
     _explains_runs: type[IncidentLog] = SQLStore
     _keeps_cap_changes: type[CapChangeStore] = SQLStore
+    _shares_rates: type[RateStore] = SQLStore
+    _counts_recipients: type[RecipientStore] = SQLStore

@@ -89,15 +89,30 @@ def test_metrics_drains_with_metrics_on_and_off() -> None:
 
 def test_rate_prints_its_table_against_the_ideal() -> None:
     output = run_bench("rate")
-    [row] = rows_of(output, "Message-rate budget to an unlimited sink")
-    assert row[:3] == ["6", "120", "1"]
-    assert row[4] == "2.5 to 3.0 s"
-    assert (row[5], row[6]) == ("6 / 6", "0")
+    own, shared = rows_of(output, "Message-rate budget to an unlimited sink")
+    assert [own[0], shared[0]] == ["1, own bucket", "2, one bucket in the store"]
+    for row in (own, shared):
+        assert row[1:4] == ["6", "120", "1"]
+        assert row[5] == "2.5 to 3.0 s"
+        assert (row[6], row[7]) == ("6 / 6", "0")
     assert "- 6 at 120/min never faster than the budget:" in output
+    assert "- 6 at 120/min by 2 agents sharing it never faster than the budget:" in output
     [learnt] = rows_of(output, "Message rate learnt from a relay's too-fast replies")
     assert learnt[:2] == ["40", "20/s"]
     assert (learnt[4], learnt[5]) == ("40 / 40", "0")
     assert "- 40 to a 20/s relay drains ≤ 1.25x count / limit:" in output
+
+
+def test_quota_reports_who_met_the_quota_reply_and_who_failed() -> None:
+    output = run_bench("quota")
+    replies, counted = rows_of(output, "A daily quota that runs out mid-batch")
+    assert [replies[0], counted[0]] == ["unset", "12"]
+    for row in (replies, counted):
+        # 20 messages, a quota of 12: 12 delivered once, none failed, 8 wait.
+        assert row[1:5] == ["20", "12", "12 / 20", "0"]
+        assert (row[6], row[7]) == ("0", "8")
+    assert int(replies[5]) >= 1 and counted[5] == "0"
+    assert "- quota after 12 of 20, found by the relay's reply: at most 8 met" in output
 
 
 def test_the_soak_sends_every_message_once_but_counted_unknowns() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import attrs
 import pytest
 
 from adaptsend import Config, ConfigError, load_config
+from adaptsend.config._settings import LimiterConfig
 
 
 def test_no_file_gives_the_documented_defaults(
@@ -89,6 +91,22 @@ def test_a_message_rate_is_unlimited_unless_set(tmp_path: Path) -> None:
     assert overridden.limiter.max_per_minute == 7.5
 
 
+def test_a_daily_recipient_budget_is_unlimited_unless_set(tmp_path: Path) -> None:
+    assert Config().limiter.max_recipients_per_day is None
+    path = tmp_path / "site.toml"
+    path.write_text("[limiter]\nmax_recipients_per_day = 10000\n")
+    assert load_config(path, environ={}).limiter.max_recipients_per_day == 10_000
+    overridden = load_config(path, environ={"ADAPTSEND_LIMITER_MAX_RECIPIENTS_PER_DAY": "500"})
+    assert overridden.limiter.max_recipients_per_day == 500
+
+
+def test_every_limiter_key_has_a_row_in_the_configuration_reference() -> None:
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    section = reference.split("## `[limiter]`", 1)[1].split("\n## ", 1)[0]
+    missing = [f.name for f in attrs.fields(LimiterConfig) if f"| `{f.name}` |" not in section]
+    assert missing == []
+
+
 def test_the_password_is_not_in_the_repr() -> None:
     config = load_config(environ={"ADAPTSEND_SMTP_PASSWORD": "hunter2"}, path=None)
     assert "hunter2" not in repr(config)
@@ -152,6 +170,14 @@ def test_a_bad_environment_variable_is_named(environ: dict[str, str], message: s
             "in [limiter], max_per_minute must be a finite number, not inf",
         ),
         ("[limiter]\nmax_per_minute = 'lots'\n", "limiter.max_per_minute must be a number"),
+        (
+            "[limiter]\nmax_recipients_per_day = 0\n",
+            "in [limiter], max_recipients_per_day must be greater than 0, not 0",
+        ),
+        (
+            "[limiter]\nmax_recipients_per_day = 2.5\n",
+            "limiter.max_recipients_per_day must be a whole number",
+        ),
         (
             "[limiter]\nprobe_interval_s = 900\n",
             "in [limiter], probe_interval_s (900.0) must not exceed max_probe_interval_s (600.0)",

@@ -30,6 +30,8 @@ from adaptsend.store import SQLStore, open_store, upgrade_sql
 from adaptsend.store._api import Store
 from adaptsend.store._budget_api import BudgetStore
 from adaptsend.store._cap_change_api import CapChangeRecord, CapChangeStore, LimitKind
+from adaptsend.store._day_api import RecipientStore, Settlement
+from adaptsend.store._rate_api import RateStore
 from adaptsend.store._source_api import SourceLedger
 from tests.helpers.store_builders import KEY, LATER, NO_USER, OK, attempt, decision, envelope, later
 
@@ -46,10 +48,11 @@ def oracle_dialect() -> Dialect:
 
 def protocol_methods() -> set[str]:
     """The methods a store must have for sending, for the table source, for
-    budgets shared by agents and for the history of limits."""
+    budgets shared by agents, the shared rate and daily budget, and for the
+    history of limits."""
     names = {
         name
-        for proto in (Store, SourceLedger, BudgetStore, CapChangeStore)
+        for proto in (Store, SourceLedger, BudgetStore, CapChangeStore, RateStore, RecipientStore)
         for name, _ in inspect.getmembers(proto, inspect.isfunction)
         if not name.startswith("_")
     }
@@ -127,6 +130,7 @@ def _workload(store: Any) -> None:
     _ledger_workload(store)
     _budget_workload(store)
     _cap_change_workload(store)
+    _limits_workload(store)
     _purge_workload(store)
 
 
@@ -174,6 +178,20 @@ def _cap_change_workload(store: Any) -> None:
     store.record_cap_changes(changes)
     store.cap_changes(since=later(-3600))
     store.cap_changes(since=later(-3600), until=later(0), sending_key=KEY)
+
+
+def _limits_workload(store: Any) -> None:
+    # The first take and charge make the key's row, the second finds it.
+    for _ in range(2):
+        store.take_tokens(sending_key=KEY, per_minute=120, least=1, most=1)
+    first = store.charge_recipients(
+        sending_key=KEY, day_limit=5, sizes=[3], settlement=Settlement()
+    )
+    # Too many for what is left: the wait is read from the charges.
+    given_back = Settlement(given_back={first.charge_id: 1}, renewed=frozenset({first.charge_id}))
+    store.charge_recipients(sending_key=KEY, day_limit=5, sizes=[4], settlement=given_back)
+    store.settle_recipients(settlement=Settlement(given_back={first.charge_id: 2}))
+    store.recipient_usage()
 
 
 def _purge_workload(store: Any) -> None:

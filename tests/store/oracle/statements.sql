@@ -210,6 +210,60 @@ SELECT cap_changes.id, cap_changes.sending_key, cap_changes.agent, cap_changes.c
 FROM cap_changes 
 WHERE cap_changes.changed_at >= :changed_at_1 AND cap_changes.changed_at < :changed_at_2 AND cap_changes.sending_key = :sending_key_1 ORDER BY cap_changes.changed_at, cap_changes.id;
 
+-- take_tokens
+UPDATE message_rates SET version=(message_rates.version + :version_1) WHERE message_rates.sending_key = :sending_key_1;
+
+-- take_tokens
+INSERT INTO message_rates (sending_key, per_minute, tokens, refilled_at, version) VALUES (:sending_key, :per_minute, :tokens, SYS_EXTRACT_UTC(SYSTIMESTAMP), :version);
+
+-- take_tokens
+SELECT message_rates.sending_key, message_rates.per_minute, message_rates.tokens, message_rates.refilled_at, message_rates.version, SYS_EXTRACT_UTC(SYSTIMESTAMP) AS clock_now 
+FROM message_rates 
+WHERE message_rates.sending_key = :sending_key_1;
+
+-- take_tokens
+UPDATE message_rates SET per_minute=:per_minute, tokens=:tokens, refilled_at=:refilled_at WHERE message_rates.sending_key = :sending_key_1;
+
+-- charge_recipients
+UPDATE day_budgets SET day_limit=:day_limit, version=(day_budgets.version + :version_1), updated_at=SYS_EXTRACT_UTC(SYSTIMESTAMP) WHERE day_budgets.sending_key = :sending_key_1;
+
+-- charge_recipients
+INSERT INTO day_budgets (sending_key, day_limit, version, updated_at) VALUES (:sending_key, :day_limit, :version, SYS_EXTRACT_UTC(SYSTIMESTAMP));
+
+-- charge_recipients
+SELECT coalesce(sum(recipient_charges.recipients), :coalesce_2) AS coalesce_1 
+FROM recipient_charges 
+WHERE recipient_charges.sending_key = :sending_key_1 AND recipient_charges.charged_at > (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND'));
+
+-- charge_recipients
+SELECT recipient_charges.id 
+FROM recipient_charges 
+WHERE recipient_charges.sending_key = :sending_key_1 AND recipient_charges.charged_at <= (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')) ORDER BY recipient_charges.charged_at
+ FETCH FIRST __[POSTCOMPILE_param_2] ROWS ONLY;
+
+-- charge_recipients
+INSERT INTO recipient_charges (sending_key, charged_at, recipients) VALUES (:sending_key, SYS_EXTRACT_UTC(SYSTIMESTAMP), :recipients) RETURNING recipient_charges.id INTO :ret_0;
+
+-- charge_recipients
+UPDATE recipient_charges SET recipients=CASE WHEN (recipient_charges.recipients > :back) THEN recipient_charges.recipients - :back ELSE :param_1 END WHERE recipient_charges.id = :charge_id;
+
+-- charge_recipients
+UPDATE recipient_charges SET charged_at=SYS_EXTRACT_UTC(SYSTIMESTAMP) WHERE recipient_charges.id = :charge_id;
+
+-- charge_recipients
+SELECT SYS_EXTRACT_UTC(SYSTIMESTAMP) AS db_now_1 FROM DUAL;
+
+-- charge_recipients
+SELECT recipient_charges.charged_at, recipient_charges.recipients 
+FROM recipient_charges 
+WHERE recipient_charges.sending_key = :sending_key_1 AND recipient_charges.recipients > :recipients_1 AND recipient_charges.charged_at > (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')) ORDER BY recipient_charges.charged_at;
+
+-- recipient_usage
+SELECT day_budgets.sending_key, day_budgets.day_limit, (SELECT coalesce(sum(recipient_charges.recipients), :coalesce_2) AS coalesce_1 
+FROM recipient_charges 
+WHERE recipient_charges.sending_key = day_budgets.sending_key AND recipient_charges.charged_at > (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND'))) AS used 
+FROM day_budgets ORDER BY day_budgets.sending_key;
+
 -- record
 INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight) RETURNING attempts.id INTO :ret_0;
 

@@ -1,7 +1,7 @@
 """Every change of a sending key's connection cap and message rate.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import oracle
 
 revision = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: tuple[str, ...] | None = None
 depends_on: str | None = None
 
