@@ -84,6 +84,7 @@ class Dispatcher:
             defer=None if follow else self._defer,
         )
         self.outage = self._pauses.outage
+        self.retry_after = self._pauses.retry_after
         self.quota_reached = self._pauses.quota_reached
         self._store = store
         self._run = config.run
@@ -143,6 +144,7 @@ class Dispatcher:
         for waiting in list(self.slot_waits):
             waiting.cancel()
         self.rate.stop()
+        self.retry_after.stop()
         self._wake_feeder.set()
         self._wake_staff.set()
 

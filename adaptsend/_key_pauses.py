@@ -1,9 +1,11 @@
 """What a run does when its sending key must pause: the server cannot be
-reached (an outage), or it reports a quota that clears with time.
+reached (an outage), it reports a quota that clears with time, or it says
+when to come back (``Retry-After``).
 
 The :class:`~adaptsend._outage.Outage` gate keeps the workers from
-connecting; this tells people (a log line, the plugins and alert rules) and,
-for a quota, the store, so that every agent on it keeps the pause.
+connecting, and :class:`~adaptsend._retry_after.RetryAfter` from sending at
+all; this tells people (a log line, the plugins and alert rules) and, for a
+quota, the store, so that every agent on it keeps the pause.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from adaptsend._config import Config
 from adaptsend._models import Reply
 from adaptsend._outage import Outage
 from adaptsend._plugins import Plugins
+from adaptsend._retry_after import RetryAfter
 from adaptsend._store_thread import StoreThread
 
 log = logging.getLogger("adaptsend.run")
@@ -42,6 +45,7 @@ class KeyPauses:
             max_delay_s=config.retry.max_delay_s,
             on_change=self._reachability_changed,
         )
+        self.retry_after = RetryAfter(on_pause=self._paused_by_server)
         self._quota_pause_s = config.limiter.quota_pause_s
         self._store = store
         self._key = sending_key
@@ -70,6 +74,15 @@ class KeyPauses:
         """Make the key's waiting messages due after the pause, for every agent."""
         store = self._store
         await store.call(store.store.pause_key, sending_key=self._key, pause_s=self._quota_pause_s)
+
+    def _paused_by_server(self, seconds: float, reply: Reply) -> None:
+        # Routine for an HTTP provider's throttling: not a warning.
+        log.info(
+            "the server of %s asks that nothing be sent for %g s (%s); every connection waits",
+            self._key,
+            seconds,
+            reply.describe(),
+        )
 
     def _reachability_changed(self, since: dt.datetime | None, reply: Reply | None) -> None:
         if since is not None and reply is not None:

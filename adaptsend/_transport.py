@@ -27,7 +27,16 @@ class SendResult:
 
     ``untouched`` says that nothing of this message reached a server that could
     act on it (the connection was found closed before its first command): it
-    may go again on a new connection without counting as an attempt.
+    may go again on a new connection without counting as an attempt. When the
+    reply's stage is ``connect`` or ``tls`` and the verdict is transient, the
+    server could not be reached at all: the key's messages wait, uncharged,
+    as when a connection cannot be opened (an HTTP transport connects inside
+    its sends).
+
+    ``retry_after_s`` is the server's own word on when to come back (HTTP's
+    ``Retry-After``): nothing more is sent to this sending key, by any
+    connection, until that many seconds have passed. Sends already under way
+    finish.
     """
 
     reply: Reply
@@ -35,6 +44,7 @@ class SendResult:
     connection_usable: bool = True
     outcome: Outcome | None = None
     untouched: bool = False
+    retry_after_s: float | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -60,11 +70,25 @@ class SendAttempt:
 
 
 class TransportError(Exception):
-    """Opening a connection failed; ``reply`` says how (code None for a local error)."""
+    """Opening a connection failed; ``reply`` says how (code None for a local error).
 
-    def __init__(self, reply: Reply) -> None:
+    ``outcome`` is the transport's own verdict, as in :class:`SendResult`
+    (None: classify the reply; :attr:`Outcome.FATAL` when a person must act).
+    ``retry_after_s``: the server refused the connection (or request slot) and
+    said when to come back; nothing is sent to the sending key until then.
+    """
+
+    def __init__(
+        self,
+        reply: Reply,
+        *,
+        outcome: Outcome | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(reply.describe())
         self.reply = reply
+        self.outcome = outcome
+        self.retry_after_s = retry_after_s
 
 
 class Connection(Protocol):

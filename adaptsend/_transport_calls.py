@@ -45,8 +45,10 @@ async def connect(transport: Transport) -> tuple[Connection | None, ConnectFailu
     try:
         return await transport.connect(), None
     except TransportError as exc:
-        result = SendResult(reply=exc.reply, connection_usable=False)
-        forced = Outcome.FATAL if isinstance(exc, SMTPConfigurationError) else None
+        result = SendResult(
+            reply=exc.reply, connection_usable=False, retry_after_s=exc.retry_after_s
+        )
+        forced = Outcome.FATAL if isinstance(exc, SMTPConfigurationError) else exc.outcome
         return None, ConnectFailure(result=result, outcome=forced)
     except AdaptsendError:
         raise

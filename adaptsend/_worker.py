@@ -203,16 +203,24 @@ class _Session:
         whether to go on at all."""
         reused = connection is not None
         if connection is None:
+            if not await self._host.retry_after.wait():
+                return None, False
             connection, keep = await self._open(slot)
             if connection is None:
                 return None, keep
             # Checked once per connection: a protocol check is not cheap.
             self._batching = isinstance(connection, BatchConnection)
         batch = await self._within_rate(self._batch())
-        if not batch:
-            # The run stopped while this batch waited for the message rate.
+        if not batch or not await self._host.retry_after.wait():
+            # The run stopped while this batch waited for the message rate
+            # or the server's pause.
             return connection, False
         attempts, context = await self._send(connection, batch)
+        if self._unreachable(attempts[0].result):
+            # Connecting inside the send failed: an outage, as in _open.
+            await self._drop(slot, connection)
+            self._host.outage.failed(self._host.judge.clean(attempts[0].result.reply))
+            return None, True
         if reused and attempts[0].result.untouched:
             # The server closed the idle connection before our first command:
             # nothing was sent, so reconnect and try once more without counting it.
@@ -266,6 +274,13 @@ class _Session:
         # Judged first, so that a throttle counts this connection as open.
         host.limiter.connection_closed(slot)
         return None, judgement.signal not in _ENDING
+
+    def _unreachable(self, result: SendResult) -> bool:
+        """Whether a send found the server out of reach before any of it went
+        out (a transport that connects inside its sends, such as HTTP's)."""
+        if not result.untouched:
+            return False
+        return unreachable(result.reply, result.outcome or self._host.judge.classify(result.reply))
 
     def _batch(self) -> list[ClaimedMessage]:
         """The pending messages to send in one go, topped up from the channel
@@ -345,6 +360,8 @@ class _Session:
         host = self._host
         judgement = host.judge.judge(message, result, context, outcome=outcome)
         signal = judgement.signal
+        if result.retry_after_s is not None:
+            host.retry_after.pause(result.retry_after_s, judgement.reply or result.reply)
         if signal is Outcome.THROTTLED:
             host.limiter.record_throttle(slot)
         elif signal is Outcome.RATE:

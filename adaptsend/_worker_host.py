@@ -13,6 +13,7 @@ from adaptsend._limiters import Limiter
 from adaptsend._models import ClaimedMessage, Reply
 from adaptsend._outage import Outage
 from adaptsend._rate_adapt import MessageRate
+from adaptsend._retry_after import RetryAfter
 from adaptsend._transport import Transport
 
 
@@ -23,6 +24,8 @@ class WorkerHost(Protocol):
     transport: Transport
     judge: Judge
     outage: Outage
+    #: The server's own pause (``Retry-After``): no connect, no send until it ends.
+    retry_after: RetryAfter
     #: The adaptive message rate (unlimited until a "too fast" reply, or
     #: ``[limiter] max_per_minute``).
     rate: MessageRate
