@@ -46,7 +46,9 @@ from adaptsend._models import (
     Stage,
     Status,
 )
-from adaptsend._oauth import AccessToken, TokenError, TokenProvider
+from adaptsend._oauth import AccessToken, TokenCache, TokenError, TokenProvider
+from adaptsend._oauth_config import OAuthConfig
+from adaptsend._oauth_transport import TokenSettings, TokenUser, oauth_secrets
 from adaptsend._plugins import Plugins, load_plugins
 from adaptsend._report import DispatcherStatistics, RunReport
 from adaptsend._transport import (
@@ -84,6 +86,7 @@ __all__ = [
     "Message",
     "MessageError",
     "MessageResult",
+    "OAuthConfig",
     "Outcome",
     "PluginError",
     "Plugins",
@@ -101,8 +104,11 @@ __all__ = [
     "Status",
     "StoreConfig",
     "StoreError",
+    "TokenCache",
     "TokenError",
     "TokenProvider",
+    "TokenSettings",
+    "TokenUser",
     "TopReply",
     "Transport",
     "TransportError",
@@ -110,6 +116,7 @@ __all__ = [
     "hookimpl",
     "load_config",
     "load_plugins",
+    "oauth_secrets",
     "send_batch",
     "send_batch_async",
     "structure_settings",

@@ -22,6 +22,7 @@ from adaptsend._dispatcher import Dispatcher
 from adaptsend._errors import ConfigError, StoreError
 from adaptsend._models import Envelope, Outcome, Reply
 from adaptsend._oauth import TokenCache, xoauth2_response
+from adaptsend._oauth_transport import TokenSettings, TokenUser, token_cache
 from adaptsend._plugins import Plugins, load_plugins
 from adaptsend._redact import Redactor, protect_logs, unprotect_logs
 from adaptsend._report import RunReport
@@ -69,6 +70,7 @@ class Agent:
         self._transport: Transport | None = None
         self._threads = trio.CapacityLimiter(config.limiter.max_cap + _SPARE_THREADS)
         self._alerts: AlertEngine | None = None
+        self._table_tokens: dict[str, TokenCache] = {}
 
     def __enter__(self) -> Agent:
         return self
@@ -99,7 +101,18 @@ class Agent:
         transport = factory(self.config, threads)
         if self.tokens is not None and isinstance(transport, SMTPTransport):
             transport.use_tokens(self.tokens)
+        elif isinstance(transport, TokenUser):
+            transport.use_tokens(self._tokens_for(transport.token_settings))
         return transport
+
+    def _tokens_for(self, settings: TokenSettings) -> TokenCache:
+        """The token cache of a transport's own OAuth table, one per table:
+        the queue's transport and the alert mail's share their tokens."""
+        if settings.table not in self._table_tokens:
+            self._table_tokens[settings.table] = token_cache(
+                settings, config=self.config, plugins=self.plugins, on_token=self.redactor.add
+            )
+        return self._table_tokens[settings.table]
 
     @property
     def sending_key(self) -> str:
