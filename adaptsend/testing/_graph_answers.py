@@ -23,6 +23,9 @@ class GraphAnswer:
     retry_after: str | None = None
     #: Deliver the message before answering (a failure after the work was done).
     deliver: bool = False
+    #: Only for a request whose path ends so (``"/createUploadSession"``);
+    #: the requests before it are answered as usual.
+    applies_to: str = ""
 
     def body(self) -> bytes:
         if not self.code:

@@ -30,7 +30,10 @@ class GraphRequest:
     #: Header names in lower case.
     headers: Mapping[str, str]
     body: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
+    #: The status answered; 0 when the connection was closed without an answer.
     status: int
+    #: ``time.monotonic()`` when its headers had arrived.
+    arrived_at: float
     #: Seconds after the start of the ``Retry-After`` window it arrived in;
     #: None when it arrived in none.
     in_window_s: float | None = None

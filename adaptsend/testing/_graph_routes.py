@@ -8,6 +8,7 @@ import binascii
 import http.server
 import json
 import re
+import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ class Exchange:
         self._query = dict(urllib.parse.parse_qsl(parts.query))
         self._headers = {name.lower(): value for name, value in handler.headers.items()}
         self._body = b""
+        self._arrived_at = time.monotonic()
 
     def serve(self) -> None:
         graph = self._graph
@@ -107,7 +109,7 @@ class Exchange:
             if not graph.knows(mailbox):
                 message = f"The requested user '{mailbox}' is invalid."
                 return _of(GraphAnswer(status=404, code="ErrorInvalidUser", message=message))
-            scripted = graph.next_answer()
+            scripted = graph.next_answer(self._path)
             if scripted is not None and not scripted.deliver:
                 return self._scripted(mailbox, scripted)
             response = self._route(mailbox)
@@ -235,6 +237,7 @@ class Exchange:
                 headers=self._headers,
                 body=self._body,
                 status=response.status,
+                arrived_at=self._arrived_at,
                 in_window_s=in_window,
             )
         )

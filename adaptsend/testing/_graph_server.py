@@ -60,8 +60,9 @@ class FakeGraphServer:
       delivered and then a stall of ``stall_s`` or a connection reset.
 
     :attr:`requests` records every request (method, path, headers, body,
-    status). Runs in daemon threads: it serves trio tests, threaded tests and
-    other processes alike.
+    status, when it arrived). :meth:`stop` and :meth:`start` again make an
+    outage: the server comes back on the same port. Runs in daemon threads:
+    it serves trio tests, threaded tests and other processes alike.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class FakeGraphServer:
         fault_every: Mapping[GraphFault, int] | None = None,
         stall_s: float = 30.0,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.ledger = GraphLedger(limit=limit, retry_after_s=retry_after_s)
         self.drafts = Drafts()
@@ -89,6 +91,7 @@ class FakeGraphServer:
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._host = host
+        self._port = port
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._address: tuple[str, int] | None = None
@@ -99,11 +102,13 @@ class FakeGraphServer:
         if self._server is not None:
             raise RuntimeError("the fake Graph server is already running")
         self.stopping.clear()
-        server = http.server.ThreadingHTTPServer((self._host, 0), _handler_for(self))
+        server = http.server.ThreadingHTTPServer((self._host, self._port), _handler_for(self))
         server.daemon_threads = True
         self._server = server
         host, port = server.server_address[:2]
         self._address = (str(host), int(port))
+        # A restart listens on the same port: an outage that ends.
+        self._port = int(port)
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
@@ -183,9 +188,13 @@ class FakeGraphServer:
     def knows(self, mailbox: str) -> bool:
         return self._mailboxes is None or mailbox.lower() in self._mailboxes
 
-    def next_answer(self) -> GraphAnswer | None:
+    def next_answer(self, path: str) -> GraphAnswer | None:
         with self._lock:
-            return self._answers.popleft() if self._answers else None
+            for index, answer in enumerate(self._answers):
+                if path.endswith(answer.applies_to):
+                    del self._answers[index]
+                    return answer
+            return None
 
     def next_fault(self) -> GraphFault | None:
         number = next(self._sends)
