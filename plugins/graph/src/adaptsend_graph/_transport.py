@@ -69,8 +69,8 @@ class GraphTransport:
             reply = Reply(code=None, text=str(exc), stage=Stage.AUTH)
             raise TransportError(reply, outcome=outcome) from None
         if self.http.unreachable and (why := self.http.reachable()) is not None:
-            reply = Reply(code=None, text=why, stage=Stage.CONNECT)
-            raise TransportError(reply, outcome=Outcome.TRANSIENT)
+            # No verdict of its own: a failure to connect is an outage, as SMTP's is.
+            raise TransportError(Reply(code=None, text=why, stage=Stage.CONNECT))
 
 
 class GraphConnection:
