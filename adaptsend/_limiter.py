@@ -73,6 +73,11 @@ SEARCH_TRIALS = 2
 #: was higher a moment ago is likelier to rise again than one never seen higher.
 FALL_PROBE_SPEEDUP = 2
 
+#: A refusal that pauses the whole key (an HTTP ``Retry-After``) costs every
+#: connection that long, and so may a failed probe: the next probe waits this
+#: many times the pause, which keeps probing under about 5% of the time.
+PAUSED_PROBE_GAP = 20
+
 
 @attrs.define(eq=False)
 class Slot:
@@ -156,6 +161,8 @@ class AIMDLimiter:
         self._most_proven = 0
         # Successes seen while the cap was binding, since the last decision.
         self._window = 0
+        # No probe before this time: the last refusal paused the whole key.
+        self._probe_not_before = -math.inf
         self._counts = DecisionCounts()
 
     @property
@@ -211,14 +218,19 @@ class AIMDLimiter:
                 slot.delivered = False
                 self._proven -= 1
 
-    def record_throttle(self, slot: Slot) -> CapChange | None:
+    def record_throttle(self, slot: Slot, *, pause_s: float = 0.0) -> CapChange | None:
         """Report that the provider refused ``slot``'s connection for load.
 
         Returns the decision, or None when the throttle was ignored because the
         connection dates from before the last cut (that over-shoot was already
         paid for). A slot without an open connection (refused while
-        connecting) counts as one more open connection.
+        connecting) counts as one more open connection. ``pause_s``: the
+        refusal paused the whole key that long (``Retry-After``), so the next
+        probe, which may cost as much again, waits :data:`PAUSED_PROBE_GAP` times it.
         """
+        if pause_s > 0:
+            gap = PAUSED_PROBE_GAP * pause_s
+            self._probe_not_before = max(self._probe_not_before, trio.current_time() + gap)
         if slot.epoch != self._epoch:
             self._counts.ignored_throttles += 1
             self._narrow_ceiling(slot)
@@ -315,6 +327,8 @@ class AIMDLimiter:
 
     def _probe_due(self) -> bool:
         """Whether enough has gone well since the last cut to try the ceiling."""
+        if trio.current_time() < self._probe_not_before:
+            return False
         if trio.current_time() - self._last_cut_at >= self._probe_interval:
             return True
         # A window is as many successes as the cap: about one message time,

@@ -363,7 +363,7 @@ class _Session:
         if result.retry_after_s is not None:
             host.retry_after.pause(result.retry_after_s, judgement.reply or result.reply)
         if signal is Outcome.THROTTLED:
-            host.limiter.record_throttle(slot)
+            host.limiter.record_throttle(slot, pause_s=result.retry_after_s or 0.0)
         elif signal is Outcome.RATE:
             host.rate.record_rate(self._rate_epoch)
         elif signal is Outcome.SENT:
