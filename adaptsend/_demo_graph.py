@@ -69,8 +69,9 @@ def run_graph_demo(
         click.echo(
             f"Graph: {stats.unique_messages} distinct message(s) delivered, "
             f"{stats.duplicate_deliveries} duplicate(s), {stats.throttled} request(s) refused "
-            f"with 429, at most {stats.max_concurrent} at once, {stats.in_window} sent inside "
-            "a Retry-After window"
+            f"with 429, at most {stats.max_concurrent} at once, {graph.sent_in_windows()} sent "
+            f"inside a Retry-After window ({stats.in_window} arrived in one, on their way "
+            "when it opened)"
         )
     return report
 

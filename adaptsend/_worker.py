@@ -254,9 +254,10 @@ class _Session:
         host = self._host
         context = self._context()
         self._rate_epoch = host.rate.epoch
+        opening = trio.current_time()
         connection, failure = await self._connect(slot)
         if connection is not None:
-            host.outage.reached()
+            host.outage.reached(since=opening)
             return connection, True
         assert failure is not None
         forced = failure.outcome
@@ -268,7 +269,7 @@ class _Session:
             host.limiter.connection_closed(slot)
             return None, True
         # The server answered (a throttle, a refusal, a bad password): it is there.
-        host.outage.reached()
+        host.outage.reached(since=opening)
         message = self._pending.popleft()
         judgement = await self._judge(slot, message, failure.result, context, outcome=forced)
         # Judged first, so that a throttle counts this connection as open.

@@ -23,6 +23,7 @@ import adaptsend_graph
 import attrs
 
 from adaptsend.testing import DEFAULT_GRAPH_TOKEN, FakeGraphServer
+from adaptsend.testing.graph import ON_THE_WAY_S
 from bench import _agent, _table
 from bench._messages import batch
 
@@ -33,9 +34,6 @@ LATENCY_S = 0.1
 #: Graph sends whole seconds.
 RETRY_AFTER_S = 1.0
 SLACK = 1.10
-#: A request that arrives later than this after a window opened had not set
-#: out before the refusal came back: it was sent inside the window.
-ON_THE_WAY_S = 0.02
 
 MAILBOX = "reports@bench.invalid"
 
@@ -72,8 +70,7 @@ def _run(strategy: str, count: int, limiter: dict[str, Any]) -> Result:
     with FakeGraphServer(limit=LIMIT, latency_s=LATENCY_S, retry_after_s=RETRY_AFTER_S) as graph:
         timed = _agent.send(envelopes, _settings(graph, limiter), plugins=[adaptsend_graph])
         stats = graph.statistics()
-        requests = graph.requests
-    late = [r for r in requests if r.in_window_s is not None and r.in_window_s > ON_THE_WAY_S]
+        late = graph.sent_in_windows()
     return Result(
         strategy=strategy,
         count=count,
@@ -83,7 +80,7 @@ def _run(strategy: str, count: int, limiter: dict[str, Any]) -> Result:
         refused=stats.throttled,
         windows=stats.windows,
         in_window=stats.in_window,
-        sent_in_window=len(late),
+        sent_in_window=late,
         max_concurrent=stats.max_concurrent,
         final_cap=timed.report.final_cap,
     )

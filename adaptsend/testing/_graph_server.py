@@ -22,6 +22,10 @@ from adaptsend.testing._graph_ledger import (
 )
 from adaptsend.testing._graph_routes import Exchange
 
+#: A request that arrives inside a window this soon after it opened was on
+#: its way already: its client had not yet read the ``429``.
+ON_THE_WAY_S = 0.02
+
 
 class FakeGraphServer:
     """Graph's ``sendMail`` and its large-message path, on a real TCP port::
@@ -166,6 +170,14 @@ class FakeGraphServer:
 
     def statistics(self) -> GraphStatistics:
         return self.ledger.statistics(drafts_left=len(self.drafts))
+
+    def sent_in_windows(self, *, on_the_way_s: float = ON_THE_WAY_S) -> int:
+        """Requests that arrived inside a ``Retry-After`` window later than
+        ``on_the_way_s`` after it opened: sent inside it, rather than already
+        on their way when the ``429`` went out."""
+        return sum(
+            1 for r in self.requests if r.in_window_s is not None and r.in_window_s > on_the_way_s
+        )
 
     def accept_token(self, token: str) -> None:
         with self._lock:

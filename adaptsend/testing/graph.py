@@ -26,7 +26,7 @@ from adaptsend.testing._graph_ledger import (
     GraphRequest,
     GraphStatistics,
 )
-from adaptsend.testing._graph_server import FakeGraphServer
+from adaptsend.testing._graph_server import ON_THE_WAY_S, FakeGraphServer
 
 __all__ = [
     "ACCESS_DENIED",
@@ -36,6 +36,7 @@ __all__ = [
     "INVALID_TOKEN",
     "MAX_REQUEST_BYTES",
     "MAX_UPLOAD_BYTES",
+    "ON_THE_WAY_S",
     "SERVER_BUSY",
     "SUBMISSION_QUOTA",
     "TOO_LARGE",

@@ -1,6 +1,6 @@
 """Graph out of reach is an outage, as an SMTP server out of reach is: the
-messages wait, charged nothing, one connection probes (a TCP connection, no
-request) until Graph answers again, and the plugins hear both changes."""
+messages wait, charged nothing, one connection probes (a ``HEAD`` without a
+token) until Graph answers again, and the plugins hear both changes."""
 
 from __future__ import annotations
 

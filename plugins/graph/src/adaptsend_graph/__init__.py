@@ -45,7 +45,8 @@ def adaptsend_secrets(config: Config) -> list[str]:
     """The client secret that ``[plugin.graph.oauth]`` names, for adaptsend
     to hide everywhere (from settings that do not parse too: the transport
     reports the mistake when it is made)."""
-    raw = config.plugin.get("graph", {}).get("oauth")
+    table = config.plugin.get("graph")
+    raw = table.get("oauth") if isinstance(table, Mapping) else None
     if not isinstance(raw, Mapping):
         return []
     try:

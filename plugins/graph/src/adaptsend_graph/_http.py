@@ -16,7 +16,6 @@ import email.utils
 import enum
 import json
 import math
-import socket
 import ssl
 import threading
 import time
@@ -133,13 +132,15 @@ class GraphHTTP:
 
     def reachable(self) -> str | None:
         """After a request found the server out of reach, whether it can be
-        reached again (a TCP connection, no request): None if so, else why not."""
-        root = self.settings.root
-        port = root.port or (443 if root.scheme == "https" else 80)
+        reached again: None if so, else why not. A ``HEAD`` of ``base_url``
+        without a token, by the same way as every request (proxy, TLS): any
+        answer will do, and it is about no mailbox, so no limit counts it."""
         try:
-            socket.create_connection((root.hostname, port), self.settings.timeout_s).close()
-        except OSError as exc:
-            return f"cannot reach {root.hostname}:{port}: {exc.strerror or type(exc).__name__}"
+            self._client.request("HEAD", self.settings.base_url)
+        except httpx.HTTPError as exc:
+            failure = _failure(exc, self.settings)
+            if failure.kind is Failure.UNREACHABLE:
+                return failure.text
         self.unreachable = False
         return None
 

@@ -107,10 +107,10 @@ class GraphConnection:
         except (RecipientsDiffer, TooLarge) as exc:
             return _refused(str(exc))
         except TokenError as exc:
-            # Before any request went out.
+            # As when SMTP cannot log in for want of a token: the attempt counts.
             outcome = Outcome.FATAL if exc.fatal else Outcome.TRANSIENT
             reply = Reply(code=None, text=str(exc), stage=Stage.AUTH)
-            return SendResult(reply=reply, outcome=outcome, connection_usable=False, untouched=True)
+            return SendResult(reply=reply, outcome=outcome, connection_usable=False)
 
     def _send_mail(self, mime: bytes) -> SendResult | None:
         """``sendMail`` with the whole message; None when Graph finds it too
