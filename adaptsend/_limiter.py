@@ -98,6 +98,8 @@ class Slot:
     #: the level it is on trial for until it delivers. Before the run's first
     #: delivery, the cap if that is more: the most it can be.
     level: int | None = None
+    #: The epoch of this connection's latest delivery.
+    delivered_epoch: int = -1
 
 
 class AIMDLimiter:
@@ -231,7 +233,11 @@ class AIMDLimiter:
         if pause_s > 0:
             gap = PAUSED_PROBE_GAP * pause_s
             self._probe_not_before = max(self._probe_not_before, trio.current_time() + gap)
-        if slot.epoch != self._epoch:
+        # A request slot (pause_s) is refused per request, whichever is the
+        # one too many: one that delivered since the last cut is no leftover
+        # of that over-shoot, however long ago it opened.
+        current = slot.epoch == self._epoch or (pause_s > 0 and slot.delivered_epoch == self._epoch)
+        if not current:
             self._counts.ignored_throttles += 1
             self._narrow_ceiling(slot)
             return None
@@ -297,6 +303,7 @@ class AIMDLimiter:
     def record_success(self, slot: Slot) -> CapChange | None:
         """Report a delivery on ``slot``'s connection; returns a growth decision, if any."""
         self._counts.successes += 1
+        slot.delivered_epoch = self._epoch
         if slot.connected and not slot.delivered:
             slot.delivered = True
             self._proven += 1

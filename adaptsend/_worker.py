@@ -203,7 +203,7 @@ class _Session:
         whether to go on at all."""
         reused = connection is not None
         if connection is None:
-            if not await self._host.retry_after.wait():
+            if not await self._paused_out():
                 return None, False
             connection, keep = await self._open(slot)
             if connection is None:
@@ -211,9 +211,9 @@ class _Session:
             # Checked once per connection: a protocol check is not cheap.
             self._batching = isinstance(connection, BatchConnection)
         batch = await self._within_rate(self._batch())
-        if not batch or not await self._host.retry_after.wait():
+        if not batch or not await self._paused_out():
             # The run stopped while this batch waited for the message rate
-            # or the server's pause.
+            # or the server's pause, or the cap was cut meanwhile.
             return connection, False
         attempts, context = await self._send(connection, batch)
         if self._unreachable(attempts[0].result):
@@ -275,6 +275,15 @@ class _Session:
         # Judged first, so that a throttle counts this connection as open.
         host.limiter.connection_closed(slot)
         return None, judgement.signal not in _ENDING
+
+    async def _paused_out(self) -> bool:
+        """Wait out the server's pause, if one is in force. False when the
+        run stopped meanwhile, or when the cut that came with the pause left
+        this worker over the cap: it must not send when the pause ends."""
+        pause = self._host.retry_after
+        if not pause.paused:
+            return True
+        return await pause.wait() and not self._host.limiter.over_cap()
 
     def _unreachable(self, result: SendResult) -> bool:
         """Whether a send found the server out of reach before any of it went

@@ -60,7 +60,7 @@ MODES = {
         drain_repeats=(5, 3),
         rate_count=30,
         learnt_count=200,
-        graph_count=1_000,
+        graph_count=1_500,
     ),
     "full": Mode(
         goodput_count=1_000,
@@ -71,7 +71,7 @@ MODES = {
         drain_repeats=(7, 5),
         rate_count=60,
         learnt_count=400,
-        graph_count=2_000,
+        graph_count=3_000,
     ),
 }
 

@@ -50,3 +50,21 @@ async def test_a_refusal_without_a_pause_probes_as_before(
         made = succeed(limiter, slots, rounds=50)
 
     assert [c.reason for c in made] == [ChangeReason.PROBE]
+
+
+async def test_a_request_slot_that_delivered_since_the_cut_is_a_new_over_shoot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # An HTTP provider refuses whichever request is one too many, also one
+    # on a slot that opened before the last cut: once that slot has
+    # delivered since the cut, its refusal is news, not a leftover.
+    for pause_s, counted in ((1.0, True), (0.0, False)):
+        limiter, _ = make(initial_cap=4)
+        async with contextlib.AsyncExitStack() as stack:
+            slots = await take_many(stack, limiter, 4)
+            assert limiter.record_throttle(slots[3], pause_s=pause_s) is not None
+            limiter.connection_closed(slots[3])
+            assert limiter.record_throttle(slots[2], pause_s=pause_s) is None  # the same over-shoot
+            limiter.record_success(slots[0])  # delivered since the cut
+            change = limiter.record_throttle(slots[0], pause_s=pause_s)
+        assert (change is not None) is counted

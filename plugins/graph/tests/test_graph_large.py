@@ -227,3 +227,24 @@ async def test_what_graph_cannot_take_fails_before_any_request(
             "that can go apart, more than the 3.0 MB one Graph request takes",
         ),
     ]
+
+
+async def test_a_draft_graph_refuses_to_send_is_deleted(graph_config: MakeConfig) -> None:
+    refused = GraphAnswer(
+        status=400,
+        code="ErrorInvalidRecipients",
+        message="At least one recipient isn't valid.",
+        applies_to="/send",
+    )
+    envelope = message_with(
+        Attachment(filename="q3.pdf", content_type="application/pdf", content=LARGE)
+    )
+    with FakeGraphServer(answers=[refused]) as graph:
+        report = await send_batch_async([envelope], config=graph_config(graph))
+
+    assert [r.status for r in report.results] == [Status.FAILED]
+    assert summary(graph.requests)[-2:] == [
+        ("POST", f"{USERS}/messages/{{id}}/send", 400),
+        ("DELETE", f"{USERS}/messages/{{id}}", 204),
+    ]
+    assert graph.deliveries == {} and graph.statistics().drafts_left == 0

@@ -21,7 +21,7 @@ import base64
 import json
 import logging
 
-from adaptsend import Envelope, SendResult, TokenCache
+from adaptsend import Envelope, Outcome, SendResult, TokenCache
 from adaptsend_graph._http import Answer, Failure, GraphHTTP, NetworkFailure
 from adaptsend_graph._split import ONE_REQUEST_BYTES, Detached, Split
 from adaptsend_graph._verdicts import Step, verdict
@@ -33,6 +33,7 @@ UPLOAD_RANGE_BYTES = 10 * 320 * 1024
 #: Attachments smaller than this are added in one request (as Graph advises).
 SMALL_ATTACHMENT_BYTES = ONE_REQUEST_BYTES
 
+#: What one request came back with.
 Called = Answer | NetworkFailure
 
 
@@ -56,8 +57,13 @@ class LargeSend:
             if failed is not None:
                 self._delete(draft)
                 return self._failed(failed, Step.ATTACH)
-        sent = self._call("POST", f"{draft}/send", b"", {})
-        return verdict(sent, self._http.settings, Step.SEND_DRAFT)
+        result = verdict(
+            self._call("POST", f"{draft}/send", b"", {}), self._http.settings, Step.SEND_DRAFT
+        )
+        if result.outcome not in (Outcome.SENT, Outcome.UNKNOWN):
+            # Refused: the draft was not sent, and the next try makes a new one.
+            self._delete(draft)
+        return result
 
     def _attach(self, draft: str, attachment: Detached) -> Called | None:
         """Add ``attachment`` to the draft; None when done, else the answer
