@@ -178,6 +178,27 @@ async def test_a_403_stops_the_run_with_a_sentence_saying_which(
     assert {r.attempts for r in report.results} == {0}
 
 
+async def test_a_from_the_mailbox_may_not_send_as_stops_the_run_saying_so(
+    graph_config: MakeConfig, reports: Reports
+) -> None:
+    denied = GraphAnswer(
+        status=403,
+        code="ErrorSendAsDenied",
+        message="The user account which was used to submit this request does not have the "
+        "right to send mail on behalf of the specified sending account.",
+    )
+    with FakeGraphServer(answers=[denied]) as graph:
+        config = graph_config(graph, limiter={"initial_cap": 1, "max_cap": 1})
+        report = await send_batch_async(reports(2), config=config)
+
+    fatal = report.run.fatal
+    assert fatal is not None and fatal.stage.value == "mail"
+    assert fatal.describe().endswith(
+        f"({MAILBOX} may not send as the message's From address: send from {MAILBOX}, "
+        "or give it Send As on that address)"
+    )
+
+
 async def test_an_unknown_mailbox_stops_the_run(graph_config: MakeConfig, reports: Reports) -> None:
     with FakeGraphServer(mailboxes=["someone.else@contoso.com"]) as graph:
         report = await send_batch_async(reports(2), config=graph_config(graph))

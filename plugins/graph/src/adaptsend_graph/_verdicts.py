@@ -66,6 +66,12 @@ def _answered(answer: Answer, settings: GraphSettings, step: Step) -> SendResult
         return _result(status, text, Outcome.QUOTA, answer)
     if status == 429:
         return _result(status, text, _throttle(answer), answer)
+    if code == "ErrorSendAsDenied":
+        sentence = (
+            f"{settings.mailbox} may not send as the message's From address: send from "
+            f"{settings.mailbox}, or give it Send As on that address"
+        )
+        return _result(status, f"{text} ({sentence})", Outcome.FATAL, answer, stage=Stage.MAIL)
     if status in (401, 403):
         sentence = _refusal(answer, settings, step)
         return _result(status, f"{text} ({sentence})", Outcome.FATAL, answer, stage=Stage.AUTH)
