@@ -34,6 +34,7 @@ from adaptsend.agent._batch import (
 from adaptsend.alerts._model import Alert, AlertSink, Severity, SinkContext, TopReply
 from adaptsend.config._alerts import AlertRuleConfig, AlertsConfig, EmailAlertConfig
 from adaptsend.config._metrics import MetricsConfig
+from adaptsend.config._oauth import OAuthConfig
 from adaptsend.config._settings import (
     ClassifierConfig,
     Config,
@@ -49,7 +50,8 @@ from adaptsend.config._settings import (
 from adaptsend.engine._report import DispatcherStatistics, RunReport
 from adaptsend.hookspecs import hookimpl
 from adaptsend.limits._records import CapChange
-from adaptsend.oauth._tokens import AccessToken, TokenError, TokenProvider
+from adaptsend.oauth._tokens import AccessToken, TokenCache, TokenError, TokenProvider
+from adaptsend.oauth._transport_tokens import TokenSettings, TokenUser, oauth_secrets
 from adaptsend.plugins._manager import Plugins, load_plugins
 from adaptsend.transports._contract import (
     BatchConnection,
@@ -87,6 +89,7 @@ __all__ = [
     "MessageError",
     "MessageResult",
     "MetricsConfig",
+    "OAuthConfig",
     "Outcome",
     "PluginError",
     "Plugins",
@@ -104,8 +107,11 @@ __all__ = [
     "Status",
     "StoreConfig",
     "StoreError",
+    "TokenCache",
     "TokenError",
     "TokenProvider",
+    "TokenSettings",
+    "TokenUser",
     "TopReply",
     "Transport",
     "TransportError",
@@ -114,6 +120,7 @@ __all__ = [
     "hookimpl",
     "load_config",
     "load_plugins",
+    "oauth_secrets",
     "send_batch",
     "send_batch_async",
     "structure_settings",

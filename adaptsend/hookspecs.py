@@ -78,7 +78,11 @@ def adaptsend_register_transports(register: Callable[[str, TransportFactory], No
     agent, in the trio thread, and raises ``ConfigError`` for settings it
     cannot use; the transport's async methods are awaited in the dispatcher's
     nursery and must run blocking work with
-    ``trio.to_thread.run_sync(..., limiter=threads)``.
+    ``trio.to_thread.run_sync(..., limiter=threads)``. A transport without
+    SMTP replies gives its own verdict in ``SendResult.outcome``, and the
+    server's ``Retry-After`` in ``retry_after_s`` (every connection of the
+    key waits it out); one with OAuth settings of its own is a
+    :class:`~adaptsend.TokenUser`, handed its token cache by the agent.
     Called once, in the main thread, when the plugin manager is built.
     """
 
@@ -104,8 +108,11 @@ def adaptsend_register_token_providers(
     make_provider)``.
 
     ``[smtp.oauth] provider`` picks one by name when ``[smtp] auth =
-    "xoauth2"``; ``msal`` and ``command`` are built in. The factory is called
-    once per agent, in the main thread, with the whole configuration (a
+    "xoauth2"``, and ``[plugin.NAME.oauth] provider`` for a transport with
+    OAuth settings of its own (the factory then finds that table's settings
+    in ``config.smtp.oauth``); ``msal`` and ``command`` are built in. The
+    factory is called once per agent and table, in the main thread, with the
+    whole configuration (a
     provider's own settings go in ``[plugin.NAME]``), and raises
     ``ConfigError`` for settings it cannot use; it does no I/O. The provider's
     ``fetch()`` returns a new ``AccessToken`` each time it is called (never one

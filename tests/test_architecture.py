@@ -20,7 +20,7 @@ VOCABULARY = {"_models", "_errors", "hookspecs"}
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
     "classify": {"config"},
-    "oauth": {"config"},
+    "oauth": {"config", "plugins"},
     "transports": {"oauth"},
     "transports.smtp": {"transports", "config", "classify", "oauth"},
     "store": {"config", "limits"},

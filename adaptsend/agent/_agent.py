@@ -27,6 +27,7 @@ from adaptsend.engine._report import RunReport
 from adaptsend.metrics._registry import AgentMetrics
 from adaptsend.metrics._server import MetricsEndpoint, keeping_metrics
 from adaptsend.oauth._tokens import TokenCache, xoauth2_response
+from adaptsend.oauth._transport_tokens import TokenSettings, TokenUser, token_cache
 from adaptsend.plugins._manager import Plugins, load_plugins
 from adaptsend.store._api import Store
 from adaptsend.store._thread import StoreThread
@@ -74,6 +75,7 @@ class Agent:
         self._metrics = AgentMetrics() if config.metrics.port is not None else None
         #: Where ``/metrics`` is served, while :meth:`keeping_metrics` serves it.
         self.metrics_endpoint: MetricsEndpoint | None = None
+        self._table_tokens: dict[str, TokenCache] = {}
 
     def __enter__(self) -> Agent:
         return self
@@ -102,9 +104,20 @@ class Agent:
     def _new_transport(self, threads: trio.CapacityLimiter) -> Transport:
         factory = self.plugins.transport_factory(self.config.run.transport)
         transport = factory(self.config, threads)
-        if self.tokens is not None and isinstance(transport, UsesTokens):
+        if isinstance(transport, TokenUser):
+            transport.use_tokens(self._tokens_for(transport.token_settings))
+        elif self.tokens is not None and isinstance(transport, UsesTokens):
             transport.use_tokens(self.tokens)
         return transport
+
+    def _tokens_for(self, settings: TokenSettings) -> TokenCache:
+        """The token cache of a transport's own OAuth table, one per table:
+        the queue's transport and the alert mail's share their tokens."""
+        if settings.table not in self._table_tokens:
+            self._table_tokens[settings.table] = token_cache(
+                settings, config=self.config, plugins=self.plugins, on_token=self.redactor.add
+            )
+        return self._table_tokens[settings.table]
 
     @property
     def sending_key(self) -> str:

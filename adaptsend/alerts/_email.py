@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import attrs
 import trio
 
 from adaptsend._errors import ConfigError
-from adaptsend._models import Envelope, Message, Reply
+from adaptsend._models import Envelope, Message, Outcome, Reply
 from adaptsend.alerts._model import Alert, SinkContext
 from adaptsend.config._alerts import EmailAlertConfig
 from adaptsend.sources._compose import compose
-from adaptsend.transports._contract import Transport, TransportError
+from adaptsend.transports._contract import SendResult, Transport, TransportError
 
 log = logging.getLogger("adaptsend.alerts")
 
@@ -59,31 +60,55 @@ class EmailSink:
             self._transport = self._open_transport()
         settings = self._settings
         for attempt in range(1, settings.attempts + 1):
-            reply = await _try_once(self._transport, envelope)
-            if reply is None:
+            refusal = await _try_once(self._transport, envelope)
+            if refusal is None:
                 return
-            permanent = reply.code is not None and reply.code >= 500
-            if permanent or attempt == settings.attempts:
+            reply = refusal.reply
+            if refusal.final or attempt == settings.attempts:
                 raise EmailAlertError(
                     f"the alert mail to {', '.join(settings.to)} was not accepted after "
                     f"{attempt} try(ies): {reply.describe()}"
                 )
             log.info("alert mail refused (%s); trying again", reply.describe())
-            await trio.sleep(settings.retry_delay_s * attempt)
+            await trio.sleep(max(settings.retry_delay_s * attempt, refusal.retry_after_s or 0.0))
 
 
-async def _try_once(transport: Transport, envelope: Envelope) -> Reply | None:
+@attrs.frozen(kw_only=True)
+class _Refusal:
+    reply: Reply
+    #: Trying again cannot help.
+    final: bool
+    #: The server's own word on when to try again.
+    retry_after_s: float | None = None
+
+
+async def _try_once(transport: Transport, envelope: Envelope) -> _Refusal | None:
     """Send once on a new connection; None when accepted, else the refusal."""
     try:
         connection = await transport.connect()
     except TransportError as exc:
-        return exc.reply
+        final = exc.outcome in _FINAL
+        return _Refusal(reply=exc.reply, final=final, retry_after_s=exc.retry_after_s)
     try:
         result = await connection.send(envelope)
     finally:
         await connection.close()
-    code = result.reply.code
-    return None if code is not None and 200 <= code < 300 else result.reply
+    return _refusal(result)
+
+
+def _refusal(result: SendResult) -> _Refusal | None:
+    """The transport's own verdict when it gives one, else the SMTP reply's."""
+    reply, outcome = result.reply, result.outcome
+    if outcome is None:
+        if reply.code is not None and 200 <= reply.code < 300:
+            return None
+        return _Refusal(reply=reply, final=reply.code is not None and reply.code >= 500)
+    if outcome is Outcome.SENT:
+        return None
+    return _Refusal(reply=reply, final=outcome in _FINAL, retry_after_s=result.retry_after_s)
+
+
+_FINAL = frozenset({Outcome.PERMANENT, Outcome.FATAL})
 
 
 def alert_message(alert: Alert, settings: EmailAlertConfig, sender: str) -> Message:

@@ -18,6 +18,7 @@ from rich.console import Console
 from adaptsend._models import Message
 from adaptsend.agent._agent import Agent
 from adaptsend.cli._common import exit_code, fail_cleanly
+from adaptsend.cli._demo_graph import run_graph_demo
 from adaptsend.cli._interactive import run_with_signals
 from adaptsend.cli._progress import describe_change, write_summary
 from adaptsend.config._settings import Config, LimiterConfig, RetryConfig, SMTPConfig, StoreConfig
@@ -38,14 +39,31 @@ class _CapChangePrinter:
 @click.option("--messages", default=100, show_default=True, help="How many messages to send.")
 @click.option("--limit", default=3, show_default=True, help="The server's hidden connection limit.")
 @click.option("--latency-ms", default=30, show_default=True, help="The server's delay per message.")
+@click.option(
+    "--transport",
+    type=click.Choice(["smtp", "graph"]),
+    default="smtp",
+    show_default=True,
+    help="SMTP, or Microsoft Graph's sendMail (a local fake; needs adaptsend-graph).",
+)
 @fail_cleanly
-def demo(messages: int, limit: int, latency_ms: int) -> None:
+def demo(messages: int, limit: int, latency_ms: int, transport: str) -> None:
     """Send a batch through a local server that throttles like Microsoft 365.
 
     Needs no configuration and touches nothing outside a temporary directory.
     """
     if messages < 1 or limit < 1 or latency_ms < 0:
         raise click.UsageError("--messages and --limit must be at least 1, --latency-ms 0 or more")
+    if transport == "graph":
+        envelopes = (compose(_demo_message(n)) for n in range(messages))
+        report = run_graph_demo(
+            envelopes,
+            count=messages,
+            limit=limit,
+            latency_s=latency_ms / 1000,
+            printer=_CapChangePrinter(),
+        )
+        sys.exit(exit_code(report))
     with (
         tempfile.TemporaryDirectory(prefix="adaptsend-demo-") as workdir,
         ThrottlingSMTPServer(limit=limit, latency_s=latency_ms / 1000) as server,

@@ -85,6 +85,7 @@ class Dispatcher:
             config, store, transport.sending_key, self.owner, on_full=self._pauses.day_full
         )
         self.outage = self._pauses.outage
+        self.retry_after = self._pauses.retry_after
         self.quota_reached = self._pauses.quota_reached
         self._store = store
         self._run = config.run
@@ -148,6 +149,7 @@ class Dispatcher:
         self.rate.stop()
         if self.recipients is not None:
             self.recipients.stop()
+        self.retry_after.stop()
         self.feeder.wake()
         self._wake_staff.set()
 

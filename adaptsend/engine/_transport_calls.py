@@ -44,7 +44,9 @@ async def connect(transport: Transport) -> tuple[Connection | None, ConnectFailu
     try:
         return await transport.connect(), None
     except TransportError as exc:
-        result = SendResult(reply=exc.reply, connection_usable=False)
+        result = SendResult(
+            reply=exc.reply, connection_usable=False, retry_after_s=exc.retry_after_s
+        )
         return None, ConnectFailure(result=result, outcome=exc.outcome)
     except AdaptsendError:
         raise

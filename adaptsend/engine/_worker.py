@@ -19,6 +19,7 @@ from collections.abc import Callable
 import trio
 
 from adaptsend._models import ClaimedMessage, Outcome, utcnow
+from adaptsend.engine._heed import heed
 from adaptsend.engine._judge import AttemptContext, Judgement
 from adaptsend.engine._transport_calls import ConnectFailure, connect, send
 from adaptsend.engine._worker_host import SessionEnd, WorkerHost
@@ -203,19 +204,27 @@ class _Session:
         whether to go on at all."""
         reused = connection is not None
         if connection is None:
+            if not await self._paused_out():
+                return None, False
             connection, keep = await self._open(slot)
             if connection is None:
                 return None, keep
             # Checked once per connection: a protocol check is not cheap.
             self._batching = isinstance(connection, BatchConnection)
         batch = await self._admit(slot)
-        if batch is None:
-            # The run stopped while this batch waited for the budgets.
+        if batch is None or (batch and not await self._paused_out()):
+            # The run stopped while this batch waited for the budgets or the
+            # server's pause, or the cap was cut meanwhile.
             return connection, False
         if not batch:
             # Its messages can never fit the day's recipient budget: failed, unsent.
             return connection, True
         attempts, context = await self._send(connection, batch)
+        if self._unreachable(attempts[0].result):
+            # Connecting inside the send failed: an outage, as in _open.
+            await self._drop(slot, connection)
+            self._host.outage.failed(self._host.judge.clean(attempts[0].result.reply))
+            return None, True
         if reused and attempts[0].result.untouched:
             # The server closed the idle connection before our first command:
             # nothing was sent, so reconnect and try once more without counting it.
@@ -249,9 +258,10 @@ class _Session:
         host = self._host
         context = self._context()
         self._rate_epoch = host.rate.epoch
+        opening = trio.current_time()
         connection, failure = await self._connect(slot)
         if connection is not None:
-            host.outage.reached()
+            host.outage.reached(since=opening)
             return connection, True
         assert failure is not None
         forced = failure.outcome
@@ -263,12 +273,28 @@ class _Session:
             host.limiter.connection_closed(slot)
             return None, True
         # The server answered (a throttle, a refusal, a bad password): it is there.
-        host.outage.reached()
+        host.outage.reached(since=opening)
         message = self._pending.popleft()
         judgement = await self._judge(slot, message, failure.result, context, outcome=forced)
         # Judged first, so that a throttle counts this connection as open.
         host.limiter.connection_closed(slot)
         return None, judgement.signal not in _ENDING
+
+    async def _paused_out(self) -> bool:
+        """Wait out the server's pause, if one is in force. False when the
+        run stopped meanwhile, or when the cut that came with the pause left
+        this worker over the cap: it must not send when the pause ends."""
+        pause = self._host.retry_after
+        if not pause.paused:
+            return True
+        return await pause.wait() and not self._host.limiter.over_cap()
+
+    def _unreachable(self, result: SendResult) -> bool:
+        """Whether a send found the server out of reach before any of it went
+        out (a transport that connects inside its sends, such as HTTP's)."""
+        if not result.untouched:
+            return False
+        return unreachable(result.reply, result.outcome or self._host.judge.classify(result.reply))
 
     def _batch(self) -> list[ClaimedMessage]:
         """The pending messages to send in one go, topped up from the channel
@@ -357,23 +383,7 @@ class _Session:
     ) -> Judgement:
         host = self._host
         judgement = host.judge.judge(message, result, context, outcome=outcome)
-        signal = judgement.signal
-        if host.recipients is not None:
-            host.recipients.settle(message, result, signal)
-        if signal is Outcome.THROTTLED:
-            host.limiter.record_throttle(slot)
-        elif signal is Outcome.RATE:
-            host.rate.record_rate(self._rate_epoch)
-        elif signal is Outcome.SENT:
-            host.limiter.record_success(slot)
-            host.rate.record_delivery(self._rate_epoch)
-        elif signal is Outcome.FATAL:
-            # The judged reply, secrets hidden: it is printed as "stopped: ...".
-            host.stop(fatal=judgement.reply or host.judge.clean(result.reply))
-        if signal is Outcome.QUOTA:
-            host.quota_reached(judgement.reply or host.judge.clean(result.reply))
-        else:
-            host.outage.answered()
+        heed(host, slot, message, result, judgement, rate_epoch=self._rate_epoch)
         try:
             self._results.send_nowait(judgement)
         except trio.WouldBlock:

@@ -14,6 +14,7 @@ from adaptsend.limits._choice import Limiter
 from adaptsend.limits._day_budget import RecipientBudget
 from adaptsend.limits._outage import Outage
 from adaptsend.limits._rate_adapt import MessageRate
+from adaptsend.limits._retry_after import RetryAfter
 from adaptsend.transports._contract import Transport
 
 
@@ -24,6 +25,8 @@ class WorkerHost(Protocol):
     transport: Transport
     judge: Judge
     outage: Outage
+    #: The server's own pause (``Retry-After``): no connect, no send until it ends.
+    retry_after: RetryAfter
     #: The adaptive message rate (unlimited until a "too fast" reply, or
     #: ``[limiter] max_per_minute``).
     rate: MessageRate

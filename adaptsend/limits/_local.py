@@ -35,6 +35,11 @@ from adaptsend.limits._policy import (
 )
 from adaptsend.limits._records import CapChange, DecisionCounts, LimiterStatistics
 
+#: A refusal that pauses the whole key (an HTTP ``Retry-After``) costs every
+#: connection that long, and so may a failed probe: the next probe waits this
+#: many times the pause, which keeps probing under about 5% of the time.
+PAUSED_PROBE_GAP = 20
+
 
 @attrs.define(eq=False)
 class Slot:
@@ -55,6 +60,8 @@ class Slot:
     #: the level it is on trial for until it delivers. Before the run's first
     #: delivery, the cap if that is more: the most it can be.
     level: int | None = None
+    #: The epoch of this connection's latest delivery.
+    delivered_epoch: int = -1
 
 
 class AIMDLimiter:
@@ -139,17 +146,27 @@ class AIMDLimiter:
                 slot.delivered = False
                 self._proven -= 1
 
-    def record_throttle(self, slot: Slot) -> CapChange | None:
+    def record_throttle(self, slot: Slot, *, pause_s: float = 0.0) -> CapChange | None:
         """Report that the provider refused ``slot``'s connection for load.
 
         Returns the decision, or None when the throttle was ignored because the
         connection dates from before the last cut (that over-shoot was already
         paid for). A slot without an open connection (refused while
-        connecting) counts as one more open connection.
+        connecting) counts as one more open connection. ``pause_s``: the
+        refusal paused the whole key that long (``Retry-After``), so the next
+        probe, which may cost as much again, waits :data:`PAUSED_PROBE_GAP` times it.
         """
+        if pause_s > 0:
+            self._hold_probes(PAUSED_PROBE_GAP * pause_s)
         budget = self._budget
         level = None if slot.delivered else on_trial_at(budget, slot.level)
-        if slot.epoch != budget.epoch:
+        # A request slot (pause_s) is refused per request, whichever is the
+        # one too many: one that delivered since the last cut is no leftover
+        # of that over-shoot, however long ago it opened.
+        current = slot.epoch == budget.epoch or (
+            pause_s > 0 and slot.delivered_epoch == budget.epoch
+        )
+        if not current:
             self._counts.ignored_throttles += 1
             self._budget = narrow(budget, trial_level=level) or budget
             return None
@@ -169,6 +186,7 @@ class AIMDLimiter:
     def record_success(self, slot: Slot) -> CapChange | None:
         """Report a delivery on ``slot``'s connection; returns a growth decision, if any."""
         self._counts.successes += 1
+        slot.delivered_epoch = self._budget.epoch
         if slot.connected and not slot.delivered:
             slot.delivered = True
             self._proven += 1
@@ -187,6 +205,13 @@ class AIMDLimiter:
             successes_since_cut=self._successes_since_cut,
         )
         return None if grown is None else self._decided(grown)
+
+    def _hold_probes(self, for_s: float) -> None:
+        run = self._budget.run
+        if run is None:
+            return
+        until = max(run.probe_not_before, trio.current_time() + for_s)
+        self._budget = attrs.evolve(self._budget, run=attrs.evolve(run, probe_not_before=until))
 
     def _decided(self, new: Budget) -> CapChange:
         old, self._budget = self._budget, new

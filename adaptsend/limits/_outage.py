@@ -80,10 +80,15 @@ class Outage:
             with trio.move_on_at(math.inf if self._probing else self._probe_at):
                 await changed.wait()
 
-    def reached(self) -> None:
+    def reached(self, *, since: float | None = None) -> None:
         """A connection opened: the outage, if any, is over (a quota's pause
-        lasts until the probe's message is answered)."""
+        lasts until the probe's message is answered). One that began opening
+        (at trio time ``since``) before the outage began says nothing new, as
+        those that fail together then: a transport that connects inside its
+        sends opens connections without reaching the server at all."""
         if self.quota:
+            return
+        if self.started is not None and since is not None and since < self.started:
             return
         self._probing = False
         if self.started is None:

@@ -1,10 +1,12 @@
 """What a run does when its sending key must pause: the server cannot be
-reached (an outage), it reports a quota that clears with time, or the key's
-daily recipient budget is used up.
+reached (an outage), it reports a quota that clears with time, it says
+when to come back (``Retry-After``), or the key's daily recipient budget is
+used up.
 
 The :class:`~adaptsend.limits._outage.Outage` gate keeps the workers from
-connecting; this tells people (a log line, the plugins and alert rules) and,
-for a quota, the store, so that every agent on it keeps the pause. The
+connecting, and :class:`~adaptsend.limits._retry_after.RetryAfter` from
+sending at all; this tells people (a log line, the plugins and alert rules)
+and, for a quota, the store, so that every agent on it keeps the pause. The
 daily budget keeps its own pause (``_day_budget``): every agent counts the
 same recipients in the store.
 """
@@ -21,6 +23,7 @@ from adaptsend._models import Reply, utcnow
 from adaptsend.config._settings import Config
 from adaptsend.limits._day_budget import DayFull
 from adaptsend.limits._outage import Outage
+from adaptsend.limits._retry_after import RetryAfter
 from adaptsend.plugins._manager import Plugins
 from adaptsend.store._thread import StoreThread
 
@@ -46,6 +49,7 @@ class KeyPauses:
             max_delay_s=config.retry.max_delay_s,
             on_change=self._reachability_changed,
         )
+        self.retry_after = RetryAfter(on_pause=self._paused_by_server)
         self._quota_pause_s = config.limiter.quota_pause_s
         self._outage_wait_s = config.run.outage_wait_s
         #: When the run ended because the day's budget was used up: what the
@@ -97,6 +101,15 @@ class KeyPauses:
         """Make the key's waiting messages due after the pause, for every agent."""
         store = self._store
         await store.call(store.store.pause_key, sending_key=self._key, pause_s=self._quota_pause_s)
+
+    def _paused_by_server(self, seconds: float, reply: Reply) -> None:
+        # Routine for an HTTP provider's throttling: not a warning.
+        log.info(
+            "the server of %s asks that nothing be sent for %g s (%s); every connection waits",
+            self._key,
+            seconds,
+            reply.describe(),
+        )
 
     def _reachability_changed(self, since: dt.datetime | None, reply: Reply | None) -> None:
         if since is not None and reply is not None:

@@ -76,6 +76,9 @@ class RunLearning:
     #: The most connections that have delivered at once in this run, less
     #: one for each failed probe of a fall.
     most_proven: int = 0
+    #: No probe before this time: the last refusal paused the whole key (an
+    #: HTTP ``Retry-After``), and a probe may cost that much again.
+    probe_not_before: float = -math.inf
 
 
 @attrs.frozen(kw_only=True)
@@ -254,6 +257,8 @@ def grow(
 def probe_due(budget: Budget, *, settings: LimiterConfig, now: float, successes: int) -> bool:
     """Whether enough has gone well since the last cut to try the ceiling:
     the seconds, or ``successes`` at a binding cap since the cut."""
+    if budget.run is not None and now < budget.run.probe_not_before:
+        return False
     if budget.last_cut_at is None or now - budget.last_cut_at >= budget.probe_interval_s:
         return True
     windows = probe_after_windows(budget, settings)

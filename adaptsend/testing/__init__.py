@@ -11,8 +11,16 @@ Run it in its own process with ``python -m adaptsend.testing --help``.
 For plugin authors there is also :class:`HTTPReceiver`, a real HTTP server on
 127.0.0.1 that records requests (for webhook sinks), and :class:`RecordingSink`,
 an alert sink that keeps what it is given.
+
+:class:`FakeGraphServer` is Microsoft Graph's mail sending on 127.0.0.1: it
+checks the bearer token, decodes the MIME, throttles over a concurrency
+limit with ``429`` and ``Retry-After``, can answer ``503`` or stall, and
+counts deliveries per Message-ID (``adaptsend.testing.graph`` has the
+answers it can be told to give).
 """
 
+from adaptsend.testing._graph_answers import DEFAULT_GRAPH_TOKEN, GraphAnswer, GraphFault
+from adaptsend.testing._graph_server import FakeGraphServer
 from adaptsend.testing._http import HTTPReceiver, ReceivedRequest
 from adaptsend.testing._instant import InstantTransport, InstantTransportPlugin
 from adaptsend.testing._ledger import ReceivedMessage
@@ -27,9 +35,13 @@ from adaptsend.testing._sinks import RecordingSink
 from adaptsend.testing._statistics import ServerStatistics
 
 __all__ = [
+    "DEFAULT_GRAPH_TOKEN",
     "DEFAULT_GREETING_REFUSAL",
     "DEFAULT_THROTTLE_REPLY",
     "HOOK_STAGES",
+    "FakeGraphServer",
+    "GraphAnswer",
+    "GraphFault",
     "HTTPReceiver",
     "InstantTransport",
     "InstantTransportPlugin",

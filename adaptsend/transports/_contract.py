@@ -30,7 +30,16 @@ class SendResult:
 
     ``untouched`` says that nothing of this message reached a server that could
     act on it (the connection was found closed before its first command): it
-    may go again on a new connection without counting as an attempt.
+    may go again on a new connection without counting as an attempt. When the
+    reply's stage is ``connect`` or ``tls`` and the verdict is transient, the
+    server could not be reached at all: the key's messages wait, uncharged,
+    as when a connection cannot be opened (an HTTP transport connects inside
+    its sends).
+
+    ``retry_after_s`` is the server's own word on when to come back (HTTP's
+    ``Retry-After``): nothing more is sent to this sending key, by any
+    connection, until that many seconds have passed. Sends already under way
+    finish.
     """
 
     reply: Reply
@@ -38,6 +47,7 @@ class SendResult:
     connection_usable: bool = True
     outcome: Outcome | None = None
     untouched: bool = False
+    retry_after_s: float | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -65,22 +75,30 @@ class SendAttempt:
 class TransportError(Exception):
     """Opening a connection failed; ``reply`` says how (code None for a local error).
 
-    ``outcome`` is the transport's own verdict where the reply alone would
-    mislead: :attr:`Outcome.FATAL` when the server cannot do what the
-    configuration asks (so the run stops for a person), for example. None:
-    the reply is classified like any other.
+    ``outcome`` is the transport's own verdict, as in :class:`SendResult`
+    (None: classify the reply; :attr:`Outcome.FATAL` when a person must act).
+    ``retry_after_s``: the server refused the connection (or request slot) and
+    said when to come back; nothing is sent to the sending key until then.
     """
 
-    def __init__(self, reply: Reply, *, outcome: Outcome | None = None) -> None:
+    def __init__(
+        self,
+        reply: Reply,
+        *,
+        outcome: Outcome | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(reply.describe())
         self.reply = reply
         self.outcome = outcome
+        self.retry_after_s = retry_after_s
 
 
 @runtime_checkable
 class UsesTokens(Protocol):
-    """A transport that logs in with OAuth access tokens: the agent hands it
-    the token cache made from the configured token provider."""
+    """A transport that logs in with the OAuth access tokens of ``[smtp.oauth]``:
+    the agent hands it the token cache made from the configured provider. (A
+    transport with token settings of its own is a ``TokenUser``.)"""
 
     def use_tokens(self, tokens: TokenCache) -> None: ...
 

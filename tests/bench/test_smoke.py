@@ -115,6 +115,18 @@ def test_quota_reports_who_met_the_quota_reply_and_who_failed() -> None:
     assert "- quota after 12 of 20, found by the relay's reply: at most 8 met" in output
 
 
+def test_graph_compares_adaptsend_with_a_sender_that_knows_the_limit() -> None:
+    output = run_bench("graph")
+    rows = rows_of(output, "Graph, a hidden limit of 4 requests")
+    assert [row[0] for row in rows] == ["knows the limit (cap fixed at 4)", "adaptsend (not told)"]
+    assert rows[0][3] == "1.00x"
+    assert [(row[4], row[5]) for row in rows] == [("40 / 40", "0")] * 2
+    # The knowing sender is never refused.
+    assert rows[0][6:10] == ["0", "0", "0", "0"]
+    assert "- drain ≤ 1.10x a sender that knows the limit:" in output
+    assert "- every message delivered once: met" in output
+
+
 def test_the_soak_sends_every_message_once_but_counted_unknowns() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--messages", "300", "--agents", "2", "--every", "20"],

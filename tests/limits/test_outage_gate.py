@@ -79,3 +79,20 @@ async def test_a_quota_pause_lasts_until_a_message_is_answered(
     assert not outage.down
     await outage.wait_turn()  # at once
     assert changes == []  # a quota is not an outage: no reachability news
+
+
+async def test_a_connection_that_began_opening_before_the_outage_ends_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    changes: list[object] = []
+    outage = gate(changes)
+    opening = trio.current_time()
+    await trio.sleep(0.5)
+    outage.failed(REFUSED)
+    # Began before the outage (an HTTP transport's connection reaches nothing).
+    outage.reached(since=opening)
+    assert outage.down
+    await outage.wait_turn()  # the probe's turn, after the outage began
+    outage.reached(since=trio.current_time())
+    assert not outage.down
+    assert [r for _, r in changes] == [REFUSED, None]
