@@ -251,9 +251,8 @@ class _Session:
             host.outage.reached()
             return connection, True
         assert failure is not None
-        forced = failure.outcome
-        if forced is None and unreachable(
-            failure.result.reply, host.judge.classify(failure.result.reply)
+        if failure.result.outcome is None and unreachable(
+            failure.result.reply, host.judge.classify(failure.result.reply).outcome
         ):
             # The outage's reply reaches alerts and logs: secrets hidden first.
             host.outage.failed(host.judge.clean(failure.result.reply))
@@ -262,7 +261,7 @@ class _Session:
         # The server answered (a throttle, a refusal, a bad password): it is there.
         host.outage.reached()
         message = self._pending.popleft()
-        judgement = await self._judge(slot, message, failure.result, context, outcome=forced)
+        judgement = await self._judge(slot, message, failure.result, context)
         # Judged first, so that a throttle counts this connection as open.
         host.limiter.connection_closed(slot)
         return None, judgement.signal not in _ENDING
@@ -339,11 +338,9 @@ class _Session:
         message: ClaimedMessage,
         result: SendResult,
         context: AttemptContext,
-        *,
-        outcome: Outcome | None = None,
     ) -> Judgement:
         host = self._host
-        judgement = host.judge.judge(message, result, context, outcome=outcome)
+        judgement = host.judge.judge(message, result, context)
         signal = judgement.signal
         if signal is Outcome.THROTTLED:
             host.limiter.record_throttle(slot)

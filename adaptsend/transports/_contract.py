@@ -13,6 +13,9 @@ from adaptsend._models import Envelope, Outcome, Reply
 if TYPE_CHECKING:
     from adaptsend.oauth._tokens import TokenCache
 
+#: The rule recorded for a transport's own verdict when it names none.
+TRANSPORT_RULE = "transport"
+
 
 @attrs.frozen(kw_only=True)
 class SendResult:
@@ -27,6 +30,8 @@ class SendResult:
     reply says: :attr:`Outcome.UNKNOWN` when the whole content was written and
     no final reply came (the message may have been delivered), or the verdict
     of a transport whose protocol has no SMTP replies. None: classify the reply.
+    ``rule`` names that verdict in the attempt's record, short and stable
+    (``no-final-reply``); :data:`TRANSPORT_RULE` when it is None.
 
     ``untouched`` says that nothing of this message reached a server that could
     act on it (the connection was found closed before its first command): it
@@ -38,6 +43,7 @@ class SendResult:
     connection_usable: bool = True
     outcome: Outcome | None = None
     untouched: bool = False
+    rule: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -68,13 +74,17 @@ class TransportError(Exception):
     ``outcome`` is the transport's own verdict where the reply alone would
     mislead: :attr:`Outcome.FATAL` when the server cannot do what the
     configuration asks (so the run stops for a person), for example. None:
-    the reply is classified like any other.
+    the reply is classified like any other. ``rule`` names that verdict, as
+    :attr:`SendResult.rule` does.
     """
 
-    def __init__(self, reply: Reply, *, outcome: Outcome | None = None) -> None:
+    def __init__(
+        self, reply: Reply, *, outcome: Outcome | None = None, rule: str | None = None
+    ) -> None:
         super().__init__(reply.describe())
         self.reply = reply
         self.outcome = outcome
+        self.rule = rule
 
 
 @runtime_checkable
