@@ -167,6 +167,11 @@ class AttemptRecord:
 
     A recipient refused inside an otherwise accepted transaction gets its own
     record with ``recipient`` set.
+
+    ``rule`` names what decided ``outcome``: a classifier rule (``permanent``,
+    ``site-throttle: <pattern>``), or the transport's own verdict
+    (``no-final-reply``, ``transport``); see docs/replies.md. None only for
+    attempts recorded before rules were kept.
     """
 
     message_pk: int
@@ -177,6 +182,7 @@ class AttemptRecord:
     cap: int
     in_flight: int
     recipient: str | None = None
+    rule: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -146,6 +146,8 @@ def adaptsend_secrets(config: Config) -> Iterable[str]:
 @hookspec
 def adaptsend_attempt_recorded(attempt: AttemptRecord, sending_key: str) -> None:
     """An attempt of a message of ``sending_key`` was written to the store.
+    ``attempt.rule`` names what decided its outcome (a classifier rule, a
+    site pattern, or the transport's own verdict; see docs/replies.md).
 
     Called in the dispatcher's trio thread after each batch is committed, once
     per attempt, before :func:`adaptsend_decision_recorded` for its message.

@@ -188,7 +188,7 @@ class Agent:
         """A dispatcher for one run over this agent's store and transport.
         Its outcomes reach the alert rules while :meth:`alerting` is open."""
         judge = Judge(
-            classify=self.classify,
+            classify=self.classifier.classify,
             retry=self.config.retry,
             min_cap=self.config.limiter.min_cap,
             rng=rng or random.Random(),

@@ -31,7 +31,13 @@ class Verdict:
 @attrs.frozen(kw_only=True)
 class Rule:
     """One named test on a reply, the outcome it stands for, and (optionally)
-    what a person should do about such a reply."""
+    what a person should do about such a reply.
+
+    ``name`` is what an attempt's record keeps, so it stays short and never
+    changes; ``description`` is the reference text of what the rule matches,
+    for people reading the code (docs/replies.md lists every built-in rule by
+    name, in order, with its outcome: a test holds the two together).
+    """
 
     name: str
     outcome: Outcome

@@ -155,7 +155,7 @@ def _enqueue_all(agent: Agent, results: Iterable[Envelope | Rejected]) -> tuple[
 @fail_cleanly
 def status(ctx: click.Context, as_json: bool, since: str) -> None:
     """Messages by status, the daily recipient budgets, and recent failures
-    grouped by reply."""
+    grouped by reply and rule."""
     start = parse_since(since) or utcnow()
     with Agent(load(ctx), existing_store=True) as agent:
         counts = agent.store.counts()
@@ -193,7 +193,14 @@ def status(ctx: click.Context, as_json: bool, since: str) -> None:
     if failures:
         click.echo(f"failures since {start:%Y-%m-%d %H:%M} UTC:")
     for group in failures:
-        click.echo(f"  {group.count:6d}  {group.reply.describe()}  (at {group.reply.stage.value})")
+        click.echo(f"  {group.count:6d}  {group.reply.describe()}  ({_where_and_why(group)})")
+
+
+def _where_and_why(group: FailureGroup) -> str:
+    """``at rcpt, rule permanent``: the step of the reply and the rule that
+    judged it (attempts recorded before rules were kept have none)."""
+    at = f"at {group.reply.stage.value}"
+    return at if group.rule is None else f"{at}, rule {group.rule}"
 
 
 def _budget_line(usage: DayUsage) -> str:
@@ -214,6 +221,7 @@ def _failure_json(group: FailureGroup) -> dict[str, object]:
         "enhanced": group.reply.enhanced,
         "text": group.reply.text,
         "stage": group.reply.stage.value,
+        "rule": group.rule,
         "count": group.count,
         "last_at": group.last_at.isoformat() + "Z",
         "sample_message_ids": list(group.sample_message_ids),

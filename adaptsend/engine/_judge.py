@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 
@@ -13,9 +14,21 @@ from adaptsend._models import AttemptRecord, ClaimedMessage, Decision, Outcome, 
 from adaptsend.config._redact import Redactor
 from adaptsend.config._settings import RetryConfig
 from adaptsend.engine._backoff import retry_delay
-from adaptsend.transports._contract import SendResult
+from adaptsend.transports._contract import TRANSPORT_RULE, SendResult
 
-Classify = Callable[[Reply], Outcome]
+
+class Ruling(Protocol):
+    """What the judge reads of a classifier's verdict: the outcome, and the
+    name of the rule that decided it, which the attempt's record keeps."""
+
+    @property
+    def outcome(self) -> Outcome: ...
+
+    @property
+    def rule(self) -> str: ...
+
+
+Classify = Callable[[Reply], Ruling]
 
 _RETRYABLE = frozenset({Outcome.THROTTLED, Outcome.RATE, Outcome.TRANSIENT, Outcome.UNKNOWN})
 #: Refusals for the provider's load, not the message's fault: counted as
@@ -70,23 +83,25 @@ class Judge:
         message: ClaimedMessage,
         result: SendResult,
         context: AttemptContext,
-        *,
-        outcome: Outcome | None = None,
     ) -> Judgement:
-        """Judge one transaction (or failed connection) for one message.
-        ``outcome`` overrides the classification of the transaction's reply.
-        Every reply in the judgement has its secrets redacted."""
+        """Judge one transaction (or failed connection) for one message: by
+        the transport's own verdict when it gives one, else by classifying
+        the reply. Every reply in the judgement has its secrets redacted."""
         if self.redactor:
             result = self._cleaned(result)
-        signal = outcome or result.outcome or self.classify(result.reply)
+        if result.outcome is None:
+            verdict = self.classify(result.reply)
+            signal, rule = verdict.outcome, verdict.rule
+        else:
+            signal, rule = result.outcome, result.rule or TRANSPORT_RULE
         refused = result.refused
         all_refused = bool(refused) and len(refused) >= len(message.envelope.recipients)
         per_recipient = refused and (
             signal is Outcome.SENT or (all_refused and signal not in _STOPPING)
         )
         if per_recipient:
-            return self._judge_recipients(message, result, signal, context)
-        record = self._record(message, result.reply, signal, context)
+            return self._judge_recipients(message, result, signal, rule, context)
+        record = self._record(message, result.reply, signal, rule, context)
         return Judgement(
             attempts=(record,),
             decision=self._decision(message, signal, result.reply, context),
@@ -104,17 +119,20 @@ class Judge:
         message: ClaimedMessage,
         result: SendResult,
         signal: Outcome,
+        rule: str,
         context: AttemptContext,
     ) -> Judgement:
         verdicts = {rcpt: self.classify(reply) for rcpt, reply in result.refused.items()}
         records = [
-            self._record(message, reply, verdicts[rcpt], context, recipient=rcpt)
+            self._record(
+                message, reply, verdicts[rcpt].outcome, verdicts[rcpt].rule, context, recipient=rcpt
+            )
             for rcpt, reply in result.refused.items()
         ]
         if signal is Outcome.SENT:
-            records.insert(0, self._record(message, result.reply, signal, context))
-        retry = tuple(r for r, v in verdicts.items() if v in _RETRYABLE)
-        failed = tuple(r for r, v in verdicts.items() if v not in _RETRYABLE)
+            records.insert(0, self._record(message, result.reply, signal, rule, context))
+        retry = tuple(r for r, v in verdicts.items() if v.outcome in _RETRYABLE)
+        failed = tuple(r for r, v in verdicts.items() if v.outcome not in _RETRYABLE)
         if retry:
             outcome, left = Outcome.TRANSIENT, retry
         elif failed:
@@ -188,6 +206,7 @@ class Judge:
         message: ClaimedMessage,
         reply: Reply,
         outcome: Outcome,
+        rule: str,
         context: AttemptContext,
         *,
         recipient: str | None = None,
@@ -201,6 +220,7 @@ class Judge:
             cap=context.cap,
             in_flight=context.in_flight,
             recipient=recipient,
+            rule=rule,
         )
 
 

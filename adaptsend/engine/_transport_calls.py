@@ -30,13 +30,16 @@ from adaptsend.transports._contract import (
 
 log = logging.getLogger("adaptsend.worker")
 
+#: The rule recorded when a transport raised where it should have reported.
+TRANSPORT_ERROR = "transport-error"
+
 
 @attrs.frozen(kw_only=True)
 class ConnectFailure:
+    #: How opening failed. Its ``outcome`` is the verdict when the reply alone
+    #: would mislead: FATAL when the server cannot do what the configuration
+    #: asks, TRANSIENT for a transport's bug; None to classify the reply.
     result: SendResult
-    #: The verdict when the reply alone would mislead: FATAL when the server
-    #: cannot do what the configuration asks, TRANSIENT for a transport's bug.
-    outcome: Outcome | None
 
 
 async def connect(transport: Transport) -> tuple[Connection | None, ConnectFailure | None]:
@@ -45,16 +48,19 @@ async def connect(transport: Transport) -> tuple[Connection | None, ConnectFailu
         return await transport.connect(), None
     except TransportError as exc:
         result = SendResult(
-            reply=exc.reply, connection_usable=False, retry_after_s=exc.retry_after_s
+            reply=exc.reply,
+            connection_usable=False,
+            outcome=exc.outcome,
+            rule=exc.rule,
+            retry_after_s=exc.retry_after_s,
         )
-        return None, ConnectFailure(result=result, outcome=exc.outcome)
+        return None, ConnectFailure(result=result)
     except AdaptsendError:
         raise
     except Exception as exc:
         # Not an outage either: the server was never asked.
         reply = _bug_reply(exc, Stage.CONNECT, "opening a connection")
-        result = SendResult(reply=reply, connection_usable=False)
-        return None, ConnectFailure(result=result, outcome=Outcome.TRANSIENT)
+        return None, ConnectFailure(result=_bug_result(reply))
 
 
 async def send(
@@ -78,9 +84,15 @@ async def send(
     except AdaptsendError:
         raise
     except Exception as exc:
-        reply = _bug_reply(exc, Stage.MAIL, "sending")
-        failed = SendResult(reply=reply, connection_usable=False, outcome=Outcome.TRANSIENT)
+        failed = _bug_result(_bug_reply(exc, Stage.MAIL, "sending"))
         return [SendAttempt(result=failed, started_at=at, duration_s=0.0)]
+
+
+def _bug_result(reply: Reply) -> SendResult:
+    """A transport's bug fails the one attempt it hit, to be tried again."""
+    return SendResult(
+        reply=reply, connection_usable=False, outcome=Outcome.TRANSIENT, rule=TRANSPORT_ERROR
+    )
 
 
 def _bug_reply(exc: Exception, stage: Stage, doing: str) -> Reply:

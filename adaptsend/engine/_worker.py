@@ -264,9 +264,8 @@ class _Session:
             host.outage.reached(since=opening)
             return connection, True
         assert failure is not None
-        forced = failure.outcome
-        if forced is None and unreachable(
-            failure.result.reply, host.judge.classify(failure.result.reply)
+        if failure.result.outcome is None and unreachable(
+            failure.result.reply, host.judge.classify(failure.result.reply).outcome
         ):
             # The outage's reply reaches alerts and logs: secrets hidden first.
             host.outage.failed(host.judge.clean(failure.result.reply))
@@ -275,7 +274,7 @@ class _Session:
         # The server answered (a throttle, a refusal, a bad password): it is there.
         host.outage.reached(since=opening)
         message = self._pending.popleft()
-        judgement = await self._judge(slot, message, failure.result, context, outcome=forced)
+        judgement = await self._judge(slot, message, failure.result, context)
         # Judged first, so that a throttle counts this connection as open.
         host.limiter.connection_closed(slot)
         return None, judgement.signal not in _ENDING
@@ -294,7 +293,9 @@ class _Session:
         out (a transport that connects inside its sends, such as HTTP's)."""
         if not result.untouched:
             return False
-        return unreachable(result.reply, result.outcome or self._host.judge.classify(result.reply))
+        return unreachable(
+            result.reply, result.outcome or self._host.judge.classify(result.reply).outcome
+        )
 
     def _batch(self) -> list[ClaimedMessage]:
         """The pending messages to send in one go, topped up from the channel
@@ -378,11 +379,9 @@ class _Session:
         message: ClaimedMessage,
         result: SendResult,
         context: AttemptContext,
-        *,
-        outcome: Outcome | None = None,
     ) -> Judgement:
         host = self._host
-        judgement = host.judge.judge(message, result, context, outcome=outcome)
+        judgement = host.judge.judge(message, result, context)
         heed(host, slot, message, result, judgement, rate_epoch=self._rate_epoch)
         try:
             self._results.send_nowait(judgement)

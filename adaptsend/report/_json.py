@@ -77,6 +77,7 @@ def _failure(group: ReplyGroup) -> dict[str, Any]:
     return {
         "count": group.count,
         "outcome": group.outcome.value,
+        "rule": group.rule,
         **(_reply(group.reply) or {}),
         "first_at": _time(group.first_at),
         "last_at": _time(group.last_at),

@@ -18,6 +18,7 @@ from adaptsend.report._text import (
     OUTCOME_COLOURS,
     SECTIONS,
     THROTTLE_COLOUR,
+    judged_reply,
     lasted,
     slice_label,
     sparkline,
@@ -141,7 +142,7 @@ def _failures(report: IncidentReport) -> RenderableType:
             str(group.count),
             Text(group.outcome.value, style=OUTCOME_COLOURS[group.outcome]),
             group.reply.stage.value,
-            group.reply.describe(),
+            judged_reply(group.reply, group.rule),
             when(group.first_at),
             when(group.last_at),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from adaptsend._models import Outcome
+from adaptsend._models import Outcome, Reply
 from adaptsend.report._build import Timeline
 
 #: One colour per outcome, the same in the terminal and in the charts: green
@@ -35,6 +35,14 @@ SECTIONS = (
     "Oldest waiting messages",
     "Pauses",
 )
+
+
+def judged_reply(reply: Reply, rule: str | None) -> str:
+    """``550 5.1.1 ... (rule permanent)``: a failure's reply and the rule that
+    judged it, so a reader can look the rule up (docs/replies.md). Attempts
+    recorded before rules were kept show the reply alone."""
+    shown = reply.describe()
+    return shown if rule is None else f"{shown} (rule {rule})"
 
 
 def when(moment: dt.datetime | None) -> str:

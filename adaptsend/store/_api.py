@@ -35,12 +35,14 @@ class SchemaOutOfDate(StoreError):
 
 @attrs.frozen(kw_only=True)
 class FailureGroup:
-    """Recent failed attempts that share one reply."""
+    """Recent failed attempts that share one reply and the rule that judged
+    it (None for attempts recorded before rules were kept)."""
 
     reply: Reply
     count: int
     last_at: dt.datetime
     sample_message_ids: tuple[str, ...]
+    rule: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -126,7 +128,8 @@ class Store(Protocol):
 
     def recent_failures(self, *, since: dt.datetime, limit: int) -> list[FailureGroup]:
         """Failed attempts (every outcome but sent) since ``since``, grouped by
-        reply code, enhanced code and text, largest group first."""
+        reply code, enhanced code and text and by the rule that judged them,
+        largest group first."""
 
     def requeue(self, *, statuses: Iterable[Status], since: dt.datetime | None) -> int:
         """Put final messages with one of ``statuses`` (updated at or after

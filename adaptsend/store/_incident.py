@@ -151,12 +151,13 @@ def cap_changes(conn: Connection, *, since: dt.datetime, key: str | None) -> lis
 def reply_groups(
     conn: Connection, *, since: dt.datetime, key: str | None, limit: int
 ) -> list[ReplyGroup]:
-    """Failed attempts since ``since`` by reply and outcome, largest group first."""
+    """Failed attempts since ``since`` by reply, outcome and rule, largest group first."""
     failed = [a.c.started_at >= since, a.c.outcome != Outcome.SENT.value, *_of_key(key)]
     groups = conn.execute(
         select(
             *_REPLY,
             a.c.outcome,
+            a.c.rule,
             # Grouping is by reply; a reply seen at several stages shows one.
             func.min(a.c.stage).label("stage"),
             func.count().label("n"),
@@ -165,7 +166,7 @@ def reply_groups(
         )
         .select_from(_attempts_of(key))
         .where(*failed)
-        .group_by(*_REPLY, a.c.outcome)
+        .group_by(*_REPLY, a.c.outcome, a.c.rule)
         .order_by(desc("n"), desc("last_at"))
         .limit(limit)
     ).all()
@@ -177,13 +178,14 @@ def reply_groups(
             first_at=g.first_at,
             last_at=g.last_at,
             sample_message_ids=_samples(conn, failed, g),
+            rule=g.rule,
         )
         for g in groups
     ]
 
 
 def _samples(conn: Connection, failed: list[ColumnElement[bool]], g: Any) -> tuple[str, ...]:
-    same = [_same(column, getattr(g, column.name)) for column in (*_REPLY, a.c.outcome)]
+    same = [_same(column, getattr(g, column.name)) for column in (*_REPLY, a.c.outcome, a.c.rule)]
     query = (
         select(m.c.message_id)
         .join(a, a.c.message_pk == m.c.id)

@@ -62,7 +62,8 @@ class CapSeries:
 @attrs.frozen(kw_only=True)
 class ReplyGroup:
     """The failed attempts of a period that got one reply and were judged
-    alike (a reply judged two ways makes two groups)."""
+    alike (a reply judged two ways, or by two rules, makes two groups).
+    ``rule`` is None for attempts recorded before rules were kept."""
 
     reply: Reply
     outcome: Outcome
@@ -70,6 +71,7 @@ class ReplyGroup:
     first_at: dt.datetime
     last_at: dt.datetime
     sample_message_ids: tuple[str, ...]
+    rule: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -172,7 +174,8 @@ class IncidentLog(Protocol):
         self, *, since: dt.datetime, sending_key: str | None, limit: int
     ) -> list[ReplyGroup]:
         """Failed attempts (every outcome but sent) since ``since`` grouped
-        by reply code, enhanced code and text, largest group first."""
+        by reply code, enhanced code and text, outcome and rule, largest
+        group first."""
 
     def slowest_messages(
         self, *, since: dt.datetime, sending_key: str | None, limit: int

@@ -67,7 +67,7 @@ class IncidentMethods:
     def reply_groups(
         self, *, since: dt.datetime, sending_key: str | None, limit: int
     ) -> list[ReplyGroup]:
-        """Failed attempts since ``since`` by reply and outcome, largest group first."""
+        """Failed attempts since ``since`` by reply, outcome and rule, largest group first."""
         with self._reading() as conn:
             return _incident.reply_groups(conn, since=since, key=sending_key, limit=limit)
 

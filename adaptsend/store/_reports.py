@@ -44,13 +44,14 @@ def states(conn: Connection, message_pks: Sequence[int]) -> list[MessageState]:
 
 
 def recent_failures(conn: Connection, *, since: dt.datetime, limit: int) -> list[FailureGroup]:
-    """Failed attempts since ``since`` grouped by reply, largest group first."""
+    """Failed attempts since ``since`` grouped by reply and the rule that
+    judged it, largest group first."""
     failed = and_(a.c.started_at >= since, a.c.outcome != Outcome.SENT.value)
-    key = (a.c.reply_code, a.c.enhanced_code, a.c.reply_text)
+    key = (a.c.reply_code, a.c.enhanced_code, a.c.reply_text, a.c.rule)
     groups = conn.execute(
         select(
             *key,
-            # Grouping is by reply only; a reply seen at several stages shows one.
+            # Grouping is by reply and rule; a reply seen at several stages shows one.
             func.min(a.c.stage).label("stage"),
             func.count().label("n"),
             func.max(a.c.started_at).label("last_at"),
@@ -68,6 +69,7 @@ def _group(conn: Connection, failed: ColumnElement[bool], g: _rows.AnyRow) -> Fa
         _same(a.c.reply_code, g.reply_code),
         _same(a.c.enhanced_code, g.enhanced_code),
         _same(a.c.reply_text, g.reply_text),
+        _same(a.c.rule, g.rule),
     )
     samples = conn.execute(
         select(m.c.message_id)
@@ -82,6 +84,7 @@ def _group(conn: Connection, failed: ColumnElement[bool], g: _rows.AnyRow) -> Fa
         count=int(g.n),
         last_at=g.last_at,
         sample_message_ids=tuple(samples),
+        rule=g.rule,
     )
 
 

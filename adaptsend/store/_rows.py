@@ -60,6 +60,7 @@ ATTEMPT_COLUMNS = (
     "recipient",
     "cap",
     "in_flight",
+    "rule",
 )
 
 
@@ -144,6 +145,7 @@ def attempt_row(rec: AttemptRecord, *, started_at: Stamp) -> tuple[Any, ...]:
         clip(rec.recipient, s.ADDRESS_LEN),
         rec.cap,
         rec.in_flight,
+        clip(rec.rule, s.RULE_LEN),
     )
 
 

@@ -71,6 +71,9 @@ OWNER_LEN = 64
 CODE_LEN = 16
 SOURCE_NAME_LEN = 64
 SOURCE_KEY_LEN = MAX_KEY_LEN
+#: Longest stored rule name; a site pattern's name holds the pattern, and a
+#: longer one is cut.
+RULE_LEN = 255
 
 metadata = MetaData(
     naming_convention={
@@ -145,6 +148,9 @@ attempts = Table(
     Column("recipient", String(ADDRESS_LEN), nullable=True),
     Column("cap", Integer(), nullable=False),
     Column("in_flight", Integer(), nullable=False),
+    # The rule that decided the outcome (docs/replies.md); NULL for attempts
+    # recorded before revision 0006.
+    Column("rule", String(RULE_LEN), nullable=True),
 )
 
 Index("ix_attempts_message_pk", attempts.c.message_pk)

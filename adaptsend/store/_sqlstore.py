@@ -235,7 +235,7 @@ class SQLStore(BudgetMethods, LedgerMethods, LimitMethods, IncidentMethods, CapC
             return _reports.counts(conn)
 
     def recent_failures(self, *, since: dt.datetime, limit: int) -> list[FailureGroup]:
-        """Failed attempts since ``since`` grouped by reply, largest group first."""
+        """Failed attempts since ``since`` grouped by reply and rule, largest group first."""
         with self.engine.connect() as conn:
             return _reports.recent_failures(conn, since=since, limit=limit)
 

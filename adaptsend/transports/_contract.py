@@ -13,6 +13,9 @@ from adaptsend._models import Envelope, Outcome, Reply
 if TYPE_CHECKING:
     from adaptsend.oauth._tokens import TokenCache
 
+#: The rule recorded for a transport's own verdict when it names none.
+TRANSPORT_RULE = "transport"
+
 
 @attrs.frozen(kw_only=True)
 class SendResult:
@@ -27,6 +30,8 @@ class SendResult:
     reply says: :attr:`Outcome.UNKNOWN` when the whole content was written and
     no final reply came (the message may have been delivered), or the verdict
     of a transport whose protocol has no SMTP replies. None: classify the reply.
+    ``rule`` names that verdict in the attempt's record, short and stable
+    (``no-final-reply``); :data:`TRANSPORT_RULE` when it is None.
 
     ``untouched`` says that nothing of this message reached a server that could
     act on it (the connection was found closed before its first command): it
@@ -48,6 +53,7 @@ class SendResult:
     outcome: Outcome | None = None
     untouched: bool = False
     retry_after_s: float | None = None
+    rule: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +82,8 @@ class TransportError(Exception):
     """Opening a connection failed; ``reply`` says how (code None for a local error).
 
     ``outcome`` is the transport's own verdict, as in :class:`SendResult`
-    (None: classify the reply; :attr:`Outcome.FATAL` when a person must act).
+    (None: classify the reply; :attr:`Outcome.FATAL` when a person must act),
+    and ``rule`` names it, as :attr:`SendResult.rule` does.
     ``retry_after_s``: the server refused the connection (or request slot) and
     said when to come back; nothing is sent to the sending key until then.
     """
@@ -86,12 +93,14 @@ class TransportError(Exception):
         reply: Reply,
         *,
         outcome: Outcome | None = None,
+        rule: str | None = None,
         retry_after_s: float | None = None,
     ) -> None:
         super().__init__(reply.describe())
         self.reply = reply
         self.outcome = outcome
         self.retry_after_s = retry_after_s
+        self.rule = rule
 
 
 @runtime_checkable

@@ -1,5 +1,7 @@
 """The replies table in docs/replies.md is the classifier's corpus: every row
-is classified here, so the documented verdicts and the rules cannot drift."""
+is classified here, so the documented verdicts and the rules cannot drift.
+The page's rule tables name every rule an attempt's record can keep, with
+its outcome."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ import pytest
 
 from adaptsend._models import Outcome, Reply, Stage
 from adaptsend.classify._classifier import DEFAULT_RULES, Classifier, hint_for, parse_reply
+from adaptsend.engine._transport_calls import TRANSPORT_ERROR
+from adaptsend.transports._contract import TRANSPORT_RULE
+from adaptsend.transports.smtp import _verdicts
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLIES = ROOT / "docs" / "replies.md"
@@ -105,3 +110,32 @@ def test_a_documented_fatal_reply_with_a_rule_hint_gets_that_hint() -> None:
         assert hint_for(reply) == by_rule.get(rule), reply.describe()
         if rule in by_rule:
             assert outcome is Outcome.FATAL
+
+
+def test_the_built_in_rules_table_names_every_rule_in_order_with_its_outcome() -> None:
+    rows = _section("The built-in rules")
+    assert [number for number, _, _, _ in rows] == [str(n) for n in range(1, len(rows) + 1)]
+    documented = [(_unquote(rule), outcome) for _, rule, outcome, _ in rows]
+    assert documented == [(rule.name, rule.outcome.value) for rule in DEFAULT_RULES]
+
+
+def test_every_verdict_of_the_transport_is_documented_with_its_outcome() -> None:
+    documented = {
+        _unquote(rule): outcome for rule, outcome, _ in _section("Verdicts of the transport")
+    }
+    assert documented == {
+        _verdicts.NO_FINAL_REPLY: Outcome.UNKNOWN.value,
+        _verdicts.REFUSED_BEFORE_SENDING: Outcome.PERMANENT.value,
+        _verdicts.CONFIGURATION: Outcome.FATAL.value,
+        TRANSPORT_ERROR: Outcome.TRANSIENT.value,
+        TRANSPORT_RULE: "(any)",
+    }
+    assert set(_verdicts.ALL) <= set(documented)
+
+
+def test_site_patterns_are_named_as_documented() -> None:
+    site = Classifier.from_patterns(throttle=[r"4\.7\.652"], fatal=["Relay access denied"])
+    names = [rule.name for rule in site.rules[:2]]
+    assert names == ["site-fatal: Relay access denied", r"site-throttle: 4\.7\.652"]
+    for name in names:
+        assert f"`{name}`" in REPLIES.read_text()

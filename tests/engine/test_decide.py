@@ -23,9 +23,8 @@ MAILBOX_BUSY = Reply(code=450, enhanced="4.2.1", text="Mailbox busy", stage=Stag
 
 
 def judge(**retry: int) -> Judge:
-    classifier = Classifier()
     return Judge(
-        classify=lambda reply: classifier.classify(reply).outcome,
+        classify=Classifier().classify,
         retry=RetryConfig(base_delay_s=2, max_delay_s=60, **retry),
         rng=random.Random(7),
     )
@@ -132,9 +131,9 @@ def test_partial_refusal_fails_only_the_refused_recipient() -> None:
     assert result.signal is Outcome.SENT
     assert result.decision.status is Status.FAILED
     assert result.decision.recipients == ("nobody@example.com",)
-    assert [(a.outcome, a.recipient) for a in result.attempts] == [
-        (Outcome.SENT, None),
-        (Outcome.PERMANENT, "nobody@example.com"),
+    assert [(a.outcome, a.recipient, a.rule) for a in result.attempts] == [
+        (Outcome.SENT, None, "sent"),
+        (Outcome.PERMANENT, "nobody@example.com", "permanent"),
     ]
 
 
@@ -149,6 +148,7 @@ def test_a_temporary_recipient_refusal_is_retried_for_that_recipient_only() -> N
     )
     assert result.decision.status is Status.RETRY
     assert result.decision.recipients == ("busy@example.com",)
+    assert [a.rule for a in result.attempts] == ["sent", "temporary", "permanent"]
 
 
 def test_every_recipient_throttled_is_a_throttle_of_the_whole_message() -> None:
@@ -176,8 +176,26 @@ def test_every_recipient_unknown_fails_the_message() -> None:
     assert [a.recipient for a in result.attempts] == ["x@example.com"]
 
 
-def test_an_override_outcome_wins_over_the_classifier() -> None:
-    odd = Reply(code=None, text="server does not support STARTTLS", stage=Stage.TLS)
-    result = judge().judge(claimed(), SendResult(reply=odd), CONTEXT, outcome=Outcome.FATAL)
+def test_each_record_names_the_rule_that_judged_its_reply() -> None:
+    for reply, rule in ((THROTTLE, "concurrency-status"), (TOO_FAST, "rate"), (OK, "sent")):
+        [record] = judge().judge(claimed(), SendResult(reply=reply), CONTEXT).attempts
+        assert record.rule == rule
+
+
+def test_the_transports_verdict_wins_over_the_classifier_and_keeps_its_name() -> None:
+    # The classifier would call a timeout at TLS transient (rule no-reply).
+    odd = Reply(code=None, text="timed out", stage=Stage.TLS)
+    assert judge().judge(claimed(), SendResult(reply=odd), CONTEXT).attempts[0].rule == "no-reply"
+    forced = SendResult(reply=odd, outcome=Outcome.FATAL, rule="configuration")
+    result = judge().judge(claimed(), forced, CONTEXT)
     assert result.signal is Outcome.FATAL
     assert result.decision.status is Status.QUEUED
+    assert [a.rule for a in result.attempts] == ["configuration"]
+
+
+def test_a_transports_verdict_without_a_name_is_recorded_as_the_transports() -> None:
+    lost = SendResult(
+        reply=Reply(code=None, text="gone", stage=Stage.DATA), outcome=Outcome.UNKNOWN
+    )
+    [record] = judge().judge(claimed(), lost, CONTEXT).attempts
+    assert (record.outcome, record.rule) == (Outcome.UNKNOWN, "transport")

@@ -96,12 +96,11 @@ async def test_a_transport_that_raises_fails_that_message_and_the_run_goes_on(
     assert statuses.pop(poison) is Status.DEAD
     assert set(statuses.values()) == {Status.SENT}
     assert sorted(server.deliveries) == sorted(statuses)
-    failures = rows(db_url, "SELECT outcome, reply_text FROM attempts WHERE outcome != 'sent'")
-    assert (
-        failures
-        == [("transient", "the transport failed while sending: _Broken: a bug in the transport")]
-        * 2
+    failures = rows(
+        db_url, "SELECT outcome, rule, reply_text FROM attempts WHERE outcome != 'sent'"
     )
+    text = "the transport failed while sending: _Broken: a bug in the transport"
+    assert failures == [("transient", "transport-error", text)] * 2
     assert rows(db_url, "SELECT count(*) FROM messages WHERE status = 'sending'") == [(0,)]
 
 

@@ -124,3 +124,12 @@ def test_the_cap_chart_is_painted_with_its_line_and_marks(
     marked = sum(1 for s in slices if s["throttled"] or s["rate"])
     slice_px = 900 / len(slices)
     assert painted[THROTTLE_COLOUR] >= 4 * slice_px * marked > 0
+
+
+def test_each_group_of_failures_names_its_rule(page: tuple[Path, Any]) -> None:
+    path, document = page
+    html = path.read_text()
+    rules = [group["rule"] for group in document["failures"]]
+    assert "permanent" in rules and "concurrency-status" in rules
+    for rule in rules:
+        assert f"(rule {rule})" in html

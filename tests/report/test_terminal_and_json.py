@@ -86,8 +86,9 @@ def test_the_counts_agree_with_what_the_server_saw(recorded_run: RecordedRun) ->
 
     by_reply = {(f["code"], f["enhanced"], f["outcome"]): f for f in doc["failures"]}
     assert by_reply[(432, "4.3.2", "throttled")]["count"] == recorded_run.throttled
+    assert by_reply[(432, "4.3.2", "throttled")]["rule"] == "concurrency-status"
     refused = by_reply[(550, "5.1.1", "permanent")]
-    assert refused["count"] == recorded_run.refused
+    assert (refused["count"], refused["rule"]) == (recorded_run.refused, "permanent")
     assert refused["text"] in REFUSAL and refused["stage"] == "rcpt"
     assert len(refused["sample_message_ids"]) == 3
 
@@ -109,6 +110,9 @@ def test_the_terminal_report_shows_every_section_in_order(recorded_run: Recorded
     assert f"sent      {recorded_run.delivered}" in out
     assert "432 4.3.2 Concurrent connections limit exceeded" in out
     assert "550 5.1.1" in out
+    # Each group names the rule that judged it: "... (rule permanent)", which
+    # the reply's cell may wrap before the name.
+    assert "concurrency-status)" in out and "permanent)" in out
     # The charts: a line of blocks per outcome and for the cap, marks where it was refused.
     assert any(block in out for block in "▁▂▃▄▅▆▇█")
     assert "▴" in out and "refused for load" in out

@@ -158,7 +158,7 @@ def test_failures_group_by_reply_and_outcome(store: SQLStore) -> None:
             tried(ids[2], 50, Outcome.THROTTLED),
             tried(ids[3], 7, Outcome.PERMANENT, recipient="to@example.org"),
             # The same reply judged otherwise (a site's rule) is a group of its own.
-            tried(ids[4], 8, Outcome.TRANSIENT, reply=NO_USER),
+            tried(ids[4], 8, Outcome.TRANSIENT, reply=NO_USER, rule="site-transient: 5.1.1"),
             tried(ids[4], 9),
             tried(other, 10, Outcome.THROTTLED),
             tried(ids[0], -10, Outcome.THROTTLED),
@@ -168,10 +168,10 @@ def test_failures_group_by_reply_and_outcome(store: SQLStore) -> None:
     )
 
     groups = store.reply_groups(since=T0, sending_key=KEY, limit=10)
-    assert [(g.reply, g.outcome, g.count) for g in groups] == [
-        (THROTTLE, Outcome.THROTTLED, 3),
-        (NO_USER, Outcome.TRANSIENT, 1),
-        (NO_USER, Outcome.PERMANENT, 1),
+    assert [(g.reply, g.outcome, g.count, g.rule) for g in groups] == [
+        (THROTTLE, Outcome.THROTTLED, 3, None),
+        (NO_USER, Outcome.TRANSIENT, 1, "site-transient: 5.1.1"),
+        (NO_USER, Outcome.PERMANENT, 1, None),
     ]
     throttles = groups[0]
     assert (throttles.first_at, throttles.last_at) == (at(5), at(50))

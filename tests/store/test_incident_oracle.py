@@ -31,7 +31,8 @@ REGENERATE = "regenerate with `python -m tests.store.test_incident_oracle` and r
 def _workload(store: Any) -> None:
     """Every question of a report, for one key and for all keys."""
     ids = enqueue(store.store, 2)
-    store.store.record([attempt(ids[0]), attempt(ids[1], LATER, Outcome.QUOTA)], [], owner="a")
+    quota = attempt(ids[1], LATER, Outcome.QUOTA, rule="quota")
+    store.store.record([attempt(ids[0], rule="sent"), quota], [], owner="a")
     since = utcnow() - dt.timedelta(hours=1)
     store.sending_keys()
     for key in (KEY, None):

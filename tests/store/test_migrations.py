@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from adaptsend._models import Outcome, Status, utcnow
 from adaptsend.store import (
     SchemaOutOfDate,
     StoreError,
@@ -23,7 +24,8 @@ from adaptsend.store import (
 )
 from adaptsend.store._migrate import VERSION_TABLE
 from adaptsend.store._schema import metadata
-from tests.helpers.store_builders import enqueue
+from tests.helpers.databases import rows
+from tests.helpers.store_builders import KEY, NO_USER, attempt, decision, enqueue, later
 
 FIRST = "0001"
 
@@ -98,6 +100,48 @@ def test_an_upgrade_keeps_what_is_queued(empty_db_url: str) -> None:
     store = open_store(empty_db_url)
     assert [s.message_id for s in store.states([1])] == ["<old@x>"]
     store.close()
+
+
+def test_attempts_from_before_0006_keep_no_rule_beside_new_ones(empty_db_url: str) -> None:
+    upgrade_store(empty_db_url, "0005")
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO messages (message_id, sending_key, sender, recipients, status,"
+                " attempts, throttles, created_at, updated_at)"
+                " VALUES ('<old@x>', :key, 'a@x.org', '[\"b@x.org\"]', 'failed', 1, 0,"
+                " :at, :at)"
+            ),
+            {"key": KEY, "at": utcnow()},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage,"
+                " reply_code, enhanced_code, reply_text, cap, in_flight)"
+                " SELECT id, :at, 0.1, 'permanent', 'rcpt', 550, '5.1.1', :text, 2, 1"
+                " FROM messages WHERE message_id = '<old@x>'"
+            ),
+            {"at": utcnow(), "text": NO_USER.text},
+        )
+    engine.dispose()
+    upgrade_store(empty_db_url)
+    assert schema_state(empty_db_url).up_to_date
+    store = open_store(empty_db_url)
+    try:
+        [pk] = enqueue(store, 1)
+        store.claim(owner="a", sending_key=KEY, limit=1, lease_s=60)
+        judged = attempt(pk, NO_USER, Outcome.PERMANENT, rule="permanent")
+        store.record([judged], [decision(pk, Status.FAILED)], owner="a")
+        groups = store.recent_failures(since=later(-60), limit=10)
+    finally:
+        store.close()
+    assert rows(empty_db_url, "SELECT rule FROM attempts ORDER BY id") == [(None,), ("permanent",)]
+    # The same reply, once with its rule and once from before rules were kept.
+    assert sorted((g.rule or "", g.reply, g.count) for g in groups) == [
+        ("", NO_USER, 1),
+        ("permanent", NO_USER, 1),
+    ]
 
 
 def test_a_newer_store_is_refused(empty_db_url: str) -> None:

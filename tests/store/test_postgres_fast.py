@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from adaptsend._models import AttemptRecord, Decision, Envelope, Outcome, Reply, Stage, Status
 from adaptsend.store import SQLStore, _enqueue, _postgres_fast, _sources, open_store
-from adaptsend.store._schema import messages
+from adaptsend.store._schema import RULE_LEN, messages
 from tests.helpers import databases
 from tests.helpers.store_builders import KEY, LATER, NO_USER, OK, attempt, decision, envelope
 
@@ -66,9 +66,15 @@ def _outcomes(mine: list[int], theirs: list[int]) -> tuple[list[AttemptRecord], 
     long_reply = Reply(code=452, text="x" * 5000, enhanced="4.5.3.1.2.3.4.5.6.7", stage=Stage.RCPT)
     no_reply = Reply(code=None, text="", stage=Stage.CONNECT)
     attempts = [
-        *(attempt(pk, OK, started_at=NOW) for pk in mine[:4]),
+        *(attempt(pk, OK, started_at=NOW, rule="sent") for pk in mine[:4]),
         attempt(mine[1], NO_USER, Outcome.PERMANENT, started_at=NOW, recipient="zoë@exämple.org"),
-        attempt(mine[4], long_reply, Outcome.TRANSIENT, started_at=NOW + dt.timedelta(seconds=1)),
+        attempt(
+            mine[4],
+            long_reply,
+            Outcome.TRANSIENT,
+            started_at=NOW + dt.timedelta(seconds=1),
+            rule="site-transient: " + "x" * 400,
+        ),
         attempt(
             mine[4], no_reply, Outcome.TRANSIENT, started_at=NOW + dt.timedelta(microseconds=1)
         ),
@@ -122,6 +128,8 @@ def test_the_postgres_way_stores_what_the_portable_way_does(
     assert fast["messages"][4].last_text == "x" * 999 + "\u2026"
     assert [row.reply_code for row in fast["attempts"][-2:]] == [452, None]
     assert fast["attempts"][4].recipient == "zoë@exämple.org"
+    assert [row.rule for row in fast["attempts"][3:5]] == ["sent", None]
+    assert len(fast["attempts"][5].rule) == RULE_LEN
 
 
 def test_a_sending_key_too_long_for_its_column_is_refused_not_cut(

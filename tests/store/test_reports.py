@@ -72,6 +72,38 @@ def test_recent_failures_group_by_reply(store: SQLStore) -> None:
     assert store.recent_failures(since=later(60), limit=10) == []
 
 
+def test_recent_failures_name_the_rule_and_a_reply_judged_by_two_rules_is_two_groups(
+    store: SQLStore,
+) -> None:
+    ids = enqueue(store, 4)
+    claim_ids(store)
+    site = "site-throttle: Try again"
+    store.record(
+        [
+            attempt(ids[0], LATER, Outcome.TRANSIENT, rule="temporary"),
+            attempt(ids[1], LATER, Outcome.TRANSIENT, rule="temporary"),
+            attempt(ids[2], LATER, Outcome.THROTTLED, rule=site),
+            # Recorded before rules were kept.
+            attempt(ids[3], LATER, Outcome.TRANSIENT),
+        ],
+        [],
+        owner="a",
+    )
+    groups = store.recent_failures(since=later(-60), limit=10)
+    assert sorted((g.rule or "", g.count) for g in groups) == [
+        ("", 1),
+        (site, 1),
+        ("temporary", 2),
+    ]
+    by_rule = {g.rule: g for g in groups}
+    assert set(by_rule["temporary"].sample_message_ids) == {
+        "<0@adaptsend.test>",
+        "<1@adaptsend.test>",
+    }
+    assert by_rule[site].sample_message_ids == ("<2@adaptsend.test>",)
+    assert by_rule[None].sample_message_ids == ("<3@adaptsend.test>",)
+
+
 def test_failure_samples_are_capped(store: SQLStore) -> None:
     ids = enqueue(store, 5)
     claim_ids(store)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from adaptsend._errors import StoreError
 from adaptsend._models import AttemptRecord, Outcome, Reply, Stage, Status
 from adaptsend.store import SQLStore, _enqueue, open_store
+from adaptsend.store._schema import RULE_LEN
 from tests.helpers.store_builders import KEY, NO_USER, OK, attempt, envelope
 
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7)  # no microseconds: the stored text still has them
@@ -28,9 +29,15 @@ ENVELOPES = [
 def _attempts(pks: list[int]) -> list[AttemptRecord]:
     long_reply = Reply(code=452, text="x" * 5000, enhanced="4.5.3.1.2.3.4.5.6.7", stage=Stage.RCPT)
     return [
-        attempt(pks[0], OK, started_at=NOW),
+        attempt(pks[0], OK, started_at=NOW, rule="sent"),
         attempt(pks[1], NO_USER, Outcome.PERMANENT, started_at=NOW, recipient="zoë@exämple.org"),
-        attempt(pks[2], long_reply, Outcome.TRANSIENT, started_at=NOW + dt.timedelta(seconds=1.5)),
+        attempt(
+            pks[2],
+            long_reply,
+            Outcome.TRANSIENT,
+            started_at=NOW + dt.timedelta(seconds=1.5),
+            rule="site-transient: " + "x" * 400,
+        ),
         attempt(
             pks[2],
             Reply(code=None, text="", stage=Stage.CONNECT),
@@ -67,6 +74,9 @@ def test_the_sqlite_way_stores_what_the_portable_way_does(tmp_path: Path) -> Non
     fast = _written(tmp_path, sqlite_fast=True)
     assert fast == _written(tmp_path, sqlite_fast=False)
     assert len(fast["messages"]) == 3 and len(fast["attempts"]) == 4
+    rules = [row.rule for row in fast["attempts"]]
+    assert rules[0] == "sent" and None in rules
+    assert max(len(rule or "") for rule in rules) == RULE_LEN
     # Recipients are stored as json.dumps writes them, as they always were.
     assert fast["messages"][1].recipients == json.dumps(list(ENVELOPES[1].recipients))
 

@@ -40,6 +40,7 @@ import attrs
 
 from adaptsend._models import Outcome, Reply, Stage, utcnow
 from adaptsend.transports._contract import SendAttempt, SendResult
+from adaptsend.transports.smtp._verdicts import NO_FINAL_REPLY
 from adaptsend.transports.smtp._wire import RepliesEnded, describe
 
 log = logging.getLogger("adaptsend.smtp")
@@ -145,4 +146,6 @@ def unknown(error: str) -> SendResult:
         f"so it may have been delivered ({error})."
     )
     reply = Reply(code=None, text=text, stage=Stage.DATA)
-    return SendResult(reply=reply, connection_usable=False, outcome=Outcome.UNKNOWN)
+    return SendResult(
+        reply=reply, connection_usable=False, outcome=Outcome.UNKNOWN, rule=NO_FINAL_REPLY
+    )

@@ -17,6 +17,7 @@ import attrs
 from adaptsend._models import Envelope, Outcome, Reply, Stage
 from adaptsend.config._settings import SMTPConfig
 from adaptsend.transports._contract import SendResult
+from adaptsend.transports.smtp._verdicts import REFUSED_BEFORE_SENDING
 from adaptsend.transports.smtp._wire import SMTPUTF8, UnsafeCommand, check_argument
 
 
@@ -76,7 +77,7 @@ def refusal(envelope: Envelope, terms: ServerTerms) -> SendResult | None:
     reply = _unsafe(envelope) or _unencodable(envelope, terms) or _too_large(envelope, terms)
     if reply is None:
         return None
-    return SendResult(reply=reply, outcome=Outcome.PERMANENT)
+    return SendResult(reply=reply, outcome=Outcome.PERMANENT, rule=REFUSED_BEFORE_SENDING)
 
 
 def _unsafe(envelope: Envelope) -> Reply | None:

@@ -34,6 +34,7 @@ from adaptsend.transports.smtp._tls_policy import (
     no_plaintext_auth,
     plaintext_auth_allowed,
 )
+from adaptsend.transports.smtp._verdicts import CONFIGURATION, REFUSED_BEFORE_SENDING
 from adaptsend.transports.smtp._wire import UnsafeCommand, describe, discard
 
 log = logging.getLogger("adaptsend.smtp")
@@ -44,7 +45,7 @@ class SMTPConfigurationError(TransportError):
     fatal, whatever the reply's code says."""
 
     def __init__(self, reply: Reply) -> None:
-        super().__init__(reply, outcome=Outcome.FATAL)
+        super().__init__(reply, outcome=Outcome.FATAL, rule=CONFIGURATION)
 
 
 class SMTPTransport:
@@ -253,7 +254,10 @@ class SMTPConnection:
         except UnsafeCommand as exc:
             # Raised before anything of the message was written (every
             # message is checked first: this is the second line).
-            batch.add(SendResult(reply=exc.reply, outcome=Outcome.PERMANENT))
+            refused = SendResult(
+                reply=exc.reply, outcome=Outcome.PERMANENT, rule=REFUSED_BEFORE_SENDING
+            )
+            batch.add(refused)
         except Exception as exc:
             batch.crashed(exc)
         if batch.broken:

@@ -26,15 +26,15 @@ WHERE attempts.started_at >= :started_at_1 AND messages.sending_key = :sending_k
 WHERE anon_1.cap_before IS NULL OR anon_1.cap != anon_1.cap_before ORDER BY anon_1.sending_key, anon_1.started_at, anon_1.id;
 
 -- reply_groups
-SELECT attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.outcome, min(attempts.stage) AS stage, count(*) AS n, min(attempts.started_at) AS first_at, max(attempts.started_at) AS last_at 
+SELECT attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.outcome, attempts.rule, min(attempts.stage) AS stage, count(*) AS n, min(attempts.started_at) AS first_at, max(attempts.started_at) AS last_at 
 FROM attempts JOIN messages ON attempts.message_pk = messages.id 
-WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 AND messages.sending_key = :sending_key_1 GROUP BY attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.outcome ORDER BY n DESC, last_at DESC
+WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 AND messages.sending_key = :sending_key_1 GROUP BY attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.outcome, attempts.rule ORDER BY n DESC, last_at DESC
  FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
 
 -- reply_groups
 SELECT messages.message_id 
 FROM messages JOIN attempts ON attempts.message_pk = messages.id 
-WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 AND messages.sending_key = :sending_key_1 AND attempts.reply_code = :reply_code_1 AND attempts.enhanced_code = :enhanced_code_1 AND attempts.reply_text = :reply_text_1 AND attempts.outcome = :outcome_2 GROUP BY messages.message_id ORDER BY max(attempts.started_at) DESC, messages.message_id
+WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 AND messages.sending_key = :sending_key_1 AND attempts.reply_code = :reply_code_1 AND attempts.enhanced_code = :enhanced_code_1 AND attempts.reply_text = :reply_text_1 AND attempts.outcome = :outcome_2 AND attempts.rule = :rule_1 GROUP BY messages.message_id ORDER BY max(attempts.started_at) DESC, messages.message_id
  FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
 
 -- slowest_messages
@@ -91,15 +91,15 @@ WHERE attempts.started_at >= :started_at_1) anon_1
 WHERE anon_1.cap_before IS NULL OR anon_1.cap != anon_1.cap_before ORDER BY anon_1.sending_key, anon_1.started_at, anon_1.id;
 
 -- reply_groups
-SELECT attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.outcome, min(attempts.stage) AS stage, count(*) AS n, min(attempts.started_at) AS first_at, max(attempts.started_at) AS last_at 
+SELECT attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.outcome, attempts.rule, min(attempts.stage) AS stage, count(*) AS n, min(attempts.started_at) AS first_at, max(attempts.started_at) AS last_at 
 FROM attempts 
-WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 GROUP BY attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.outcome ORDER BY n DESC, last_at DESC
+WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 GROUP BY attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.outcome, attempts.rule ORDER BY n DESC, last_at DESC
  FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
 
 -- reply_groups
 SELECT messages.message_id 
 FROM messages JOIN attempts ON attempts.message_pk = messages.id 
-WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 AND attempts.reply_code = :reply_code_1 AND attempts.enhanced_code = :enhanced_code_1 AND attempts.reply_text = :reply_text_1 AND attempts.outcome = :outcome_2 GROUP BY messages.message_id ORDER BY max(attempts.started_at) DESC, messages.message_id
+WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 AND attempts.reply_code = :reply_code_1 AND attempts.enhanced_code = :enhanced_code_1 AND attempts.reply_text = :reply_text_1 AND attempts.outcome = :outcome_2 AND attempts.rule = :rule_1 GROUP BY messages.message_id ORDER BY max(attempts.started_at) DESC, messages.message_id
  FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
 
 -- slowest_messages

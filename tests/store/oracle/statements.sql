@@ -18,7 +18,7 @@ FROM message_contents
 WHERE message_contents.message_pk IN (__[POSTCOMPILE_p_ids]);
 
 -- record
-INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight);
+INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight, rule) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight, :rule);
 
 -- record
 UPDATE messages SET status=:status, attempts=:attempts, throttles=:throttles, next_attempt_at=:next_attempt_at, updated_at=:updated_at, lease_owner=:lease_owner, lease_expires_at=:lease_expires_at, last_code=:last_code, last_enhanced=:last_enhanced, last_text=:last_text, last_stage=:last_stage WHERE messages.lease_owner = :p_owner AND messages.status = :status_1 AND messages.id IN (__[POSTCOMPILE_p_ids]);
@@ -64,9 +64,9 @@ FROM attempts
 WHERE attempts.outcome = :outcome_1;
 
 -- recent_failures
-SELECT attempts.reply_code, attempts.enhanced_code, attempts.reply_text, min(attempts.stage) AS stage, count(*) AS n, max(attempts.started_at) AS last_at 
+SELECT attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.rule, min(attempts.stage) AS stage, count(*) AS n, max(attempts.started_at) AS last_at 
 FROM attempts 
-WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 GROUP BY attempts.reply_code, attempts.enhanced_code, attempts.reply_text ORDER BY n DESC, last_at DESC
+WHERE attempts.started_at >= :started_at_1 AND attempts.outcome != :outcome_1 GROUP BY attempts.reply_code, attempts.enhanced_code, attempts.reply_text, attempts.rule ORDER BY n DESC, last_at DESC
  FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY;
 
 -- states
@@ -265,7 +265,7 @@ WHERE recipient_charges.sending_key = day_budgets.sending_key AND recipient_char
 FROM day_budgets ORDER BY day_budgets.sending_key;
 
 -- record
-INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight) RETURNING attempts.id INTO :ret_0;
+INSERT INTO attempts (message_pk, started_at, duration_s, outcome, stage, reply_code, enhanced_code, reply_text, recipient, cap, in_flight, rule) VALUES (:message_pk, :started_at, :duration_s, :outcome, :stage, :reply_code, :enhanced_code, :reply_text, :recipient, :cap, :in_flight, :rule) RETURNING attempts.id INTO :ret_0;
 
 -- purge
 SELECT count(*) AS count_1 

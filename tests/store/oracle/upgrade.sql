@@ -212,3 +212,13 @@ UPDATE adaptsend_version SET version_num='0005' WHERE adaptsend_version.version_
 
 /
 
+-- Running upgrade 0005 -> 0006
+
+ALTER TABLE attempts ADD rule VARCHAR2(255 CHAR)
+
+/
+
+UPDATE adaptsend_version SET version_num='0006' WHERE adaptsend_version.version_num = '0005'
+
+/
+
