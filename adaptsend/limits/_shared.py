@@ -206,10 +206,9 @@ class SharedLimiter:
     def record_throttle(self, slot: Slot, *, pause_s: float = 0.0) -> CapChange | None:
         """Report that the provider refused ``slot``'s connection for load.
 
-        Returns None: the store decides whether this throttle is counted (it
-        is not when its connection dates from before the last cut, by any
-        agent), and a cut reaches ``on_change`` when the store has made it.
-        ``pause_s`` is not used: the shared budget's probes are timed by its rules."""
+        Returns None: the store counts this throttle unless its connection dates
+        from before the last cut, by any agent; a cut reaches ``on_change`` once
+        the store has made it. ``pause_s`` is unused: the store times the probes."""
         shared = _shared(slot)
         if shared.epoch != self._mirror.budget.epoch or shared.epoch == self._cut_requested:
             self._counts.ignored_throttles += 1
