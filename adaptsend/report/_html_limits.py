@@ -107,10 +107,22 @@ class _Axes:
         return cls(Plot(x_max=span, y_max=ticks[-1], height=180), ticks)
 
 
-def _chart(axes: _Axes, timeline: Timeline, body: list[str], *, name: str, owner: str) -> str:
-    """The chart of ``owner``'s limit, ``body`` drawn over the marks of refusals."""
+def _chart(
+    axes: _Axes,
+    timeline: Timeline,
+    body: list[str],
+    *,
+    name: str,
+    sending_key: str,
+    agent: str | None,
+) -> str:
+    """The chart of one line's limit, ``body`` drawn over the marks of refusals."""
     plot, width = axes.plot, timeline.width_s
     what = "Connection cap" if name == "cap" else "Message rate"
+    owner = whose(sending_key, agent)
+    attributes = {"data-sending-key": sending_key}
+    if agent is not None:
+        attributes["data-agent"] = agent
     return chart(
         plot,
         [*spans(plot, _refusals(timeline), colour=THROTTLE_COLOUR, name="throttle-mark"), *body],
@@ -118,7 +130,7 @@ def _chart(axes: _Axes, timeline: Timeline, body: list[str], *, name: str, owner
         label=f"{what} of {owner}, {slice_label(timeline)}",
         x_ticks=[(i * width, text) for i, text in tick_labels(timeline)],
         y_ticks=axes.ticks,
-        attributes={"data-sending-key": owner},
+        attributes=attributes,
     )
 
 
@@ -135,8 +147,9 @@ def _cap_chart(series: CapSeries, timeline: Timeline, top: int) -> str:
             )
         ]
         body += dots(plot, changes, colour=CAP_COLOUR, name="cap-change")
-    owner = whose(series.sending_key, series.agent)
-    return _chart(axes, timeline, body, name="cap", owner=owner)
+    return _chart(
+        axes, timeline, body, name="cap", sending_key=series.sending_key, agent=series.agent
+    )
 
 
 def _rates(rates: Sequence[RateSeries], timeline: Timeline) -> str:
@@ -189,5 +202,6 @@ def _rate_chart(series: RateSeries, timeline: Timeline, top: float) -> str:
         for x, y, p, before in zip(xs[1:], ys[1:], points[1:], points, strict=False)
     ]
     body += dots(plot, changes, colour=RATE_COLOUR, name="rate-change")
-    owner = whose(series.sending_key, series.agent)
-    return _chart(axes, timeline, body, name="rate", owner=owner)
+    return _chart(
+        axes, timeline, body, name="rate", sending_key=series.sending_key, agent=series.agent
+    )

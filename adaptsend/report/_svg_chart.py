@@ -2,8 +2,9 @@
 
 A report's HTML file must open anywhere, offline, years later: no script,
 no web font, no library fetched from a network. SVG written as text does
-that, and what the report draws (bars per slice of time, the cap's steps,
-a mark per throttle) needs little more than rectangles and one polyline.
+that, and what the report draws (bars per slice of time, the steps of the
+cap and the rate, a dot per change, a mark per throttle) needs little more
+than rectangles, polylines and circles.
 Colours are attributes on each element, so a chart copied out of the page
 keeps them.
 

@@ -28,7 +28,6 @@ from adaptsend.report._text import (
     sparkline,
     throttles_per_slice,
     when,
-    whose,
 )
 from adaptsend.store._incident_api import MessageWait
 
@@ -63,7 +62,7 @@ def _heading(report: IncidentReport) -> Text:
 
 #: Columns of free text, which wrap (a Message-ID anywhere: a person copies
 #: it whole); every other column keeps to one line.
-_WRAPPING = frozenset({"reply", "last reply", "reply before", "Message-ID"})
+_WRAPPING = frozenset({"reply", "last reply", "reply before", "Message-ID", "changes by reason"})
 
 
 def _add_row(table: Table, *cells: str | Text) -> None:
@@ -115,7 +114,7 @@ def _limits(report: IncidentReport) -> RenderableType:
     if timeline is None or not report.caps:
         return _NONE
     parts: list[RenderableType] = [_caps(report, timeline)]
-    parts.extend(_source_notes(report))
+    parts.extend(_sources(report))
     if report.rates:
         parts += [Text(), _rates(report, timeline)]
     return Group(*parts)
@@ -183,23 +182,27 @@ def _refusals(table: Table, timeline: Timeline) -> None:
     )
 
 
-def _source_notes(report: IncidentReport) -> list[Text]:
+def _sources(report: IncidentReport) -> list[RenderableType]:
     """Where each cap line comes from; for the limiter's record, its reasons."""
-    notes = []
+    table = _table("sending key", "cap read from", "changes by reason")
     for series in report.caps:
-        name = whose(series.sending_key, series.agent)
-        if series.source == "changes":
-            why = reasons([p.reason for p in series.points])
-            notes.append(Text(f"{name}: the limiter's record of each change ({why}).", "dim"))
-        else:
-            notes.append(
-                Text(
-                    f"{name}: the cap each attempt saw when it began; "
-                    "a change shows at the next attempt after it.",
-                    "dim",
-                )
+        changes = series.source == "changes"
+        _add_row(
+            table,
+            _key_cell(series.sending_key, series.agent),
+            "the limiter's record" if changes else "attempts",
+            reasons([p.reason for p in series.points]) if changes else "-",
+        )
+    shown: list[RenderableType] = [Text(), table]
+    if any(series.source == "attempts" for series in report.caps):
+        shown.append(
+            Text(
+                "attempts: the cap each attempt saw when it began; "
+                "a change shows at the next attempt after it.",
+                "dim",
             )
-    return notes
+        )
+    return shown
 
 
 def _failures(report: IncidentReport) -> RenderableType:

@@ -123,7 +123,7 @@ def test_without_the_record_the_cap_line_comes_from_attempts(
     falls_and_rises(recorded_run, points)
 
     text = cli_ok(without_history, "report", "--key", key)
-    assert "the cap each attempt saw when it began" in text
+    assert "attempts: the cap each attempt saw when it began" in text
     assert "the limiter's record" not in text
     # No message rate was recorded: the section has no line of it.
     assert "messages a minute" not in text
@@ -132,9 +132,10 @@ def test_without_the_record_the_cap_line_comes_from_attempts(
 def test_the_terminal_names_the_source_and_counts_the_reasons(recorded_run: RecordedRun) -> None:
     _, points = cap_line(recorded_run.config, recorded_run.sending_key)
     text = cli_ok(recorded_run.config, "report", "--key", recorded_run.sending_key)
-    # The note may wrap; its words stay in order.
+    # The reasons may wrap within their column; their words stay in order.
     words = " ".join(text.split())
-    note = words[words.index("the limiter's record") :].split(")")[0]
-    shown = dict(item.rsplit(" ", 1) for item in note.split("(", 1)[1].split(", "))
+    source = "the limiter's record"
+    shown = words[words.index(source) + len(source) : words.index("Failures by reply")]
     counted = collections.Counter(reason for _, _, reason in points[1:])
-    assert {reason: int(n) for reason, n in shown.items()} == counted
+    by_reason = dict(item.rsplit(" ", 1) for item in shown.strip().split(", "))
+    assert {reason: int(n) for reason, n in by_reason.items()} == counted

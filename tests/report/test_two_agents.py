@@ -5,6 +5,7 @@ change, and with caps of their own a line for each agent."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -104,3 +105,8 @@ async def test_caps_of_their_own_are_a_line_per_agent(
         assert [(p["cap"], p["reason"]) for p in points[1:]] == [
             (round(row.new_value), row.reason) for row in own
         ]
+    # The terminal names each line's agent under the key.
+    text = cli_ok(tmp_path / "report.toml", "report")
+    pairs = list(itertools.pairwise(text.splitlines()))
+    for agent in agents:
+        assert any(a.startswith(key) and b.startswith(f"agent {agent}") for a, b in pairs)
