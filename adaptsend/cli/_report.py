@@ -49,9 +49,9 @@ def report(
     ctx: click.Context, since: str, sending_key: str | None, html_file: Path | None, as_json: bool
 ) -> None:
     """Explain a period of sending: messages by status, attempts over time
-    by outcome, the connection cap with its throttles, failures grouped by
-    reply, the slowest and the oldest waiting messages, and pauses (quota,
-    or no attempt while messages waited).
+    by outcome, the connection cap and the message rate with the throttles,
+    failures grouped by reply, the slowest and the oldest waiting messages,
+    and pauses (quota, or no attempt while messages waited).
 
     Reads the store only; it may run while agents send.
     """

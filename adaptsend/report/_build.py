@@ -21,7 +21,7 @@ import attrs
 
 from adaptsend._errors import AdaptsendError
 from adaptsend._models import Outcome, Reply, Status
-from adaptsend.report._cap_series import cap_series
+from adaptsend.report._cap_series import RateSeries, cap_series, limit_history, rate_series
 from adaptsend.store._incident_api import (
     Bucket,
     CapSeries,
@@ -87,6 +87,8 @@ class IncidentReport:
     #: None when no attempt started in the period.
     timeline: Timeline | None
     caps: tuple[CapSeries, ...]
+    #: The message rate's moves, when the store recorded any in the period.
+    rates: tuple[RateSeries, ...]
     failures: tuple[ReplyGroup, ...]
     slowest: tuple[MessageWait, ...]
     oldest_waiting: tuple[MessageWait, ...]
@@ -111,13 +113,15 @@ def build_report(
     if sending_key is not None:
         _check_key(store, sending_key)
     span = store.attempt_span(since=since, sending_key=sending_key)
+    history = limit_history(store, since=since, sending_key=sending_key)
     return IncidentReport(
         generated_at=now,
         since=since,
         sending_key=sending_key,
         statuses=store.status_counts(since=since, sending_key=sending_key),
         timeline=None if span is None else _timeline(store, span, sending_key),
-        caps=tuple(cap_series(store, since=since, sending_key=sending_key)),
+        caps=tuple(cap_series(store, history, since=since, sending_key=sending_key)),
+        rates=tuple(rate_series(history, since=since)),
         failures=tuple(
             attrs.evolve(group, reply=clean(group.reply))
             for group in store.reply_groups(since=since, sending_key=sending_key, limit=TOP)
@@ -255,16 +259,30 @@ def _is_pause(
     return quota is not None or (now - gap.start).total_seconds() >= min_pause_s
 
 
-def cap_per_slice(series: CapSeries, timeline: Timeline) -> list[int | None]:
-    """The lowest cap in force during each slice (None before the key's first
-    attempt), so that a short dip still shows."""
-    times = [p.at for p in series.points]
-    caps = [p.cap for p in series.points]
-    lowest: list[int | None] = []
+def cap_per_slice(series: CapSeries, timeline: Timeline) -> list[float | None]:
+    """The lowest cap in force during each slice (None before the line's
+    first point), so that a short dip still shows."""
+    return lowest_per_slice([(p.at, float(p.cap)) for p in series.points], timeline)
+
+
+def rate_per_slice(series: RateSeries, timeline: Timeline) -> list[float | None]:
+    """The lowest message rate in force during each slice: ``math.inf``
+    while there was no limit, None before the line's first point."""
+    steps = [(p.at, math.inf if p.per_minute is None else p.per_minute) for p in series.points]
+    return lowest_per_slice(steps, timeline)
+
+
+def lowest_per_slice(
+    steps: Sequence[tuple[dt.datetime, float]], timeline: Timeline
+) -> list[float | None]:
+    """The lowest of the (from when, value) steps in force during each slice."""
+    times = [at for at, _ in steps]
+    values = [value for _, value in steps]
+    lowest: list[float | None] = []
     for bucket in timeline.buckets:
         end = bucket.start + dt.timedelta(seconds=timeline.width_s)
         # The step in force at the slice's start, and every step inside it.
         first = max(bisect.bisect_right(times, bucket.start) - 1, 0)
-        inside = caps[first : bisect.bisect_left(times, end)]
+        inside = values[first : bisect.bisect_left(times, end)]
         lowest.append(min(inside) if inside else None)
     return lowest

@@ -12,20 +12,18 @@ from html import escape
 
 from adaptsend._models import Outcome, Status
 from adaptsend.report._build import IncidentReport, Timeline
-from adaptsend.report._svg_chart import Plot, chart, nice_ticks, spans, stacked_bars, step_line
+from adaptsend.report._html_limits import limits_html
+from adaptsend.report._svg_chart import Plot, chart, nice_ticks, stacked_bars
 from adaptsend.report._text import (
-    CAP_COLOUR,
     OUTCOME_COLOURS,
     SECTIONS,
-    THROTTLE_COLOUR,
     judged_reply,
     lasted,
     slice_label,
-    throttles_per_slice,
     tick_labels,
     when,
 )
-from adaptsend.store._incident_api import CapSeries, MessageWait
+from adaptsend.store._incident_api import MessageWait
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #222; margin: 24px auto; max-width: 1000px;
@@ -54,7 +52,7 @@ def report_html(report: IncidentReport) -> str:
     bodies = (
         _statuses(report),
         _attempts(report.timeline),
-        _caps(report),
+        limits_html(report),
         _failures(report),
         _messages(report.slowest, waiting=False),
         _messages(report.oldest_waiting, waiting=True),
@@ -137,55 +135,6 @@ def _attempts(timeline: Timeline | None) -> str:
         for o in shown
     )
     return f'<p class="note">{escape(slice_label(timeline))}</p>{svg}<p class="legend">{legend}</p>'
-
-
-def _caps(report: IncidentReport) -> str:
-    timeline = report.timeline
-    if timeline is None or not report.caps:
-        return _none()
-    top = max(p.cap for series in report.caps for p in series.points)
-    parts = [
-        '<p class="legend">'
-        f'<span><i style="background:{CAP_COLOUR}"></i>connection cap</span>'
-        f'<span><i style="background:{THROTTLE_COLOUR}"></i>slices with refusals for load</span>'
-        "</p>"
-    ]
-    for series in report.caps:
-        parts.append(f"<h3>{escape(series.sending_key)}</h3>{_cap_chart(series, timeline, top)}")
-    if any(series.source == "attempts" for series in report.caps):
-        parts.append(
-            _none(
-                "The cap as each attempt saw it when it began; it shows a change at the next "
-                "attempt after the limiter made it."
-            )
-        )
-    return "".join(parts)
-
-
-def _cap_chart(series: CapSeries, timeline: Timeline, top: int) -> str:
-    width = timeline.width_s
-    span = len(timeline.buckets) * width
-    ticks = nice_ticks(top + 1)
-    plot = Plot(x_max=span, y_max=ticks[-1], height=180)
-    steps = [((p.at - timeline.start).total_seconds(), float(p.cap)) for p in series.points]
-    refusals = [
-        (i * width, (i + 1) * width, f"{n} refused for load from {when(timeline.buckets[i].start)}")
-        for i, n in enumerate(throttles_per_slice(timeline))
-        if n
-    ]
-    body = [
-        *spans(plot, refusals, colour=THROTTLE_COLOUR, name="throttle-mark"),
-        step_line(plot, steps, x_end=span, colour=CAP_COLOUR, name="cap"),
-    ]
-    return chart(
-        plot,
-        body,
-        name="cap",
-        label=f"Connection cap of {series.sending_key}, {slice_label(timeline)}",
-        x_ticks=[(i * width, text) for i, text in tick_labels(timeline)],
-        y_ticks=ticks,
-        attributes={"data-sending-key": series.sending_key},
-    )
 
 
 def _failures(report: IncidentReport) -> str:

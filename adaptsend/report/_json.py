@@ -12,6 +12,7 @@ from typing import Any
 
 from adaptsend._models import Outcome, Reply, Status
 from adaptsend.report._build import IncidentReport, Timeline
+from adaptsend.report._cap_series import RateSeries
 from adaptsend.store._incident_api import CapSeries, MessageWait, Pause, ReplyGroup
 
 #: The version of the document's layout.
@@ -30,6 +31,7 @@ def report_document(report: IncidentReport) -> dict[str, Any]:
         "attempts": _outcomes(timeline.totals() if timeline else dict.fromkeys(Outcome, 0)),
         "timeline": None if timeline is None else _timeline(timeline),
         "cap": [_cap(series) for series in report.caps],
+        "rate": [_rate(series) for series in report.rates],
         "failures": [_failure(group) for group in report.failures],
         "slowest": [_message(wait) for wait in report.slowest],
         "oldest_waiting": [_message(wait) for wait in report.oldest_waiting],
@@ -61,12 +63,33 @@ def _timeline(timeline: Timeline) -> dict[str, Any]:
 def _cap(series: CapSeries) -> dict[str, Any]:
     return {
         "sending_key": series.sending_key,
+        "agent": series.agent,
         "source": series.source,
         "points": [
             {"at": _time(point.at), "cap": point.cap, "reason": point.reason}
             for point in series.points
         ],
     }
+
+
+def _rate(series: RateSeries) -> dict[str, Any]:
+    return {
+        "sending_key": series.sending_key,
+        "agent": series.agent,
+        "points": [
+            {
+                "at": _time(point.at),
+                "per_minute": _rounded(point.per_minute),
+                "reason": point.reason,
+            }
+            for point in series.points
+        ],
+    }
+
+
+def _rounded(per_minute: float | None) -> float | None:
+    # A rate is a product of factors: its last digits say nothing.
+    return None if per_minute is None else round(per_minute, 3)
 
 
 def _reply(reply: Reply | None) -> dict[str, Any] | None:

@@ -2,8 +2,9 @@
 
 A report's HTML file must open anywhere, offline, years later: no script,
 no web font, no library fetched from a network. SVG written as text does
-that, and what the report draws (bars per slice of time, the cap's steps,
-a mark per throttle) needs little more than rectangles and one polyline.
+that, and what the report draws (bars per slice of time, the steps of the
+cap and the rate, a dot per change, a mark per throttle) needs little more
+than rectangles, polylines and circles.
 Colours are attributes on each element, so a chart copied out of the page
 keeps them.
 
@@ -139,10 +140,18 @@ def stacked_bars(
 
 
 def step_line(
-    plot: Plot, steps: Sequence[tuple[float, float]], *, x_end: float, colour: str, name: str
+    plot: Plot,
+    steps: Sequence[tuple[float, float]],
+    *,
+    x_end: float,
+    colour: str,
+    name: str,
+    tip: str | None = None,
+    dashed: bool = False,
 ) -> str:
     """A line that holds each (x, y) step's value until the next step's x,
-    and the last one until ``x_end``: two vertices per step."""
+    and the last one until ``x_end``: two vertices per step. ``tip`` is a
+    tooltip for the whole line."""
     vertices: list[tuple[float, float]] = []
     for i, (x, y) in enumerate(steps):
         if i:
@@ -151,10 +160,23 @@ def step_line(
     if steps:
         vertices.append((max(x_end, steps[-1][0]), steps[-1][1]))
     points = " ".join(f"{_n(plot.x(x))},{_n(plot.y(y))}" for x, y in vertices)
+    dash = ' stroke-dasharray="6 4"' if dashed else ""
+    inside = "" if tip is None else f"<title>{escape(tip)}</title>"
     return (
         f'<polyline class="{escape(name)}" points="{points}" fill="none" stroke="{colour}"'
-        ' stroke-width="2" stroke-linejoin="round"/>'
+        f' stroke-width="2" stroke-linejoin="round"{dash}>{inside}</polyline>'
     )
+
+
+def dots(
+    plot: Plot, placed: Sequence[tuple[float, float, str]], *, colour: str, name: str
+) -> list[str]:
+    """A small dot at each (x, y), with its tooltip."""
+    return [
+        f'<circle class="{escape(name)}" cx="{_n(plot.x(x))}" cy="{_n(plot.y(y))}" r="3"'
+        f' fill="{colour}"><title>{escape(tip)}</title></circle>'
+        for x, y, tip in placed
+    ]
 
 
 def spans(

@@ -6,20 +6,25 @@ the attempts, the cap and the throttle marks line up column for column.
 
 from __future__ import annotations
 
+import math
+
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from adaptsend._models import Outcome, Status
-from adaptsend.report._build import IncidentReport, Timeline, cap_per_slice
+from adaptsend.report._build import IncidentReport, Timeline, cap_per_slice, rate_per_slice
 from adaptsend.report._text import (
     CAP_COLOUR,
     OUTCOME_COLOURS,
+    RATE_COLOUR,
     SECTIONS,
     THROTTLE_COLOUR,
     judged_reply,
     lasted,
+    per_minute,
+    reasons,
     slice_label,
     sparkline,
     throttles_per_slice,
@@ -36,7 +41,7 @@ def render(report: IncidentReport, console: Console) -> None:
     bodies = (
         _statuses(report),
         _attempts(report.timeline),
-        _caps(report),
+        _limits(report),
         _failures(report),
         _messages(report.slowest, waiting=False),
         _messages(report.oldest_waiting, waiting=True),
@@ -58,7 +63,7 @@ def _heading(report: IncidentReport) -> Text:
 
 #: Columns of free text, which wrap (a Message-ID anywhere: a person copies
 #: it whole); every other column keeps to one line.
-_WRAPPING = frozenset({"reply", "last reply", "reply before", "Message-ID"})
+_WRAPPING = frozenset({"reply", "last reply", "reply before", "Message-ID", "changes by reason"})
 
 
 def _add_row(table: Table, *cells: str | Text) -> None:
@@ -105,10 +110,23 @@ def _attempts(timeline: Timeline | None) -> RenderableType:
     return table
 
 
-def _caps(report: IncidentReport) -> RenderableType:
+def _limits(report: IncidentReport) -> RenderableType:
     timeline = report.timeline
     if timeline is None or not report.caps:
         return _NONE
+    parts: list[RenderableType] = [_caps(report, timeline)]
+    parts.extend(_sources(report))
+    if report.rates:
+        parts += [Text(), _rates(report, timeline)]
+    return Group(*parts)
+
+
+def _key_cell(sending_key: str, agent: str | None) -> str:
+    # The agent on a line of its own: the charts keep their width.
+    return sending_key if agent is None else f"{sending_key}\nagent {agent}"
+
+
+def _caps(report: IncidentReport, timeline: Timeline) -> Table:
     table = _table("sending key", "first", "lowest", "highest", "last", "changes", "cap per slice")
     top = max(point.cap for series in report.caps for point in series.points)
     for series in report.caps:
@@ -116,7 +134,7 @@ def _caps(report: IncidentReport) -> RenderableType:
         chart = Text(sparkline(cap_per_slice(series, timeline), top), style=CAP_COLOUR)
         _add_row(
             table,
-            series.sending_key,
+            _key_cell(series.sending_key, series.agent),
             str(caps[0]),
             str(min(caps)),
             str(max(caps)),
@@ -124,12 +142,68 @@ def _caps(report: IncidentReport) -> RenderableType:
             str(len(caps) - 1),
             chart,
         )
+    _refusals(table, timeline)
+    return table
+
+
+def _rates(report: IncidentReport, timeline: Timeline) -> Table:
+    table = _table(
+        "sending key", "first", "lowest", "highest", "last", "changes", "messages a minute"
+    )
+    limited = [p.per_minute for s in report.rates for p in s.points if p.per_minute is not None]
+    top = max(limited, default=0.0)
+    for series in report.rates:
+        rates = [p.per_minute for p in series.points]
+        known = [r for r in rates if r is not None]
+        per_slice = rate_per_slice(series, timeline)
+        # No limit reads as the top of the scale, marked apart.
+        drawn = sparkline([top if r == math.inf else r for r in per_slice], top)
+        chart = Text()
+        for char, rate in zip(drawn, per_slice, strict=True):
+            chart.append("∞" if rate == math.inf else char, style=RATE_COLOUR)
+        _add_row(
+            table,
+            _key_cell(series.sending_key, series.agent),
+            per_minute(rates[0]),
+            per_minute(min(known, default=None)),
+            per_minute(None if None in rates else max(known)),
+            per_minute(rates[-1]),
+            str(len(rates) - 1),
+            chart,
+        )
+    _refusals(table, timeline)
+    return table
+
+
+def _refusals(table: Table, timeline: Timeline) -> None:
     throttled = throttles_per_slice(timeline)
     marks = "".join("▴" if n else " " for n in throttled)
     _add_row(
         table, "refused for load", "", "", "", "", str(sum(throttled)), Text(marks, THROTTLE_COLOUR)
     )
-    return table
+
+
+def _sources(report: IncidentReport) -> list[RenderableType]:
+    """Where each cap line comes from; for the limiter's record, its reasons."""
+    table = _table("sending key", "cap read from", "changes by reason")
+    for series in report.caps:
+        changes = series.source == "changes"
+        _add_row(
+            table,
+            _key_cell(series.sending_key, series.agent),
+            "the limiter's record" if changes else "attempts",
+            reasons([p.reason for p in series.points]) if changes else "-",
+        )
+    shown: list[RenderableType] = [Text(), table]
+    if any(series.source == "attempts" for series in report.caps):
+        shown.append(
+            Text(
+                "attempts: the cap each attempt saw when it began; "
+                "a change shows at the next attempt after it.",
+                "dim",
+            )
+        )
+    return shown
 
 
 def _failures(report: IncidentReport) -> RenderableType:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from collections.abc import Sequence
 
@@ -20,8 +21,10 @@ OUTCOME_COLOURS = {
     Outcome.PERMANENT: "#555555",
     Outcome.FATAL: "#111111",
 }
-#: The cap line, and the marks of slices where the provider refused for load.
+#: The cap line, the message rate's line, and the marks of slices where the
+#: provider refused for load.
 CAP_COLOUR = "#1f5fbf"
+RATE_COLOUR = "#17becf"
 THROTTLE_COLOUR = OUTCOME_COLOURS[Outcome.THROTTLED]
 #: The outcomes that cut the cap or the message rate: the throttle marks.
 THROTTLES = (Outcome.THROTTLED, Outcome.RATE)
@@ -29,7 +32,7 @@ THROTTLES = (Outcome.THROTTLED, Outcome.RATE)
 SECTIONS = (
     "Messages by status",
     "Attempts over time",
-    "Connection cap",
+    "Connection cap and message rate",
     "Failures by reply",
     "Slowest messages",
     "Oldest waiting messages",
@@ -63,6 +66,22 @@ def lasted(seconds: float) -> str:
         minutes, rest = divmod(whole, 60)
         return f"{minutes} min {rest} s" if rest else f"{minutes} min"
     return f"{whole} s"
+
+
+def per_minute(rate: float | None) -> str:
+    """A message rate as a person reads it: ``417.5``, ``120``, ``unlimited``."""
+    return "unlimited" if rate is None else f"{rate:.1f}".removesuffix(".0")
+
+
+def whose(sending_key: str, agent: str | None) -> str:
+    """A line's name: the sending key, and the agent whose own limit it is."""
+    return sending_key if agent is None else f"{sending_key}, agent {agent}"
+
+
+def reasons(given: Sequence[str | None]) -> str:
+    """How many changes had each reason, most first: ``growth 20, throttle 3``."""
+    counts = collections.Counter(r for r in given if r is not None)
+    return ", ".join(f"{reason} {n}" for reason, n in counts.most_common())
 
 
 def slice_label(timeline: Timeline) -> str:

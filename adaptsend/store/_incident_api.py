@@ -50,13 +50,17 @@ class CapPoint:
 @attrs.frozen(kw_only=True)
 class CapSeries:
     """How the cap of one sending key moved: a step for each change, the
-    first giving the cap at the first attempt of the period."""
+    first giving the cap at the start (the first attempt of the period, or
+    the period's start for the limiter's record)."""
 
     sending_key: str
     points: tuple[CapPoint, ...]
     #: Where the points come from: ``attempts`` (the cap each attempt saw)
     #: or ``changes`` (the limiter's own record of each change).
     source: str = "attempts"
+    #: The one agent whose own cap this is, when the key's agents each kept
+    #: one; None for the key's one cap.
+    agent: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -30,6 +30,8 @@ from adaptsend.testing import ThrottlingSMTPServer
 from tests.helpers.chromium import screenshot
 
 HIGH, LOW = 6, 2
+#: The cap the limiter starts from; it grows past HIGH, up to MAX_CAP.
+INITIAL_CAP, MAX_CAP = 4, 8
 REFUSED_ADDRESS = "nobody@example.com"
 #: Messages sent to it, each refused for good.
 REFUSED_MESSAGES = 3
@@ -107,8 +109,8 @@ def record_run(
             "smtp": {"host": server.host, "port": server.port, "timeout_s": 30},
             # Probing often, so that the cap finds the raised limit within the run.
             "limiter": {
-                "initial_cap": 4,
-                "max_cap": 8,
+                "initial_cap": INITIAL_CAP,
+                "max_cap": MAX_CAP,
                 "probe_interval_s": probe_s,
                 "max_probe_interval_s": 5 * probe_s,
             },

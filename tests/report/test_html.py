@@ -84,6 +84,14 @@ def test_the_charts_hold_the_reports_numbers(page: tuple[Path, Any], tmp_path: P
     # A step line: two vertices per step, the first and the end one single.
     assert len(line["points"].split()) == 2 * len(series["points"])
     assert line["stroke"] == CAP_COLOUR
+    # The line is the limiter's record: a dot for each change, saying why.
+    assert series["source"] == "changes"
+    dots = [a for tag, a, chart in found if chart == "cap" and a.get("class") == "cap-change"]
+    assert len(dots) == len(series["points"]) - 1
+    tips = re.findall(r'<circle class="cap-change"[^>]*><title>([^<]*)</title>', path.read_text())
+    assert [tip.rsplit("(", 1)[1] for tip in tips] == [
+        f"{point['reason']})" for point in series["points"][1:]
+    ]
     throttled = sum(1 for s in slices if s["throttled"] or s["rate"])
     marks = [a for tag, a, chart in found if chart == "cap" and a.get("class") == "throttle-mark"]
     assert len(marks) == throttled > 0

@@ -19,7 +19,7 @@ from adaptsend.cli._main import cli
 from adaptsend.report._build import ReportError, incident_log
 from adaptsend.report._text import SECTIONS
 from adaptsend.store import open_store
-from tests.helpers.recorded_run import HIGH, LOW, REFUSAL, RecordedRun
+from tests.helpers.recorded_run import REFUSAL, RecordedRun
 from tests.helpers.store_builders import KEY, attempt, envelope
 
 
@@ -36,31 +36,6 @@ def document(run: RecordedRun, *args: str) -> dict[str, Any]:
 
 def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.removesuffix("Z"))
-
-
-def test_the_cap_falls_and_rises_when_the_servers_hidden_limit_does(
-    recorded_run: RecordedRun,
-) -> None:
-    [(_, high), (dropped_at, low), (raised_at, high_again)] = recorded_run.limits
-    assert (high, low, high_again) == (HIGH, LOW, HIGH)
-    [series] = document(recorded_run, "--key", recorded_run.sending_key)["cap"]
-    assert series["sending_key"] == recorded_run.sending_key
-    points = [(utc(p["at"]), p["cap"]) for p in series["points"]]
-    assert points == sorted(points, key=lambda p: p[0])
-
-    # While the limit was 6 the cap grew toward it, and never fell to 2.
-    before = [cap for at, cap in points if at < dropped_at]
-    assert max(before) >= HIGH - 1
-    assert min(before) > LOW
-    # It fell to the new limit after the limit dropped, and before it rose again.
-    fell_at = next(at for at, cap in points if cap <= LOW)
-    assert dropped_at < fell_at < raised_at
-    # From then until the limit rose, probes went one above it at most.
-    assert max(cap for at, cap in points if fell_at <= at <= raised_at) <= LOW + 1
-    # It grew past that only once the limit had risen.
-    rose_at = next(at for at, cap in points if at > fell_at and cap > LOW + 1)
-    assert rose_at > raised_at
-    assert max(cap for at, cap in points if at > raised_at) >= HIGH - 1
 
 
 def test_the_counts_agree_with_what_the_server_saw(recorded_run: RecordedRun) -> None:
