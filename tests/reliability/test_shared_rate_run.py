@@ -13,10 +13,12 @@ import pytest
 import trio
 
 from adaptsend import Agent, RunReport, config_from_dict
+from adaptsend.engine._dispatcher import Dispatcher
 from adaptsend.limits._rate import bucket_capacity
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from tests.helpers import databases
+from tests.helpers.agent_processes import wait_until
 from tests.helpers.messages import batch
 from tests.helpers.rate_limited_server import RateLimitedSMTPServer
 
@@ -41,19 +43,30 @@ async def test_three_agents_sending_as_one_key_keep_its_rate_together(db_url: st
                 "smtp": {"host": server.host, "port": server.port, "timeout_s": 10},
                 "limiter": {"max_per_minute": PER_MINUTE, "shared": True, "max_cap": 4},
                 "retry": {"base_delay_s": 0.05, "max_delay_s": 0.2},
+                "run": {"poll_interval_s": 0.05},
             }
         )
         agents = [Agent(config, plugins=load_plugins(entry_points=False)) for _ in range(AGENTS)]
         reports: list[RunReport] = []
         try:
             agents[0].enqueue([compose(m) for m in batch(MESSAGES)])
+            # Agents that follow the queue: one that started late, or found
+            # every row leased to the others, keeps claiming instead of
+            # ending its run, so the agents send side by side however the
+            # machine schedules their start.
+            dispatchers = [agent.dispatcher(follow=True) for agent in agents]
 
-            async def run(agent: Agent) -> None:
-                reports.append(await agent.run())
+            async def run(dispatcher: Dispatcher) -> None:
+                reports.append(await dispatcher.run())
 
             async with trio.open_nursery() as nursery:
-                for agent in agents:
-                    nursery.start_soon(run, agent)
+                for dispatcher in dispatchers:
+                    nursery.start_soon(run, dispatcher)
+                await trio.to_thread.run_sync(
+                    wait_until, lambda: len(server.deliveries) >= MESSAGES, 120.0
+                )
+                for dispatcher in dispatchers:
+                    dispatcher.stop()
         finally:
             for agent in agents:
                 agent.close()
@@ -61,8 +74,10 @@ async def test_three_agents_sending_as_one_key_keep_its_rate_together(db_url: st
 
     assert sum(report.sent for report in reports) == MESSAGES
     assert len(server.deliveries) == MESSAGES and set(server.deliveries.values()) == {1}
-    # Every agent had a share of the queue: they did send at once.
-    assert all(report.sent for report in reports)
+    # Agents sent side by side (three buckets of their own would break the
+    # bound below as soon as two of them send at once). Which agents won the
+    # claims is the scheduler's business, so the test asks for two of three.
+    assert sum(1 for report in reports if report.sent) >= 2
     per_second = PER_MINUTE / 60
     burst = bucket_capacity(PER_MINUTE)
     # What one bucket allows in any two seconds, and one message more for a
