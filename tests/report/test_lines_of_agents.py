@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -62,8 +63,9 @@ def store(db_ready: str) -> Iterator[SQLStore]:
     opened.close()
 
 
-def report(store: object, sending_key: str | None = None) -> IncidentReport:
-    return build_report(store, since=SINCE, now=utcnow(), sending_key=sending_key)  # type: ignore[arg-type]
+def report(store: Any, sending_key: str | None = None) -> IncidentReport:
+    """The report of the period, of the store or of a plugin's store over it."""
+    return build_report(store, since=SINCE, now=utcnow(), sending_key=sending_key)
 
 
 def test_the_decisions_of_a_shared_cap_make_one_line(store: SQLStore) -> None:
