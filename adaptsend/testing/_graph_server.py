@@ -9,8 +9,7 @@ import http.server
 import itertools
 import threading
 from collections.abc import Collection, Iterable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from adaptsend.testing._graph_answers import DEFAULT_GRAPH_TOKEN, GraphAnswer, GraphFault
 from adaptsend.testing._graph_drafts import Drafts
@@ -21,13 +20,14 @@ from adaptsend.testing._graph_ledger import (
     GraphStatistics,
 )
 from adaptsend.testing._graph_routes import Exchange
+from adaptsend.testing._http_serving import ServedHTTP
 
 #: A request that arrives inside a window this soon after it opened was on
 #: its way already: its client had not yet read the ``429``.
 ON_THE_WAY_S = 0.02
 
 
-class FakeGraphServer:
+class FakeGraphServer(ServedHTTP):
     """Graph's ``sendMail`` and its large-message path, on a real TCP port::
 
         with FakeGraphServer(limit=4) as graph:
@@ -69,6 +69,8 @@ class FakeGraphServer:
     it serves trio tests, threaded tests and other processes alike.
     """
 
+    server_name = "the fake Graph server"
+
     def __init__(
         self,
         *,
@@ -83,6 +85,7 @@ class FakeGraphServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host=host, port=port)
         self.ledger = GraphLedger(limit=limit, retry_after_s=retry_after_s)
         self.drafts = Drafts()
         self.latency_s = latency_s
@@ -93,62 +96,11 @@ class FakeGraphServer:
         self._fault_every = dict(fault_every or {})
         self._sends = itertools.count(1)
         self._lock = threading.Lock()
-        self.stopping = threading.Event()
-        self._host = host
-        self._port = port
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._address: tuple[str, int] | None = None
 
-    # -- life ----------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the fake Graph server is already running")
-        self.stopping.clear()
-        server = http.server.ThreadingHTTPServer((self._host, self._port), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        host, port = server.server_address[:2]
-        self._address = (str(host), int(port))
-        # A restart listens on the same port: an outage that ends.
-        self._port = int(port)
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving (a stalled answer ends at once); what was recorded
-        stays readable. Idempotent."""
-        if self._server is None:
-            return
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- what tests read and change -----------------------------------------
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``, without a trailing slash."""
-        if self._address is None:
-            raise RuntimeError("the fake Graph server has not been started")
-        host, port = self._address
-        return f"http://{host}:{port}"
 
     @property
     def base_url(self) -> str:

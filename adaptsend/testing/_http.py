@@ -8,10 +8,11 @@ import http.server
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import attrs
+
+from adaptsend.testing._http_serving import ServedHTTP
 
 
 @attrs.frozen(kw_only=True)
@@ -30,7 +31,7 @@ class ReceivedRequest:
         return json.loads(self.body)
 
 
-class HTTPReceiver:
+class HTTPReceiver(ServedHTTP):
     """Records every request and answers it with a status you choose::
 
         with HTTPReceiver(statuses=[500, 200]) as receiver:
@@ -39,9 +40,10 @@ class HTTPReceiver:
 
     ``statuses`` are used one per request, in order; after them every request
     gets ``status``. ``delay_s`` waits before each answer (ended early by
-    :meth:`stop`), to test a client's timeout. Thread-safe; runs in a daemon
-    thread, so it serves trio tests, threaded tests and other processes.
+    :meth:`stop`), to test a client's timeout. Thread-safe.
     """
+
+    server_name = "the receiver"
 
     def __init__(
         self,
@@ -51,61 +53,15 @@ class HTTPReceiver:
         delay_s: float = 0.0,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host=host)
         self._status = status
         self._statuses = collections.deque(statuses)
         self._delay_s = delay_s
-        self._host = host
         self._requests: list[ReceivedRequest] = []
         self._changed = threading.Condition()
-        self._stopping = threading.Event()
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._address: tuple[str, int] | None = None
 
-    def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the receiver is already running")
-        self._stopping.clear()
-        server = http.server.ThreadingHTTPServer((self._host, 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        host, port = server.server_address[:2]
-        self._address = (str(host), int(port))
-        # A short poll so that stop() returns at once.
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving; requests already recorded stay readable. Idempotent."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` of the latest start, without a trailing slash."""
-        if self._address is None:
-            raise RuntimeError("the receiver has not been started")
-        host, port = self._address
-        return f"http://{host}:{port}"
+    def handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -128,7 +84,7 @@ class HTTPReceiver:
 
     def _answer(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> int:
         if self._delay_s:
-            self._stopping.wait(self._delay_s)
+            self.stopping.wait(self._delay_s)
         with self._changed:
             status = self._statuses.popleft() if self._statuses else self._status
             request = ReceivedRequest(
