@@ -66,8 +66,7 @@ def _run(count: int, *, quota: int, day_budget: int | None) -> Result:
     if day_budget is not None:
         limiter["max_recipients_per_day"] = day_budget
     with ServerProcess(args, module=RELAY) as relay:
-        smtp = {"host": relay.host, "port": relay.port, "timeout_s": 30}
-        timed = _agent.send(envelopes, {"smtp": smtp, "limiter": limiter})
+        timed = _agent.send(envelopes, {"smtp": relay.smtp, "limiter": limiter})
         stats = relay.stop()
     report = timed.report
     return Result(

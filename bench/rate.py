@@ -57,8 +57,9 @@ def run(count: int, *, per_minute: float = PER_MINUTE) -> Result:
     """Send ``count`` messages to a fresh sink at ``per_minute`` messages a minute."""
     envelopes = batch(count, tag=f"rate-{uuid.uuid4().hex[:8]}")
     with ServerProcess(module=SINK) as sink:
-        smtp = {"host": sink.host, "port": sink.port, "timeout_s": 30}
-        timed = _agent.send(envelopes, {"smtp": smtp, "limiter": {"max_per_minute": per_minute}})
+        timed = _agent.send(
+            envelopes, {"smtp": sink.smtp, "limiter": {"max_per_minute": per_minute}}
+        )
         stats = sink.stop()
     return Result(
         count=count,
@@ -77,8 +78,9 @@ def run_shared(count: int, *, agents: int = 2, per_minute: float = PER_MINUTE) -
     envelopes = batch(count, tag=f"shared-rate-{uuid.uuid4().hex[:8]}")
     limiter = {"max_per_minute": per_minute, "shared": True}
     with ServerProcess(module=SINK) as sink:
-        smtp = {"host": sink.host, "port": sink.port, "timeout_s": 30}
-        timed = _agent.send_together(envelopes, {"smtp": smtp, "limiter": limiter}, agents=agents)
+        timed = _agent.send_together(
+            envelopes, {"smtp": sink.smtp, "limiter": limiter}, agents=agents
+        )
         stats = sink.stop()
     return Result(
         count=count,
@@ -172,8 +174,7 @@ def run_learnt(count: int, *, per_second: int = RELAY_PER_SECOND) -> LearntResul
     envelopes = batch(count, tag=f"learnt-{uuid.uuid4().hex[:8]}")
     args = ["--per-second", str(per_second), "--latency-ms", str(RELAY_LATENCY_MS)]
     with ServerProcess(args, module=RELAY) as relay:
-        smtp = {"host": relay.host, "port": relay.port, "timeout_s": 30}
-        timed = _agent.send(envelopes, {"smtp": smtp})
+        timed = _agent.send(envelopes, {"smtp": relay.smtp})
         stats = relay.stop()
     report = timed.report
     return LearntResult(
