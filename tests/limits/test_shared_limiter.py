@@ -15,16 +15,11 @@ from tests.helpers.shared_limiter import (
     REFRESH_S,
     Agent,
     Connection,
-    agents,
     connect,
-    db_url,
     eventually,
     holders,
     running,
 )
-
-__all__ = ["agents", "db_url"]  # the fixtures, shared with test_shared_limiter_slots
-
 
 # --- the shared cap holds across agents -------------------------------------
 
