@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import attrs
 import pytest
 
 from adaptsend import Config, ConfigError, load_config
-from adaptsend.config._settings import LimiterConfig
 
 
 def test_no_file_gives_the_documented_defaults(
@@ -64,47 +62,33 @@ def test_environment_overrides_are_read_by_the_type_of_their_key(tmp_path: Path)
     assert config.classifier.throttle == ("busy", "slow down")
 
 
-def test_sharing_the_cap_is_decided_by_the_store_unless_set(tmp_path: Path) -> None:
-    assert Config().limiter.shared is None
+@pytest.mark.parametrize(
+    ("key", "default", "in_file", "from_file", "in_env", "from_env"),
+    [
+        # None: sharing the cap is decided by the store.
+        ("shared", None, "true", True, "false", False),
+        ("probe_after_windows", 32, "8", 8, "64", 64),
+        ("probe_interval_s", 30.0, "12.5", 12.5, "45", 45.0),
+        # None: no message rate, no daily recipient budget.
+        ("max_per_minute", None, "30", 30, "7.5", 7.5),
+        ("max_recipients_per_day", None, "10000", 10_000, "500", 500),
+    ],
+)
+def test_a_limiter_key_has_its_default_is_read_from_the_file_and_overridden_by_the_environment(
+    tmp_path: Path,
+    key: str,
+    default: object,
+    in_file: str,
+    from_file: object,
+    in_env: str,
+    from_env: object,
+) -> None:
+    assert getattr(Config().limiter, key) == default
     path = tmp_path / "site.toml"
-    path.write_text("[limiter]\nshared = true\n")
-    assert load_config(path, environ={}).limiter.shared is True
-    overridden = load_config(path, environ={"ADAPTSEND_LIMITER_SHARED": "false"})
-    assert overridden.limiter.shared is False
-
-
-def test_probes_are_counted_in_windows_as_well_as_timed(tmp_path: Path) -> None:
-    assert (Config().limiter.probe_after_windows, Config().limiter.probe_interval_s) == (32, 30.0)
-    path = tmp_path / "site.toml"
-    path.write_text("[limiter]\nprobe_after_windows = 8\n")
-    assert load_config(path, environ={}).limiter.probe_after_windows == 8
-    overridden = load_config(path, environ={"ADAPTSEND_LIMITER_PROBE_AFTER_WINDOWS": "64"})
-    assert overridden.limiter.probe_after_windows == 64
-
-
-def test_a_message_rate_is_unlimited_unless_set(tmp_path: Path) -> None:
-    assert Config().limiter.max_per_minute is None
-    path = tmp_path / "site.toml"
-    path.write_text("[limiter]\nmax_per_minute = 30\n")
-    assert load_config(path, environ={}).limiter.max_per_minute == 30
-    overridden = load_config(path, environ={"ADAPTSEND_LIMITER_MAX_PER_MINUTE": "7.5"})
-    assert overridden.limiter.max_per_minute == 7.5
-
-
-def test_a_daily_recipient_budget_is_unlimited_unless_set(tmp_path: Path) -> None:
-    assert Config().limiter.max_recipients_per_day is None
-    path = tmp_path / "site.toml"
-    path.write_text("[limiter]\nmax_recipients_per_day = 10000\n")
-    assert load_config(path, environ={}).limiter.max_recipients_per_day == 10_000
-    overridden = load_config(path, environ={"ADAPTSEND_LIMITER_MAX_RECIPIENTS_PER_DAY": "500"})
-    assert overridden.limiter.max_recipients_per_day == 500
-
-
-def test_every_limiter_key_has_a_row_in_the_configuration_reference() -> None:
-    reference = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
-    section = reference.split("## `[limiter]`", 1)[1].split("\n## ", 1)[0]
-    missing = [f.name for f in attrs.fields(LimiterConfig) if f"| `{f.name}` |" not in section]
-    assert missing == []
+    path.write_text(f"[limiter]\n{key} = {in_file}\n")
+    assert getattr(load_config(path, environ={}).limiter, key) == from_file
+    overridden = load_config(path, environ={f"ADAPTSEND_LIMITER_{key.upper()}": in_env})
+    assert getattr(overridden.limiter, key) == from_env
 
 
 def test_the_password_is_not_in_the_repr() -> None:
