@@ -31,7 +31,7 @@ from adaptsend.oauth._transport_tokens import TokenSettings, TokenUser, token_ca
 from adaptsend.plugins._manager import Plugins, load_plugins
 from adaptsend.store._api import Store
 from adaptsend.store._thread import StoreThread
-from adaptsend.transports._contract import Transport, UsesTokens
+from adaptsend.transports._contract import HoldsResources, Transport, UsesTokens
 
 #: Threads for blocking transport calls beyond the connection cap: closes that
 #: overlap with new connections must not wait behind them.
@@ -70,6 +70,8 @@ class Agent:
         # store is used from one thread at a time.
         self._store_thread = StoreThread(self.store)
         self._transport: Transport | None = None
+        #: Every transport made, closed with the agent when it holds resources.
+        self._transports: list[Transport] = []
         self._threads = trio.CapacityLimiter(config.limiter.max_cap + _SPARE_THREADS)
         self._alerts: AlertEngine | None = None
         self._metrics = AgentMetrics() if config.metrics.port is not None else None
@@ -85,9 +87,16 @@ class Agent:
 
     def close(self) -> None:
         try:
+            self._close_transports()
             self.store.close()
         finally:
             unprotect_logs(self.redactor)
+
+    def _close_transports(self) -> None:
+        transports, self._transports = self._transports, []
+        for transport in transports:
+            if isinstance(transport, HoldsResources):
+                transport.close()
 
     @property
     def transport(self) -> Transport:
@@ -108,6 +117,7 @@ class Agent:
             transport.use_tokens(self._tokens_for(transport.token_settings))
         elif self.tokens is not None and isinstance(transport, UsesTokens):
             transport.use_tokens(self.tokens)
+        self._transports.append(transport)
         return transport
 
     def _tokens_for(self, settings: TokenSettings) -> TokenCache:

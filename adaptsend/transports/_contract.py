@@ -112,6 +112,15 @@ class UsesTokens(Protocol):
     def use_tokens(self, tokens: TokenCache) -> None: ...
 
 
+@runtime_checkable
+class HoldsResources(Protocol):
+    """A transport that holds something besides its connections (an HTTP
+    client's pool of sockets): the agent that made it calls :meth:`close`
+    once, when the agent closes. Never raises."""
+
+    def close(self) -> None: ...
+
+
 class Connection(Protocol):
     async def send(self, envelope: Envelope) -> SendResult:
         """Send one message on this connection.

@@ -10,10 +10,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from adaptsend_graph._transport import GraphTransport
 from click.testing import CliRunner
 from conftest import MAILBOX, MakeConfig, Rows, token_command
 
-from adaptsend import Message, Status, send_batch_async
+from adaptsend import Agent, Message, Status, config_from_dict, send_batch_async
 from adaptsend.cli._main import cli
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
@@ -134,3 +135,23 @@ command = {json.dumps(token_command())}
     assert json.loads(sent.stdout.strip().splitlines()[-1])["sent"] == 5
     assert len(graph.deliveries) == 5
     assert json.loads(status.stdout)["counts"]["sent"] == 5
+
+
+async def test_closing_the_agent_closes_the_http_client_of_its_transport(
+    graph_config: MakeConfig,
+) -> None:
+    envelope = compose(Message(sender=MAILBOX, to="team@contoso.com", subject="s", text="t"))
+    with FakeGraphServer() as graph:
+        agent = Agent(config_from_dict(graph_config(graph)), plugins=load_plugins(environ={}))
+        try:
+            agent.enqueue([envelope])
+            report = await agent.run()
+            transport = agent.transport
+            assert isinstance(transport, GraphTransport)
+            open_before_close = not transport.http.closed
+        finally:
+            agent.close()
+
+    assert report.sent == 1 and graph.deliveries
+    assert open_before_close
+    assert transport.http.closed

@@ -106,6 +106,13 @@ class GraphHTTP:
             timeout=httpx.Timeout(settings.timeout_s), verify=verify, follow_redirects=False
         )
 
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._client.is_closed
+
     def call(
         self,
         method: str,

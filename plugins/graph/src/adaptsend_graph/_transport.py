@@ -49,6 +49,11 @@ class GraphTransport:
     def use_tokens(self, tokens: TokenCache) -> None:
         self._tokens = tokens
 
+    def close(self) -> None:
+        """Close the HTTP client's pooled connections; the agent calls this
+        when it closes."""
+        self.http.close()
+
     async def connect(self) -> GraphConnection:
         """A request slot, once a token is at hand; after the server was out
         of reach, once it can be reached again."""
