@@ -22,15 +22,19 @@ ALLOWED: dict[str, set[str]] = {
     "classify": {"config"},
     "oauth": {"config", "plugins"},
     "transports": {"oauth"},
+    # classify: the SMTP transport says what its replies mean (ClassifiesReplies).
     "transports.smtp": {"transports", "config", "classify", "oauth"},
     "store": {"config", "limits"},
     "limits": {"config", "store", "plugins", "transports"},
     "plugins": {"config", "alerts", "limits"},
     "sources": {"config", "store"},
     "alerts": {"config", "plugins", "sources", "store", "transports"},
+    # Never classify: the judge asks the transport what a reply means.
     "engine": {"config", "limits", "plugins", "store", "transports"},
     "agent": {
         "alerts",
+        # The site classifier: Agent.classify, and the default for a
+        # transport that leaves its replies to adaptsend.
         "classify",
         "config",
         "engine",

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import trio
 
-from adaptsend._errors import ConfigError, StoreError
+from adaptsend._errors import StoreError
 from adaptsend._models import Envelope, Outcome, Reply
 from adaptsend.alerts._engine import AlertEngine
 from adaptsend.alerts._model import Alert
 from adaptsend.alerts._setup import build_sinks
-from adaptsend.classify._classifier import Classifier
+from adaptsend.classify._site import site_classifier
 from adaptsend.config._redact import Redactor, protect_logs, unprotect_logs
 from adaptsend.config._settings import Config
 from adaptsend.config._store_url import parse_url, scheme
 from adaptsend.engine._dispatcher import Dispatcher
-from adaptsend.engine._judge import Judge
+from adaptsend.engine._judge import Judge, reply_classifier
 from adaptsend.engine._report import RunReport
 from adaptsend.metrics._registry import AgentMetrics
 from adaptsend.metrics._server import MetricsEndpoint, keeping_metrics
@@ -56,7 +56,11 @@ class Agent:
         self.redactor = Redactor.for_config(config, self.plugins.secrets(config))
         protect_logs(self.redactor)
         try:
-            self.classifier = _classifier(config)
+            #: The reply classifier with the site's ``[classifier]`` patterns:
+            #: made now, so that a bad pattern stops the agent at start. The
+            #: SMTP transport makes its own from them; this one judges the
+            #: replies of a transport that does not judge its own.
+            self.classifier = site_classifier(config.classifier)
             #: Access tokens for ``[smtp] auth = "xoauth2"``, shared by every
             #: transport of this agent; None for a password.
             self.tokens = _token_cache(config, self.plugins, self.redactor)
@@ -198,7 +202,7 @@ class Agent:
         """A dispatcher for one run over this agent's store and transport.
         Its outcomes reach the alert rules while :meth:`alerting` is open."""
         judge = Judge(
-            classify=self.classifier.classify,
+            classify=reply_classifier(self.transport, default=self.classifier.classify),
             retry=self.config.retry,
             min_cap=self.config.limiter.min_cap,
             rng=rng or random.Random(),
@@ -221,6 +225,8 @@ class Agent:
         return dispatcher
 
     def classify(self, reply: Reply) -> Outcome:
+        """What ``reply`` means with this configuration's ``[classifier]``
+        patterns, as the SMTP transport judges it."""
         return self.classifier.classify(reply).outcome
 
     async def run(self, *, follow: bool = False) -> RunReport:
@@ -228,19 +234,6 @@ class Agent:
         (when this agent has them) metrics."""
         async with self.alerting(), self.keeping_metrics():
             return await self.dispatcher(follow=follow).run()
-
-
-def _classifier(config: Config) -> Classifier:
-    patterns = config.classifier
-    try:
-        return Classifier.from_patterns(
-            throttle=patterns.throttle,
-            transient=patterns.transient,
-            permanent=patterns.permanent,
-            fatal=patterns.fatal,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"[classifier]: {exc}") from None
 
 
 def _token_cache(config: Config, plugins: Plugins, redactor: Redactor) -> TokenCache | None:

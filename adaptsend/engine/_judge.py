@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
-from typing import Protocol
 
 import attrs
 
@@ -14,21 +12,24 @@ from adaptsend._models import AttemptRecord, ClaimedMessage, Decision, Outcome, 
 from adaptsend.config._redact import Redactor
 from adaptsend.config._settings import RetryConfig
 from adaptsend.engine._backoff import retry_delay
-from adaptsend.transports._contract import TRANSPORT_RULE, SendResult
+from adaptsend.transports._contract import (
+    TRANSPORT_RULE,
+    ClassifiesReplies,
+    Classify,
+    SendResult,
+    Transport,
+)
 
 
-class Ruling(Protocol):
-    """What the judge reads of a classifier's verdict: the outcome, and the
-    name of the rule that decided it, which the attempt's record keeps."""
+def reply_classifier(transport: Transport, *, default: Classify) -> Classify:
+    """What the replies of ``transport`` mean: its own ``classify`` when it
+    has one (:class:`ClassifiesReplies`), else ``default``, the reply
+    classifier that judged every transport's replies before transports
+    could judge their own. Asked once per run: the check is not cheap."""
+    if isinstance(transport, ClassifiesReplies):
+        return transport.classify
+    return default
 
-    @property
-    def outcome(self) -> Outcome: ...
-
-    @property
-    def rule(self) -> str: ...
-
-
-Classify = Callable[[Reply], Ruling]
 
 _RETRYABLE = frozenset({Outcome.THROTTLED, Outcome.RATE, Outcome.TRANSIENT, Outcome.UNKNOWN})
 #: Refusals for the provider's load, not the message's fault: counted as
@@ -64,6 +65,8 @@ class Judgement:
 
 @attrs.frozen(kw_only=True)
 class Judge:
+    #: What a reply without a verdict means: the transport's word
+    #: (:func:`reply_classifier`), for a transaction and for each refused recipient.
     classify: Classify
     retry: RetryConfig
     #: The limiter's floor: below it no cut can back off for a throttle.
@@ -85,8 +88,9 @@ class Judge:
         context: AttemptContext,
     ) -> Judgement:
         """Judge one transaction (or failed connection) for one message: by
-        the transport's own verdict when it gives one, else by classifying
-        the reply. Every reply in the judgement has its secrets redacted."""
+        the verdict on the result when it has one, else by what the reply
+        means (:attr:`classify`). Every reply in the judgement has its
+        secrets redacted, before it is classified."""
         if self.redactor:
             result = self._cleaned(result)
         if result.outcome is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
@@ -29,7 +29,8 @@ class SendResult:
     ``outcome`` is the transport's own verdict where it knows more than the
     reply says: :attr:`Outcome.UNKNOWN` when the whole content was written and
     no final reply came (the message may have been delivered), or the verdict
-    of a transport whose protocol has no SMTP replies. None: classify the reply.
+    of a transport whose protocol has no SMTP replies. None: classify the reply
+    (:class:`ClassifiesReplies`), as every refused recipient's reply is.
     ``rule`` names that verdict in the attempt's record, short and stable
     (``no-final-reply``); :data:`TRANSPORT_RULE` when it is None.
 
@@ -101,6 +102,36 @@ class TransportError(Exception):
         self.outcome = outcome
         self.retry_after_s = retry_after_s
         self.rule = rule
+
+
+class Ruling(Protocol):
+    """What a reply means: the outcome, and the name of the rule that decided
+    it, which the attempt's record keeps (short and stable)."""
+
+    @property
+    def outcome(self) -> Outcome: ...
+
+    @property
+    def rule(self) -> str: ...
+
+
+#: What a reply means to one transport.
+Classify = Callable[[Reply], Ruling]
+
+
+@runtime_checkable
+class ClassifiesReplies(Protocol):
+    """A transport that says what its replies mean.
+
+    Its ``classify`` judges every reply that comes without a verdict: a
+    transaction's, each refused recipient's, a failed connect's. It is called
+    for every message, so it allocates nothing it need not (a rule's verdict
+    made once). The built-in SMTP transport is one: it judges with the reply
+    classifier and the site's ``[classifier]`` patterns. A transport that is
+    not has its replies judged by that same classifier, as SMTP replies.
+    """
+
+    def classify(self, reply: Reply) -> Ruling: ...
 
 
 @runtime_checkable

@@ -6,13 +6,16 @@ from collections.abc import Callable
 
 import trio
 
+from adaptsend.classify._site import site_classifier
 from adaptsend.config._settings import Config
 from adaptsend.hookspecs import TransportFactory, hookimpl
 from adaptsend.transports.smtp._transport import SMTPTransport
 
 
 def _smtp_transport(config: Config, threads: trio.CapacityLimiter) -> SMTPTransport:
-    return SMTPTransport(config.smtp, threads=threads)
+    return SMTPTransport(
+        config.smtp, threads=threads, classifier=site_classifier(config.classifier)
+    )
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import trio
 
 from adaptsend._models import Envelope, Outcome, Reply, Stage
-from adaptsend.classify._classifier import parse_reply
+from adaptsend.classify._classifier import Classifier, Verdict, parse_reply
 from adaptsend.config._settings import SMTPConfig
 from adaptsend.oauth._tokens import TokenCache, TokenError
 from adaptsend.transports._contract import SendAttempt, SendResult, TransportError
@@ -49,7 +49,9 @@ class SMTPConfigurationError(TransportError):
 
 
 class SMTPTransport:
-    """Opens authenticated SMTP connections as configured in ``[smtp]``."""
+    """Opens authenticated SMTP connections as configured in ``[smtp]``, and
+    says what their replies mean (``ClassifiesReplies``) with ``classifier``:
+    the one made from ``[classifier]``, or the built-in rules alone."""
 
     def __init__(
         self,
@@ -57,10 +59,12 @@ class SMTPTransport:
         *,
         threads: trio.CapacityLimiter,
         tokens: TokenCache | None = None,
+        classifier: Classifier | None = None,
     ) -> None:
         self._config = config
         self._threads = threads
         self._tokens = tokens
+        self._classifier = classifier or Classifier()
         self._tls = effective_tls(config)
         # Decided before any connection: a password that could only go in
         # clear text to a remote host is a ConfigError here, not a surprise later.
@@ -79,6 +83,10 @@ class SMTPTransport:
             chunking=chunking,
             terms=server_terms(client, self._config),
         )
+
+    def classify(self, reply: Reply) -> Verdict:
+        """What ``reply`` means: the verdict of the first rule that matches it."""
+        return self._classifier.classify(reply)
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self._config.ca_file)

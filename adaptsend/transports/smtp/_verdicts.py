@@ -1,10 +1,10 @@
 """The names of the SMTP transport's own verdicts.
 
-Most attempts are judged by the reply classifier, whose rules have names of
-their own. Where the transport knows more than the reply says, it gives the
-outcome itself and one of these names, which the attempt's record keeps
-(docs/replies.md lists them). They are stable: people search logs and
-reports for them.
+The transport judges most replies with its reply classifier (``classify``),
+whose rules have names of their own. Where it knows more than the reply
+says, it gives the outcome itself and one of these names, which the
+attempt's record keeps (docs/replies.md lists them). They are stable: people
+search logs and reports for them.
 """
 
 from __future__ import annotations
