@@ -91,16 +91,16 @@ class Agent:
 
     def close(self) -> None:
         try:
-            self._close_transports()
+            self._release_transports()
             self.store.close()
         finally:
             unprotect_logs(self.redactor)
 
-    def _close_transports(self) -> None:
+    def _release_transports(self) -> None:
         transports, self._transports = self._transports, []
         for transport in transports:
             if isinstance(transport, HoldsResources):
-                transport.close()
+                transport.release()
 
     @property
     def transport(self) -> Transport:

@@ -146,10 +146,11 @@ class UsesTokens(Protocol):
 @runtime_checkable
 class HoldsResources(Protocol):
     """A transport that holds something besides its connections (an HTTP
-    client's pool of sockets): the agent that made it calls :meth:`close`
-    once, when the agent closes. Never raises."""
+    client's pool of sockets): the agent that made it calls :meth:`release`
+    once, when the agent closes. Never raises. (Not ``close``: a transport
+    may double as its own connection, whose ``close`` is async.)"""
 
-    def close(self) -> None: ...
+    def release(self) -> None: ...
 
 
 class Connection(Protocol):

@@ -49,7 +49,7 @@ class GraphTransport:
     def use_tokens(self, tokens: TokenCache) -> None:
         self._tokens = tokens
 
-    def close(self) -> None:
+    def release(self) -> None:
         """Close the HTTP client's pooled connections; the agent calls this
         when it closes."""
         self.http.close()
