@@ -10,7 +10,6 @@ shared`` says otherwise either way. Agents that share the cap share
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -41,6 +40,9 @@ class Limiter(Protocol):
     def open_connections(self) -> int: ...
 
     def slot(self) -> AbstractAsyncContextManager[Slot]: ...
+
+    def running(self) -> AbstractAsyncContextManager[None]:
+        """What must run around the workers, for one run."""
 
     def over_cap(self) -> bool: ...
 
@@ -137,10 +139,8 @@ def shares(config: Config, store: StoreThread) -> bool:
 def running(limiter: Limiter) -> AbstractAsyncContextManager[None]:
     """What must run around the workers that use ``limiter``: a shared limiter's
     background (reading the shared cap, writing decisions, renewing slots);
-    nothing for a local one."""
-    if isinstance(limiter, SharedLimiter):
-        return limiter.running()
-    return contextlib.nullcontext()
+    nothing for a local one; a limiter that composes others, theirs."""
+    return limiter.running()
 
 
 if TYPE_CHECKING:

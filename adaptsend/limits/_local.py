@@ -135,6 +135,10 @@ class AIMDLimiter:
             self.connection_closed(slot)
             self._tokens.release_on_behalf_of(slot)
 
+    def running(self) -> contextlib.nullcontext[None]:
+        """Nothing runs beside a limiter of one agent's own."""
+        return contextlib.nullcontext()
+
     def over_cap(self) -> bool:
         """True while more slots are held than the cap allows (after a cut)."""
         return self._tokens.borrowed_tokens > self._budget.cap
