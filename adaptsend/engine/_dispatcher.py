@@ -81,7 +81,6 @@ class Dispatcher:
         if limits is None:
             limits = make_key_limits(config, store, transport.sending_key, owner or new_owner())
         _check_limits(limits, sending_key=transport.sending_key, owner=owner)
-        self.limits = limits
         # The limiter names this agent by its owner name (shared budgets do).
         self.owner = limits.owner
         self._history = LimitHistory(store, sending_key=transport.sending_key, agent=self.owner)
