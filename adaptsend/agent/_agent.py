@@ -21,9 +21,10 @@ from adaptsend.classify._site import site_classifier
 from adaptsend.config._redact import Redactor, protect_logs, unprotect_logs
 from adaptsend.config._settings import Config
 from adaptsend.config._store_url import parse_url, scheme
-from adaptsend.engine._dispatcher import Dispatcher
+from adaptsend.engine._dispatcher import Dispatcher, new_owner
 from adaptsend.engine._judge import Judge, reply_classifier
 from adaptsend.engine._report import RunReport
+from adaptsend.limits._key_limits import KeyLimits, make_key_limits
 from adaptsend.metrics._registry import AgentMetrics
 from adaptsend.metrics._server import MetricsEndpoint, keeping_metrics
 from adaptsend.oauth._tokens import TokenCache, xoauth2_response
@@ -198,9 +199,17 @@ class Agent:
         """Queue messages durably before any attempt; returns their ids."""
         return self.store.enqueue(envelopes, sending_key=self.sending_key)
 
-    def dispatcher(self, *, follow: bool = False, rng: random.Random | None = None) -> Dispatcher:
+    def dispatcher(
+        self,
+        *,
+        follow: bool = False,
+        rng: random.Random | None = None,
+        limits: KeyLimits | None = None,
+    ) -> Dispatcher:
         """A dispatcher for one run over this agent's store and transport.
-        Its outcomes reach the alert rules while :meth:`alerting` is open."""
+        Its outcomes reach the alert rules while :meth:`alerting` is open.
+        ``limits`` are the sending key's limits for the run (see
+        :meth:`limits`); by default those of the configuration."""
         judge = Judge(
             classify=reply_classifier(self.transport, default=self.classifier.classify),
             retry=self.config.retry,
@@ -219,10 +228,18 @@ class Agent:
             config=self.config,
             plugins=plugins,
             follow=follow,
+            limits=limits or self.limits(),
         )
         if self._metrics is not None:
             self._metrics.watch(dispatcher)
         return dispatcher
+
+    def limits(self) -> KeyLimits:
+        """The limits of this agent's sending key for one run, as the
+        configuration asks for them, under a new lease owner name. A caller
+        may replace parts (``attrs.evolve``) before handing them to
+        :meth:`dispatcher`."""
+        return make_key_limits(self.config, self._store_thread, self.sending_key, new_owner())
 
     def classify(self, reply: Reply) -> Outcome:
         """What ``reply`` means with this configuration's ``[classifier]``

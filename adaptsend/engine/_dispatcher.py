@@ -28,9 +28,9 @@ from adaptsend.engine._recorder import Recorder
 from adaptsend.engine._report import DispatcherStatistics, RunReport
 from adaptsend.engine._tally import RunTally
 from adaptsend.engine._worker import run_worker
-from adaptsend.limits._choice import Limiter, make_limiter, make_message_rate, running
-from adaptsend.limits._day_budget import day_running, make_day_budget
-from adaptsend.limits._pauses import KeyPauses
+from adaptsend.limits._choice import Limiter, running
+from adaptsend.limits._day_budget import day_running
+from adaptsend.limits._key_limits import KeyLimits, make_key_limits
 from adaptsend.limits._rate_adapt import RateChange
 from adaptsend.limits._records import CapChange
 from adaptsend.plugins._manager import Plugins
@@ -45,8 +45,23 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _check_limits(limits: KeyLimits, *, sending_key: str, owner: str | None) -> None:
+    """Limits made for another key or owner would limit the wrong sending
+    and hand back the wrong leases."""
+    if limits.sending_key != sending_key:
+        raise ValueError(f"The limits are those of {limits.sending_key!r}, not of {sending_key!r}.")
+    if owner is not None and owner != limits.owner:
+        raise ValueError(f"The limits are those of owner {limits.owner!r}, not of {owner!r}.")
+
+
 class Dispatcher:
-    """Sends every due message of one sending key. Use :meth:`run` once."""
+    """Sends every due message of one sending key. Use :meth:`run` once.
+
+    ``limits`` are the key's limits for this run, made by the caller (see
+    ``adaptsend.limits._key_limits``); without them, the dispatcher makes
+    them from ``config``, as ``owner`` (or a new owner name). With them, the
+    dispatcher is their run's: it takes their owner name as its own.
+    """
 
     def __init__(
         self,
@@ -58,32 +73,24 @@ class Dispatcher:
         plugins: Plugins | None = None,
         follow: bool = False,
         owner: str | None = None,
+        limits: KeyLimits | None = None,
     ) -> None:
         self.transport = transport
         self.judge = judge
         self.idle_close_s = config.limiter.idle_close_s
+        if limits is None:
+            limits = make_key_limits(config, store, transport.sending_key, owner or new_owner())
+        _check_limits(limits, sending_key=transport.sending_key, owner=owner)
         # The limiter names this agent by its owner name (shared budgets do).
-        self.owner = owner or new_owner()
+        self.owner = limits.owner
         self._history = LimitHistory(store, sending_key=transport.sending_key, agent=self.owner)
-        self.limiter: Limiter = make_limiter(
-            config,
-            store,
-            transport.sending_key,
-            self.owner,
-            self._cap_changed,
-            self._history.cap_decided,
-        )
-        self.rate = make_message_rate(config, store, transport.sending_key, self._rate_changed)
-        self._pauses = KeyPauses(
-            config,
-            store=store,
-            sending_key=transport.sending_key,
-            plugins=plugins,
-            defer=None if follow else self._defer,
-        )
-        self.recipients = make_day_budget(
-            config, store, transport.sending_key, self.owner, on_full=self._pauses.day_full
-        )
+        self.limiter: Limiter = limits.limiter
+        self.limiter.watch(on_change=self._cap_changed, on_decision=self._history.cap_decided)
+        self.rate = limits.rate
+        self.rate.watch(self._rate_changed)
+        self._pauses = limits.pauses
+        self._pauses.join_run(plugins=plugins, defer=None if follow else self._defer)
+        self.recipients = limits.recipients
         self.outage = self._pauses.outage
         self.retry_after = self._pauses.retry_after
         self.quota_reached = self._pauses.quota_reached

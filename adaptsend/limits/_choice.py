@@ -10,7 +10,6 @@ shared`` says otherwise either way. Agents that share the cap share
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -42,6 +41,9 @@ class Limiter(Protocol):
 
     def slot(self) -> AbstractAsyncContextManager[Slot]: ...
 
+    def running(self) -> AbstractAsyncContextManager[None]:
+        """What must run around the workers, for one run."""
+
     def over_cap(self) -> bool: ...
 
     def connection_opened(self, slot: Slot) -> None: ...
@@ -54,52 +56,48 @@ class Limiter(Protocol):
 
     def statistics(self) -> LimiterStatistics: ...
 
+    def watch(
+        self,
+        *,
+        on_change: Callable[[CapChange], None] | None = None,
+        on_decision: Callable[[CapChange], None] | None = None,
+    ) -> None:
+        """Tell ``on_change`` of every later change of the cap, and
+        ``on_decision`` of those this agent decides."""
+
 
 def make_limiter(
     config: Config,
     store: StoreThread,
     sending_key: str,
     owner: str,
-    on_change: Callable[[CapChange], None] | None,
+    on_change: Callable[[CapChange], None] | None = None,
     on_decision: Callable[[CapChange], None] | None = None,
 ) -> AIMDLimiter | SharedLimiter:
     """The limiter for one run sending as ``sending_key``; ``owner`` names the
     agent in the store. A shared one must run inside :func:`running`.
     ``on_change`` hears of every change of the cap; ``on_decision`` only of
-    those this agent decided (every change, for a limiter of its own).
+    those this agent decided (every change, for a limiter of its own); a run
+    may add both later with ``watch``.
 
     Raises ConfigError when ``[limiter] shared = true`` and the store cannot
     keep a shared budget."""
+    limiter: AIMDLimiter | SharedLimiter
     if shares(config, store):
-        return SharedLimiter(
-            store=store,
-            sending_key=sending_key,
-            holder=owner,
-            settings=config.limiter,
-            on_change=on_change,
-            on_decision=on_decision,
+        limiter = SharedLimiter(
+            store=store, sending_key=sending_key, holder=owner, settings=config.limiter
         )
-    return AIMDLimiter(config.limiter, on_change=_both(on_change, on_decision))
-
-
-def _both(
-    first: Callable[[CapChange], None] | None, then: Callable[[CapChange], None] | None
-) -> Callable[[CapChange], None] | None:
-    if first is None or then is None:
-        return first or then
-
-    def tell(change: CapChange) -> None:
-        first(change)
-        then(change)
-
-    return tell
+    else:
+        limiter = AIMDLimiter(config.limiter)
+    limiter.watch(on_change=on_change, on_decision=on_decision)
+    return limiter
 
 
 def make_message_rate(
     config: Config,
     store: StoreThread,
     sending_key: str,
-    on_change: Callable[[RateChange], None] | None,
+    on_change: Callable[[RateChange], None] | None = None,
 ) -> MessageRate:
     """The message rate for one run sending as ``sending_key``: its
     ``max_per_minute`` shared through the store when the cap is."""
@@ -141,10 +139,8 @@ def shares(config: Config, store: StoreThread) -> bool:
 def running(limiter: Limiter) -> AbstractAsyncContextManager[None]:
     """What must run around the workers that use ``limiter``: a shared limiter's
     background (reading the shared cap, writing decisions, renewing slots);
-    nothing for a local one."""
-    if isinstance(limiter, SharedLimiter):
-        return limiter.running()
-    return contextlib.nullcontext()
+    nothing for a local one; a limiter that composes others, theirs."""
+    return limiter.running()
 
 
 if TYPE_CHECKING:

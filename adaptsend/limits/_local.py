@@ -19,6 +19,7 @@ import attrs
 import trio
 
 from adaptsend.config._settings import LimiterConfig
+from adaptsend.limits._listeners import Listeners
 from adaptsend.limits._policy import (
     Budget,
     binding,
@@ -75,16 +76,16 @@ class AIMDLimiter:
     before connecting on a slot it has held for a while (a cut may have come
     meanwhile).
 
-    ``on_change`` is called synchronously with each decision, after the
-    limiter's state has changed; an exception from it reaches the caller of
-    ``record_success`` or ``record_throttle``.
+    ``on_change`` (and whatever :meth:`watch` adds) is called synchronously
+    with each decision, after the limiter's state has changed; an exception
+    from it reaches the caller of ``record_success`` or ``record_throttle``.
     """
 
     def __init__(
         self, settings: LimiterConfig, *, on_change: Callable[[CapChange], None] | None = None
     ) -> None:
         self._settings = settings
-        self._on_change = on_change
+        self._on_change = Listeners(on_change)
         self._budget = new_budget(settings, in_memory=True)
         self._tokens = trio.CapacityLimiter(settings.initial_cap)
         self._open = 0
@@ -95,6 +96,17 @@ class AIMDLimiter:
         # Successes seen while the cap was binding, since the last decision.
         self._window = 0
         self._counts = DecisionCounts()
+
+    def watch(
+        self,
+        *,
+        on_change: Callable[[CapChange], None] | None = None,
+        on_decision: Callable[[CapChange], None] | None = None,
+    ) -> None:
+        """Tell ``on_change``, then ``on_decision``, of every later change:
+        this agent decides them all."""
+        self._on_change.add(on_change)
+        self._on_change.add(on_decision)
 
     @property
     def cap(self) -> int:
@@ -122,6 +134,10 @@ class AIMDLimiter:
         finally:
             self.connection_closed(slot)
             self._tokens.release_on_behalf_of(slot)
+
+    def running(self) -> contextlib.nullcontext[None]:
+        """Nothing runs beside a limiter of one agent's own."""
+        return contextlib.nullcontext()
 
     def over_cap(self) -> bool:
         """True while more slots are held than the cap allows (after a cut)."""
@@ -222,8 +238,7 @@ class AIMDLimiter:
         self._tokens.total_tokens = new.cap
         self._window = 0
         self._counts.changed(change)
-        if self._on_change is not None:
-            self._on_change(change)
+        self._on_change(change)
         return change
 
     def statistics(self) -> LimiterStatistics:

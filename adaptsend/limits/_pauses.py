@@ -31,19 +31,10 @@ log = logging.getLogger("adaptsend.run")
 
 
 class KeyPauses:
-    """The pauses of one run's sending key."""
+    """The pauses of one run's sending key. Until :meth:`join_run`, they are
+    only logged, and a long one never ends the run."""
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        store: StoreThread,
-        sending_key: str,
-        plugins: Plugins | None,
-        defer: Callable[[], None] | None,
-    ) -> None:
-        """``defer`` ends the run with its messages waiting (None with
-        ``--follow``: the run waits as long as it takes)."""
+    def __init__(self, config: Config, *, store: StoreThread, sending_key: str) -> None:
         self.outage = Outage(
             first_delay_s=config.retry.base_delay_s,
             max_delay_s=config.retry.max_delay_s,
@@ -58,10 +49,17 @@ class KeyPauses:
         self.due: dt.datetime | None = None
         self._store = store
         self._key = sending_key
-        self._plugins = plugins
-        self._defer = defer
+        self._plugins: Plugins | None = None
+        self._defer: Callable[[], None] | None = None
         #: Where to run the store's pause, while the run has tasks beside its sends.
         self.side: trio.Nursery | None = None
+
+    def join_run(self, *, plugins: Plugins | None, defer: Callable[[], None] | None) -> None:
+        """The run these pauses belong to: ``plugins`` hear of each pause, and
+        ``defer`` ends the run with its messages waiting (None with
+        ``--follow``: the run waits as long as it takes)."""
+        self._plugins = plugins
+        self._defer = defer
 
     def quota_reached(self, reply: Reply) -> None:
         """The server reports a quota: pause the key for ``quota_pause_s``

@@ -44,6 +44,7 @@ from collections.abc import Callable
 import attrs
 import trio
 
+from adaptsend.limits._listeners import Listeners
 from adaptsend.limits._rate import RateBudget
 from adaptsend.limits._shared_rate import SharedRate
 
@@ -99,8 +100,8 @@ class MessageRate:
     before each send, note :attr:`epoch` then, and report each delivery with
     :meth:`record_delivery` and each "too fast" reply with :meth:`record_rate`.
 
-    ``on_change`` is called synchronously with each change, after the state
-    has changed.
+    ``on_change`` (and whatever :meth:`watch` adds) is called synchronously
+    with each change, after the state has changed.
     """
 
     def __init__(
@@ -115,7 +116,7 @@ class MessageRate:
             raise ValueError(f"decrease_factor must be between 0 and 1, not {decrease_factor}")
         self.top_per_minute = top_per_minute
         self._factor = decrease_factor
-        self._on_change = on_change
+        self._on_change = Listeners(on_change)
         self._shared = shared
         own_top = None if shared is not None else top_per_minute
         self._bucket = None if own_top is None else RateBudget(own_top)
@@ -130,6 +131,10 @@ class MessageRate:
         self._first_at: float | None = None
         self._bins: collections.deque[list[float]] = collections.deque()
         self._stopped = False
+
+    def watch(self, on_change: Callable[[RateChange], None]) -> None:
+        """Tell ``on_change`` of every later change too."""
+        self._on_change.add(on_change)
 
     @property
     def per_minute(self) -> float | None:
@@ -240,8 +245,7 @@ class MessageRate:
             ceiling_per_minute=self._ceiling,
             epoch=self.epoch,
         )
-        if self._on_change is not None:
-            self._on_change(change)
+        self._on_change(change)
         return change
 
     # -- deliveries over the last seconds ------------------------------------

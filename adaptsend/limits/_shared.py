@@ -38,14 +38,15 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import attrs
 import trio
 
 from adaptsend.config._settings import LimiterConfig
+from adaptsend.limits._listeners import Listeners
 from adaptsend.limits._local import Slot
 from adaptsend.limits._mirror import BudgetMirror
 from adaptsend.limits._policy import Budget, binding, change_between, grow, window_size
 from adaptsend.limits._records import CapChange, DecisionCounts, LimiterStatistics
+from adaptsend.limits._shared_slot import SharedSlot, shared_slot
 from adaptsend.limits._turns import TURN_S, Turns
 from adaptsend.store._budget_api import BudgetDecision
 from adaptsend.store._thread import StoreThread
@@ -60,27 +61,13 @@ SLOT_LEASE_S = 10.0
 _Op = Callable[[], Awaitable[None]]
 
 
-@attrs.define(eq=False)
-class SharedSlot(Slot):
-    """A :class:`Slot` backed by one numbered slot row in the store."""
-
-    number: int = attrs.field(kw_only=True)
-    #: ``trio.current_time()`` when the slot was taken.
-    taken_at: float = attrs.field(kw_only=True)
-    #: The store says this slot's connection has delivered.
-    marked: bool = False
-    #: The lease ran out and another agent took the slot.
-    lost: bool = False
-    #: Given back to an agent that holds fewer.
-    yielding: bool = False
-
-
 class SharedLimiter:
     """Limits the connections of one sending key across agents; see the module docstring.
 
     Use inside :meth:`running`. ``holder`` names this agent in the store (the
     dispatcher's lease owner name does). ``on_change`` hears of every change,
-    whoever decided it; ``on_decision`` of those this agent decided only.
+    whoever decided it; ``on_decision`` of those this agent decided only
+    (:meth:`watch` adds more of either).
     """
 
     def __init__(
@@ -105,8 +92,8 @@ class SharedLimiter:
         )
         self._turns = Turns(mirror=self._mirror, holder=holder, refresh_s=refresh_s, turn_s=turn_s)
         self._settings = settings
-        self._on_change = on_change
-        self._on_decision = on_decision
+        self._on_change = Listeners(on_change)
+        self._on_decision = Listeners(on_decision)
         self._refresh_s = refresh_s
         self._lease_s = lease_s
         self._held: set[SharedSlot] = set()
@@ -121,6 +108,17 @@ class SharedLimiter:
         self._waiting = 0
         self._window = 0
         self._counts = DecisionCounts()
+
+    def watch(
+        self,
+        *,
+        on_change: Callable[[CapChange], None] | None = None,
+        on_decision: Callable[[CapChange], None] | None = None,
+    ) -> None:
+        """Tell ``on_change`` of every later change too, and ``on_decision``
+        of those this agent decides."""
+        self._on_change.add(on_change)
+        self._on_decision.add(on_decision)
 
     # -- what workers see ------------------------------------------------------
 
@@ -181,7 +179,7 @@ class SharedLimiter:
 
     def connection_opened(self, slot: Slot) -> None:
         """Count ``slot``'s new connection as open, in the current epoch."""
-        shared = _shared(slot)
+        shared = shared_slot(slot)
         if shared.connected:
             raise RuntimeError("This slot already has an open connection.")
         shared.connected = True
@@ -195,7 +193,7 @@ class SharedLimiter:
 
     def connection_closed(self, slot: Slot) -> None:
         """Stop counting ``slot``'s connection; does nothing if none is open."""
-        shared = _shared(slot)
+        shared = shared_slot(slot)
         if shared.connected:
             shared.connected = False
             self._open -= 1
@@ -209,7 +207,7 @@ class SharedLimiter:
         Returns None: the store counts this throttle unless its connection dates
         from before the last cut, by any agent; a cut reaches ``on_change`` once
         the store has made it. ``pause_s`` is unused: the store times the probes."""
-        shared = _shared(slot)
+        shared = shared_slot(slot)
         if shared.epoch != self._mirror.budget.epoch or shared.epoch == self._cut_requested:
             self._counts.ignored_throttles += 1
             return None
@@ -221,7 +219,7 @@ class SharedLimiter:
         """Report a delivery on ``slot``'s connection. Returns None: growth, when
         the shared cap binds, is asked of the store and reaches ``on_change``."""
         self._counts.successes += 1
-        shared = _shared(slot)
+        shared = shared_slot(slot)
         if shared.connected and not shared.delivered:
             shared.delivered = True
             self._proven += 1
@@ -371,7 +369,7 @@ class SharedLimiter:
         """This agent's request changed the shared budget."""
         before, after = decision.before, decision.budget
         change = None if before is None or after is None else self._change(before, after)
-        if change is not None and self._on_decision is not None:
+        if change is not None:
             self._on_decision(change)
 
     def _news(self, old: Budget, new: Budget) -> None:
@@ -383,8 +381,7 @@ class SharedLimiter:
         if change is None:
             return
         self._counts.changed(change)
-        if self._on_change is not None:
-            self._on_change(change)
+        self._on_change(change)
 
     def _change(self, old: Budget, new: Budget) -> CapChange | None:
         """The decision from ``old`` to ``new`` as this agent's cap sees it."""
@@ -392,9 +389,3 @@ class SharedLimiter:
             # The first read, or a budget made afresh: nothing was decided.
             return None
         return change_between(old, new, at=trio.current_time(), max_cap=self._settings.max_cap)
-
-
-def _shared(slot: Slot) -> SharedSlot:
-    if not isinstance(slot, SharedSlot):
-        raise TypeError("This slot was not handed out by a SharedLimiter.")
-    return slot
