@@ -13,8 +13,8 @@ Transports give the figure in :attr:`SendResult.retry_after_s` or
 starts the pause. Agents that share the cap through the store share the
 pause too (see ``adaptsend.limits._shared``): a pause heard here is written
 to the store (:meth:`RetryAfter.watch`), and one another agent heard is kept
-here (:meth:`RetryAfter.follow`). Other agents learn of it from their own
-refusals only.
+here (:meth:`RetryAfter.follow`). Agents whose caps are their own learn of
+it from their own refusals only.
 """
 
 from __future__ import annotations
