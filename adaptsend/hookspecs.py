@@ -81,7 +81,7 @@ def adaptsend_register_transports(register: Callable[[str, TransportFactory], No
     ``trio.to_thread.run_sync(..., limiter=threads)``. A transport without
     SMTP replies gives its own verdict in ``SendResult.outcome``, and the
     server's ``Retry-After`` in ``retry_after_s`` (every connection of the
-    key waits it out); one with OAuth settings of its own is a
+    key waits it out, in every agent that shares the cap); one with OAuth settings of its own is a
     :class:`~adaptsend.TokenUser`, handed its token cache by the agent.
     Called once, in the main thread, when the plugin manager is built.
     """

@@ -19,6 +19,7 @@ from adaptsend.limits._choice import Limiter, make_limiter, make_message_rate
 from adaptsend.limits._day_budget import RecipientBudget, make_day_budget
 from adaptsend.limits._pauses import KeyPauses
 from adaptsend.limits._rate_adapt import MessageRate
+from adaptsend.limits._shared import SharedLimiter
 from adaptsend.store._thread import StoreThread
 
 
@@ -46,10 +47,15 @@ def make_key_limits(config: Config, store: StoreThread, sending_key: str, owner:
     ``sending_key``. Raises ConfigError when the store cannot keep what the
     configuration asks it to share or count."""
     pauses = KeyPauses(config, store=store, sending_key=sending_key)
+    limiter = make_limiter(config, store, sending_key, owner)
+    if isinstance(limiter, SharedLimiter):
+        # Agents that share the cap share the server's pauses: its requests
+        # count against the same account.
+        limiter.share_pause(pauses.retry_after)
     return KeyLimits(
         sending_key=sending_key,
         owner=owner,
-        limiter=make_limiter(config, store, sending_key, owner),
+        limiter=limiter,
         rate=make_message_rate(config, store, sending_key),
         pauses=pauses,
         recipients=make_day_budget(config, store, sending_key, owner, on_full=pauses.day_full),

@@ -27,6 +27,7 @@ from adaptsend.limits._policy import (
     cut,
     delivered,
     grow,
+    hold_probes,
     narrow,
     new_budget,
     on_trial_at,
@@ -35,11 +36,6 @@ from adaptsend.limits._policy import (
     window_size,
 )
 from adaptsend.limits._records import CapChange, DecisionCounts, LimiterStatistics
-
-#: A refusal that pauses the whole key (an HTTP ``Retry-After``) costs every
-#: connection that long, and so may a failed probe: the next probe waits this
-#: many times the pause, which keeps probing under about 5% of the time.
-PAUSED_PROBE_GAP = 20
 
 
 @attrs.define(eq=False)
@@ -170,10 +166,11 @@ class AIMDLimiter:
         paid for). A slot without an open connection (refused while
         connecting) counts as one more open connection. ``pause_s``: the
         refusal paused the whole key that long (``Retry-After``), so the next
-        probe, which may cost as much again, waits :data:`PAUSED_PROBE_GAP` times it.
+        probe, which may cost as much again, waits
+        :data:`~adaptsend.limits._policy.PAUSED_PROBE_GAP` times it.
         """
         if pause_s > 0:
-            self._hold_probes(PAUSED_PROBE_GAP * pause_s)
+            self._budget = hold_probes(self._budget, pause_s=pause_s, now=trio.current_time())
         budget = self._budget
         level = None if slot.delivered else on_trial_at(budget, slot.level)
         # A request slot (pause_s) is refused per request, whichever is the
@@ -221,13 +218,6 @@ class AIMDLimiter:
             successes_since_cut=self._successes_since_cut,
         )
         return None if grown is None else self._decided(grown)
-
-    def _hold_probes(self, for_s: float) -> None:
-        run = self._budget.run
-        if run is None:
-            return
-        until = max(run.probe_not_before, trio.current_time() + for_s)
-        self._budget = attrs.evolve(self._budget, run=attrs.evolve(run, probe_not_before=until))
 
     def _decided(self, new: Budget) -> CapChange:
         old, self._budget = self._budget, new

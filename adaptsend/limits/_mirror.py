@@ -17,6 +17,7 @@ import attrs
 import trio
 
 from adaptsend.config._settings import LimiterConfig
+from adaptsend.limits._listeners import Listeners
 from adaptsend.limits._policy import Budget, new_budget
 from adaptsend.store._budget_api import BudgetDecision, BudgetStore, BudgetView, Want
 from adaptsend.store._thread import StoreThread
@@ -53,6 +54,9 @@ class BudgetMirror:
         #: The latest want read, and ``trio.current_time()`` when it was first read.
         self.wanted: Want | None = None
         self.wanted_seen = -math.inf
+        #: Told the seconds left of the key's pause at the server's word, at
+        #: each read that finds one in force.
+        self.on_paused = Listeners[float]()
         self._issued = 0
         self._applied = 0
 
@@ -67,6 +71,8 @@ class BudgetMirror:
         self.usage = view
         if view.wanted != self.wanted:
             self.wanted, self.wanted_seen = view.wanted, trio.current_time()
+        if view.paused_s > 0:
+            self.on_paused(view.paused_s)
         return view
 
     async def take(self, *, held: int, lease_s: float) -> tuple[int, int] | None:
@@ -140,6 +146,16 @@ class BudgetMirror:
         )
         self._apply(number, decision.budget)
         return decision
+
+    async def pause(self, seconds: float) -> None:
+        """Pause the key for every agent, ``seconds`` from the database's now."""
+        self._next()
+        await self._thread.call(self._store.pause_budget, sending_key=self._key, pause_s=seconds)
+
+    async def hold_probes(self, pause_s: float) -> None:
+        """Hold the next probe back after a refusal that paused the key for ``pause_s``."""
+        self._next()
+        await self._thread.call(self._store.hold_probes, sending_key=self._key, pause_s=pause_s)
 
     def _next(self) -> int:
         self._issued += 1

@@ -6,7 +6,9 @@ used up.
 The :class:`~adaptsend.limits._outage.Outage` gate keeps the workers from
 connecting, and :class:`~adaptsend.limits._retry_after.RetryAfter` from
 sending at all; this tells people (a log line, the plugins and alert rules)
-and, for a quota, the store, so that every agent on it keeps the pause. The
+and, for a quota, the store, so that every agent on it keeps the pause (a
+``Retry-After`` reaches the store through a shared limiter, when the agents
+share the cap: ``adaptsend.limits._key_limits``). The
 daily budget keeps its own pause (``_day_budget``): every agent counts the
 same recipients in the store.
 """

@@ -65,6 +65,11 @@ SEARCH_TRIALS = 2
 #: was higher a moment ago is likelier to rise again than one never seen higher.
 FALL_PROBE_SPEEDUP = 2
 
+#: A refusal that pauses the whole key (an HTTP ``Retry-After``) costs every
+#: connection that long, and so may a failed probe: the next probe waits this
+#: many times the pause, which keeps probing under about 5% of the time.
+PAUSED_PROBE_GAP = 20
+
 
 @attrs.frozen(kw_only=True)
 class RunLearning:
@@ -76,9 +81,6 @@ class RunLearning:
     #: The most connections that have delivered at once in this run, less
     #: one for each failed probe of a fall.
     most_proven: int = 0
-    #: No probe before this time: the last refusal paused the whole key (an
-    #: HTTP ``Retry-After``), and a probe may cost that much again.
-    probe_not_before: float = -math.inf
 
 
 @attrs.frozen(kw_only=True)
@@ -101,6 +103,10 @@ class Budget:
     reason: ChangeReason | None
     #: Connections open at the latest counted throttle.
     observed: int | None
+    #: No probe before this time (on the clock of ``last_cut_at``): a refusal
+    #: paused the whole key (an HTTP ``Retry-After``), and a probe may cost
+    #: that much again.
+    probe_not_before: float = -math.inf
     #: None for a budget in the store (see the module docstring).
     run: RunLearning | None = None
 
@@ -217,6 +223,13 @@ def cut(
     )
 
 
+def hold_probes(budget: Budget, *, pause_s: float, now: float) -> Budget:
+    """The budget after a refusal that paused the whole key for ``pause_s``:
+    no probe for :data:`PAUSED_PROBE_GAP` times as long. A hold never ends sooner."""
+    until = max(budget.probe_not_before, now + PAUSED_PROBE_GAP * pause_s)
+    return attrs.evolve(budget, probe_not_before=until)
+
+
 def narrow(budget: Budget, *, trial_level: int | None) -> Budget | None:
     """The budget after a throttle that was not counted (its connection
     opened before the last cut) on a connection on trial at ``trial_level``:
@@ -257,7 +270,7 @@ def grow(
 def probe_due(budget: Budget, *, settings: LimiterConfig, now: float, successes: int) -> bool:
     """Whether enough has gone well since the last cut to try the ceiling:
     the seconds, or ``successes`` at a binding cap since the cut."""
-    if budget.run is not None and now < budget.run.probe_not_before:
+    if now < budget.probe_not_before:
         return False
     if budget.last_cut_at is None or now - budget.last_cut_at >= budget.probe_interval_s:
         return True

@@ -10,8 +10,11 @@ that ends sooner never shortens the pause.
 
 Transports give the figure in :attr:`SendResult.retry_after_s` or
 :attr:`TransportError.retry_after_s`; the worker that judges the result
-starts the pause. It is this agent's: other agents on the same store learn of
-it from their own refusals.
+starts the pause. Agents that share the cap through the store share the
+pause too (see ``adaptsend.limits._shared``): a pause heard here is written
+to the store (:meth:`RetryAfter.watch`), and one another agent heard is kept
+here (:meth:`RetryAfter.follow`). Agents whose caps are their own learn of
+it from their own refusals only.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Callable
 import trio
 
 from adaptsend._models import Reply
+from adaptsend.limits._listeners import Listeners
 
 #: Told ``(seconds, reply)`` when a pause starts (not when one is lengthened).
 OnPause = Callable[[float, Reply], None]
@@ -36,6 +40,7 @@ class RetryAfter:
 
     def __init__(self, *, on_pause: OnPause | None = None) -> None:
         self._on_pause = on_pause
+        self._heard = Listeners[float]()
         # trio time before which nothing is sent.
         self._until = -math.inf
         self._stopped = False
@@ -44,16 +49,32 @@ class RetryAfter:
     def pause(self, seconds: float, reply: Reply) -> None:
         """The server asked that nothing be sent for ``seconds`` (``reply``
         says where). A figure that is not a positive number is ignored."""
-        if not math.isfinite(seconds) or seconds <= 0:
+        starting = not self.paused
+        if not self._keep(seconds):
             return
-        now = trio.current_time()
-        until = now + seconds
-        if until <= self._until:
-            return
-        starting = self._until <= now
-        self._until = until
         if starting and self._on_pause is not None:
             self._on_pause(seconds, reply)
+        self._heard(seconds)
+
+    def follow(self, seconds: float) -> None:
+        """Another agent's server asked for a pause that has ``seconds`` left:
+        keep it too. Nobody is told, and it never shortens the pause."""
+        self._keep(seconds)
+
+    def watch(self, *, on_heard: Callable[[float], None]) -> None:
+        """Tell ``on_heard`` the seconds of each pause the server asks for
+        that ends later than the pause in force (not of those followed)."""
+        self._heard.add(on_heard)
+
+    def _keep(self, seconds: float) -> bool:
+        """Pause for ``seconds`` unless the pause in force ends later; whether it moved."""
+        if not math.isfinite(seconds) or seconds <= 0:
+            return False
+        until = trio.current_time() + seconds
+        if until <= self._until:
+            return False
+        self._until = until
+        return True
 
     @property
     def paused(self) -> bool:

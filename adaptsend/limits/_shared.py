@@ -34,9 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import trio
 
@@ -44,8 +43,10 @@ from adaptsend.config._settings import LimiterConfig
 from adaptsend.limits._listeners import Listeners
 from adaptsend.limits._local import Slot
 from adaptsend.limits._mirror import BudgetMirror
+from adaptsend.limits._ordered_calls import OrderedCalls
 from adaptsend.limits._policy import Budget, binding, change_between, grow, window_size
 from adaptsend.limits._records import CapChange, DecisionCounts, LimiterStatistics
+from adaptsend.limits._retry_after import RetryAfter
 from adaptsend.limits._shared_slot import SharedSlot, shared_slot
 from adaptsend.limits._turns import TURN_S, Turns
 from adaptsend.store._budget_api import BudgetDecision
@@ -57,8 +58,6 @@ REFRESH_S = 0.5
 #: Seconds a slot stays held without renewal: how long a dead agent's slots
 #: stay out of use. Renewed every quarter of it.
 SLOT_LEASE_S = 10.0
-
-_Op = Callable[[], Awaitable[None]]
 
 
 class SharedLimiter:
@@ -100,7 +99,7 @@ class SharedLimiter:
         self._by_task: dict[trio.lowlevel.Task, SharedSlot] = {}
         self._take_lock = trio.Lock()
         self._room = trio.Event()
-        self._ops_in, self._ops_out = trio.open_memory_channel[_Op](math.inf)
+        self._calls = OrderedCalls()
         self._cut_requested: int | None = None
         self._grow_requested = False
         self._open = 0
@@ -155,7 +154,7 @@ class SharedLimiter:
                 self._by_task[task] = outer
             self.connection_closed(slot)
             self._held.discard(slot)
-            self._queue(functools.partial(self._release, slot.number))
+            self._calls.queue(functools.partial(self._release, slot.number))
 
     def over_cap(self) -> bool:
         """True when the calling task should give its slot back: the slot is at
@@ -177,6 +176,13 @@ class SharedLimiter:
     def _beyond(self, slot: SharedSlot) -> bool:
         return slot.lost or slot.yielding or slot.number >= self.cap
 
+    def share_pause(self, pause: RetryAfter) -> None:
+        """Keep ``pause``, the key's ``Retry-After``, with every agent on the
+        store: each pause the server asks for here is written to the budget
+        row, and one found there at a read is kept here too."""
+        pause.watch(on_heard=lambda s: self._calls.queue(functools.partial(self._mirror.pause, s)))
+        self._mirror.on_paused.add(pause.follow)
+
     def connection_opened(self, slot: Slot) -> None:
         """Count ``slot``'s new connection as open, in the current epoch."""
         shared = shared_slot(slot)
@@ -189,7 +195,7 @@ class SharedLimiter:
         if shared.marked:
             # A new connection on the same slot is on trial again.
             shared.marked = False
-            self._queue(functools.partial(self._mirror.mark, shared.number, proven=False))
+            self._calls.queue(functools.partial(self._mirror.mark, shared.number, proven=False))
 
     def connection_closed(self, slot: Slot) -> None:
         """Stop counting ``slot``'s connection; does nothing if none is open."""
@@ -206,13 +212,16 @@ class SharedLimiter:
 
         Returns None: the store counts this throttle unless its connection dates
         from before the last cut, by any agent; a cut reaches ``on_change`` once
-        the store has made it. ``pause_s`` is unused: the store times the probes."""
+        the store has made it. ``pause_s``: as on ``AIMDLimiter``, the store holds
+        the next probe back for every agent."""
         shared = shared_slot(slot)
+        if pause_s > 0:
+            self._calls.queue(functools.partial(self._mirror.hold_probes, pause_s))
         if shared.epoch != self._mirror.budget.epoch or shared.epoch == self._cut_requested:
             self._counts.ignored_throttles += 1
             return None
         self._cut_requested = shared.epoch
-        self._queue(functools.partial(self._cut, shared.epoch))
+        self._calls.queue(functools.partial(self._cut, shared.epoch))
         return None
 
     def record_success(self, slot: Slot) -> CapChange | None:
@@ -225,7 +234,7 @@ class SharedLimiter:
             self._proven += 1
             if not shared.marked:
                 shared.marked = True
-                self._queue(functools.partial(self._prove, shared.number))
+                self._calls.queue(functools.partial(self._prove, shared.number))
         budget, usage = self._mirror.budget, self._mirror.usage
         if usage is None or not binding(budget, open_=usage.held_below_cap, proven=usage.proven):
             return None
@@ -238,7 +247,7 @@ class SharedLimiter:
             return None
         self._window = 0
         self._grow_requested = True
-        self._queue(functools.partial(self._grow, budget))
+        self._calls.queue(functools.partial(self._grow, budget))
         return None
 
     def statistics(self) -> LimiterStatistics:
@@ -273,7 +282,7 @@ class SharedLimiter:
         await self._refresh()
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._write)
+                nursery.start_soon(self._calls.run)
                 nursery.start_soon(self._keep_fresh)
                 nursery.start_soon(self._keep_slots)
                 try:
@@ -283,10 +292,6 @@ class SharedLimiter:
         finally:
             with trio.CancelScope(shield=True):
                 await self._mirror.release()
-
-    async def _write(self) -> None:
-        async for op in self._ops_out:
-            await op()
 
     async def _keep_fresh(self) -> None:
         while True:
@@ -300,9 +305,6 @@ class SharedLimiter:
             await trio.sleep(self._lease_s / 4)
             if self._held:
                 await self._renew()
-
-    def _queue(self, op: _Op) -> None:
-        self._ops_in.send_nowait(op)
 
     async def _refresh(self) -> None:
         view = await self._mirror.refresh()

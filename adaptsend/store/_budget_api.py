@@ -56,6 +56,9 @@ class BudgetView:
     free: int
     #: Who is waiting for a slot, if anyone said so.
     wanted: Want | None = None
+    #: Seconds left of the key's pause at the server's word (see
+    #: :meth:`BudgetStore.pause_budget`), on the database's clock; 0 when none.
+    paused_s: float = 0.0
 
     @property
     def held_below_cap(self) -> int:
@@ -131,3 +134,14 @@ class BudgetStore(Protocol):
     ) -> BudgetDecision:
         """Grow the cap one step by the policy if it is still ``seen_cap`` in
         ``seen_epoch`` and binds: every slot below it is held and proven."""
+
+    def pause_budget(self, *, sending_key: str, pause_s: float) -> bool:
+        """Pause ``sending_key`` for every agent until the database's now +
+        ``pause_s`` (the server's ``Retry-After``), unless it is paused longer
+        already: a pause only ever moves later. True when it moved; False also
+        when the key has no budget (yet)."""
+
+    def hold_probes(self, *, sending_key: str, pause_s: float) -> bool:
+        """Hold the next probe back after a refusal that paused the key for
+        ``pause_s``, by the policy (:func:`~adaptsend.limits._policy.hold_probes`);
+        a hold only ever moves later. True when it moved."""

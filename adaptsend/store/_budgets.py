@@ -24,9 +24,11 @@ seconds; a budget here counts them from 1970 on the database's clock.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -70,7 +72,8 @@ class BudgetMethods:
                 row, slots = _read(conn, sending_key)
             missing = sorted(set(range(settings.max_cap)) - {slot.slot_no for slot in slots})
             if row is not None and not missing:
-                return _view(_budget(row), slots, row.clock_now, wanted=_want(row))
+                view = _view(budget_of(row), slots, row.clock_now, wanted=_want(row))
+                return attrs.evolve(view, paused_s=_left_s(row.paused_until, row.clock_now))
             try:
                 with self.engine.begin() as conn:
                     if row is None:
@@ -110,7 +113,7 @@ class BudgetMethods:
                 forget = {"wanted_by": None, "wanted_held": None, "wanted_at": None}
                 conn.execute(update(b).where(key, b.c.wanted_by == holder).values(forget))
             row = conn.execute(select(b).where(key)).one_or_none()
-        return SlotTake(slot_no=slot_no, budget=_budget(row) if row is not None else None)
+        return SlotTake(slot_no=slot_no, budget=budget_of(row) if row is not None else None)
 
     def renew_slots(self, *, sending_key: str, holder: str, lease_s: float) -> frozenset[int]:
         """Extend ``holder``'s leases; returns the slots it still holds.
@@ -159,14 +162,14 @@ class BudgetMethods:
                 row, slots = _read(conn, sending_key)
             if row is None:
                 return BudgetDecision(budget=None, changed=False)
-            budget, now = _budget(row), row.clock_now
+            budget, now = budget_of(row), row.clock_now
             if budget.epoch != seen_epoch:
                 return BudgetDecision(budget=budget, changed=False)
             # The throttled connection's slot is still held: it counts itself.
             # No trial level is known here (see the policy): the slots held failed.
             observed = max(1, _view(budget, slots, now).held)
             new = cut(
-                budget, observed=observed, trial_level=None, settings=settings, now=_seconds(now)
+                budget, observed=observed, trial_level=None, settings=settings, now=seconds_of(now)
             )
             with self.engine.begin() as conn:
                 replaced = _replace(sending_key, new, seen_version=budget.version, now=now)
@@ -182,9 +185,9 @@ class BudgetMethods:
             row, slots = _read(conn, sending_key)
         if row is None:
             return BudgetDecision(budget=None, changed=False)
-        budget, now = _budget(row), row.clock_now
+        budget, now = budget_of(row), row.clock_now
         unchanged = (budget.cap, budget.epoch) == (seen_cap, seen_epoch)
-        new = grow(budget, settings=settings, now=_seconds(now)) if unchanged else None
+        new = grow(budget, settings=settings, now=seconds_of(now)) if unchanged else None
         usage = _view(budget, slots, now)
         if new is None or not binding(budget, open_=usage.held_below_cap, proven=usage.proven):
             return BudgetDecision(budget=budget, changed=False)
@@ -243,17 +246,25 @@ def _want(row: AnyRow) -> Want | None:
     return Want(holder=row.wanted_by, held=row.wanted_held or 0, at=row.wanted_at)
 
 
-def _budget(row: AnyRow) -> Budget:
+def budget_of(row: AnyRow) -> Budget:
+    """The budget a row of ``sending_budgets`` keeps."""
     return Budget(
         cap=row.cap,
         ceiling=row.ceiling,
         epoch=row.epoch,
         version=row.version,
         probe_interval_s=row.probe_interval_s,
-        last_cut_at=_seconds(row.last_cut_at) if row.last_cut_at is not None else None,
+        last_cut_at=seconds_of(row.last_cut_at) if row.last_cut_at is not None else None,
         reason=ChangeReason(row.last_reason) if row.last_reason is not None else None,
         observed=row.last_observed,
+        probe_not_before=(
+            seconds_of(row.probes_held_until) if row.probes_held_until is not None else -math.inf
+        ),
     )
+
+
+def _left_s(until: dt.datetime | None, now: dt.datetime) -> float:
+    return 0.0 if until is None else max(0.0, (until - now) / dt.timedelta(seconds=1))
 
 
 def _values(budget: Budget, now: dt.datetime | ColumnElement[dt.datetime]) -> dict[str, Any]:
@@ -263,7 +274,7 @@ def _values(budget: Budget, now: dt.datetime | ColumnElement[dt.datetime]) -> di
         "epoch": budget.epoch,
         "version": budget.version,
         "probe_interval_s": budget.probe_interval_s,
-        "last_cut_at": _time(budget.last_cut_at) if budget.last_cut_at is not None else None,
+        "last_cut_at": time_of(budget.last_cut_at) if budget.last_cut_at is not None else None,
         "last_reason": budget.reason.value if budget.reason is not None else None,
         "last_observed": budget.observed,
         "updated_at": now,
@@ -279,13 +290,13 @@ def _replace(sending_key: str, new: Budget, *, seen_version: int, now: dt.dateti
     )
 
 
-def _seconds(time: dt.datetime) -> float:
+def seconds_of(time: dt.datetime) -> float:
     """A time of the store as a budget counts it: seconds since 1970 (naive
     UTC), exact to the microsecond both ways until the year 2106."""
     return (time - _EPOCH) / dt.timedelta(seconds=1)
 
 
-def _time(seconds: float) -> dt.datetime:
+def time_of(seconds: float) -> dt.datetime:
     return _EPOCH + dt.timedelta(seconds=seconds)
 
 

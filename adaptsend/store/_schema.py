@@ -198,6 +198,11 @@ sending_budgets = Table(
     Column("wanted_by", String(OWNER_LEN), nullable=True),
     Column("wanted_held", Integer(), nullable=True),
     Column("wanted_at", _Time, nullable=True),
+    # The key's pause at the server's word (``Retry-After``), for every agent,
+    # and the probes held back after it. Each only ever moves later, written
+    # by a statement of its own: never by a decision's write of the row.
+    Column("paused_until", _Time, nullable=True),
+    Column("probes_held_until", _Time, nullable=True),
 )
 
 #: The right to hold one connection of a sending key: slot ``n`` may be used

@@ -43,6 +43,7 @@ from adaptsend.store._api import (
     PurgeCounts,
     SchemaOutOfDate,
 )
+from adaptsend.store._budget_pauses import BudgetPauseMethods
 from adaptsend.store._budgets import BudgetMethods
 from adaptsend.store._cap_changes import CapChangeMethods
 from adaptsend.store._incident_methods import IncidentMethods
@@ -121,7 +122,14 @@ def _fast_way_wanted(
     return wanted
 
 
-class SQLStore(BudgetMethods, LedgerMethods, LimitMethods, IncidentMethods, CapChangeMethods):
+class SQLStore(
+    BudgetMethods,
+    BudgetPauseMethods,
+    LedgerMethods,
+    LimitMethods,
+    IncidentMethods,
+    CapChangeMethods,
+):
     """A Store on one SQLAlchemy engine, the table source's ledger (its
     methods are in ``_ledger``), the budgets agents share (``_budgets``), the
     shared rate and daily budgets (``_limit_methods``), what reports read

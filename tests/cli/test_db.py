@@ -18,7 +18,7 @@ from adaptsend.store._schema import messages
 from tests.helpers.databases import rows
 from tests.helpers.store_builders import attempt, claim_ids, decision, enqueue, later
 
-HEAD = "0006"
+HEAD = "0007"
 ORACLE = "oracle+oracledb://mail:s3cret-pw@db.invalid:1521/?service_name=MAIL"
 
 

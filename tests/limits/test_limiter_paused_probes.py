@@ -9,7 +9,7 @@ import contextlib
 import trio
 import trio.testing
 
-from adaptsend.limits._local import PAUSED_PROBE_GAP
+from adaptsend.limits._policy import PAUSED_PROBE_GAP
 from adaptsend.limits._records import ChangeReason
 from tests.helpers.local_limiter import make, succeed, take_many
 

@@ -156,6 +156,8 @@ def _budget_workload(store: Any) -> None:
     store.renew_slots(sending_key=KEY, holder="a", lease_s=10)
     store.grow_budget(sending_key=KEY, seen_cap=2, seen_epoch=0, settings=settings)
     store.cut_budget(sending_key=KEY, seen_epoch=0, settings=settings)
+    store.pause_budget(sending_key=KEY, pause_s=5)
+    store.hold_probes(sending_key=KEY, pause_s=5)
     store.release_slots(sending_key=KEY, holder="a", slot_no=0)
     store.release_slots(sending_key=KEY, holder="b")
 

@@ -5,6 +5,7 @@ tables the code describes."""
 from __future__ import annotations
 
 import importlib.util
+import math
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from adaptsend._models import Outcome, Status, utcnow
+from adaptsend.config._settings import LimiterConfig
 from adaptsend.store import (
     SchemaOutOfDate,
     StoreError,
@@ -142,6 +144,28 @@ def test_attempts_from_before_0006_keep_no_rule_beside_new_ones(empty_db_url: st
         ("", NO_USER, 1),
         ("permanent", NO_USER, 1),
     ]
+
+
+def test_budgets_from_before_0007_have_no_pause_and_take_one(empty_db_url: str) -> None:
+    upgrade_store(empty_db_url, "0006")
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO sending_budgets (sending_key, cap, epoch, version,"
+                " probe_interval_s, updated_at) VALUES (:key, 3, 0, 0, 30.0, :at)"
+            ),
+            {"key": KEY, "at": utcnow()},
+        )
+    engine.dispose()
+    upgrade_store(empty_db_url)
+    store = open_store(empty_db_url)
+    settings = LimiterConfig(initial_cap=2, max_cap=4)
+    view = store.budget_view(sending_key=KEY, settings=settings)
+    assert (view.budget.cap, view.paused_s, view.budget.probe_not_before) == (3, 0.0, -math.inf)
+    assert store.pause_budget(sending_key=KEY, pause_s=60)
+    assert store.budget_view(sending_key=KEY, settings=settings).paused_s > 0
+    store.close()
 
 
 def test_a_newer_store_is_refused(empty_db_url: str) -> None:

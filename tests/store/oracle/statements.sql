@@ -136,7 +136,7 @@ WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NU
 UPDATE source_rows SET reported_at=:reported_at WHERE source_rows.source_name = :source_name_1 AND source_rows.reported_at IS NULL AND source_rows.message_pk IN (__[POSTCOMPILE_message_pk_1]);
 
 -- budget_view
-SELECT sending_budgets.sending_key, sending_budgets.cap, sending_budgets.ceiling, sending_budgets.epoch, sending_budgets.version, sending_budgets.probe_interval_s, sending_budgets.last_cut_at, sending_budgets.last_reason, sending_budgets.last_observed, sending_budgets.updated_at, sending_budgets.wanted_by, sending_budgets.wanted_held, sending_budgets.wanted_at, SYS_EXTRACT_UTC(SYSTIMESTAMP) AS clock_now 
+SELECT sending_budgets.sending_key, sending_budgets.cap, sending_budgets.ceiling, sending_budgets.epoch, sending_budgets.version, sending_budgets.probe_interval_s, sending_budgets.last_cut_at, sending_budgets.last_reason, sending_budgets.last_observed, sending_budgets.updated_at, sending_budgets.wanted_by, sending_budgets.wanted_held, sending_budgets.wanted_at, sending_budgets.paused_until, sending_budgets.probes_held_until, SYS_EXTRACT_UTC(SYSTIMESTAMP) AS clock_now 
 FROM sending_budgets 
 WHERE sending_budgets.sending_key = :sending_key_1;
 
@@ -165,7 +165,7 @@ UPDATE connection_slots SET holder=:holder, expires_at=(SYS_EXTRACT_UTC(SYSTIMES
 UPDATE sending_budgets SET wanted_by=:wanted_by, wanted_held=:wanted_held, wanted_at=:wanted_at WHERE sending_budgets.sending_key = :sending_key_1 AND sending_budgets.wanted_by = :wanted_by_1;
 
 -- take_slot
-SELECT sending_budgets.sending_key, sending_budgets.cap, sending_budgets.ceiling, sending_budgets.epoch, sending_budgets.version, sending_budgets.probe_interval_s, sending_budgets.last_cut_at, sending_budgets.last_reason, sending_budgets.last_observed, sending_budgets.updated_at, sending_budgets.wanted_by, sending_budgets.wanted_held, sending_budgets.wanted_at 
+SELECT sending_budgets.sending_key, sending_budgets.cap, sending_budgets.ceiling, sending_budgets.epoch, sending_budgets.version, sending_budgets.probe_interval_s, sending_budgets.last_cut_at, sending_budgets.last_reason, sending_budgets.last_observed, sending_budgets.updated_at, sending_budgets.wanted_by, sending_budgets.wanted_held, sending_budgets.wanted_at, sending_budgets.paused_until, sending_budgets.probes_held_until 
 FROM sending_budgets 
 WHERE sending_budgets.sending_key = :sending_key_1;
 
@@ -190,6 +190,12 @@ WHERE connection_slots.sending_key = :sending_key_2 AND connection_slots.slot_no
 
 -- cut_budget
 UPDATE sending_budgets SET cap=:cap, ceiling=:ceiling, epoch=:epoch, version=:version, probe_interval_s=:probe_interval_s, last_cut_at=:last_cut_at, last_reason=:last_reason, last_observed=:last_observed, updated_at=:updated_at WHERE sending_budgets.sending_key = :sending_key_1 AND sending_budgets.version = :version_1;
+
+-- pause_budget
+UPDATE sending_budgets SET paused_until=(SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')) WHERE sending_budgets.sending_key = :sending_key_1 AND (sending_budgets.paused_until IS NULL OR sending_budgets.paused_until < (SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:param_1, 'SECOND')));
+
+-- hold_probes
+UPDATE sending_budgets SET probes_held_until=:probes_held_until WHERE sending_budgets.sending_key = :sending_key_1 AND (sending_budgets.probes_held_until IS NULL OR sending_budgets.probes_held_until < :probes_held_until_1);
 
 -- release_slots
 UPDATE connection_slots SET holder=:holder, expires_at=:expires_at, proven_at=:proven_at WHERE connection_slots.sending_key = :sending_key_1 AND connection_slots.holder = :holder_1 AND connection_slots.slot_no = :slot_no_1;

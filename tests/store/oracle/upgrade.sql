@@ -222,3 +222,17 @@ UPDATE adaptsend_version SET version_num='0006' WHERE adaptsend_version.version_
 
 /
 
+-- Running upgrade 0006 -> 0007
+
+ALTER TABLE sending_budgets ADD paused_until TIMESTAMP
+
+/
+
+ALTER TABLE sending_budgets ADD probes_held_until TIMESTAMP
+
+/
+
+UPDATE adaptsend_version SET version_num='0007' WHERE adaptsend_version.version_num = '0006'
+
+/
+
