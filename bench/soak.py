@@ -30,9 +30,8 @@ import sqlalchemy as sa
 
 from adaptsend import Agent, Envelope, load_config
 from adaptsend.plugins._manager import load_plugins
-from adaptsend.store import upgrade_store
-from adaptsend.store._migrate import VERSION_TABLE
-from adaptsend.store._schema import attempts, messages, metadata
+from adaptsend.store import drop_store, upgrade_store
+from adaptsend.store._schema import attempts, messages
 from adaptsend.testing import ServerStatistics
 from bench import _table
 from bench._server import ServerProcess
@@ -69,7 +68,8 @@ class Result:
 def run(*, url: str | None, count: int, agents: int, every: int) -> Result:
     with tempfile.TemporaryDirectory(prefix="adaptsend-soak-") as workdir:
         store_url = url or f"sqlite:///{Path(workdir) / 'soak.db'}"
-        _empty(store_url)
+        drop_store(store_url)
+        upgrade_store(store_url)
         with ServerProcess(_server_args(every)) as server:
             config = _write_config(Path(workdir), store_url, server.host, server.port)
             _enqueue(config, count)
@@ -109,17 +109,6 @@ def _server_args(every: int) -> list[str]:
         "--outages",
         outages,
     ]
-
-
-def _empty(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            sa.Table(VERSION_TABLE, sa.MetaData()).drop(conn, checkfirst=True)
-    finally:
-        engine.dispose()
-    upgrade_store(url)
 
 
 def _write_config(workdir: Path, url: str, host: str, port: int) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import sqlalchemy as sa
 from alembic.util import CommandError
 from sqlalchemy import Engine, exc
 
@@ -16,6 +17,7 @@ from adaptsend._errors import StoreError
 from adaptsend.config._store_url import parse_url
 from adaptsend.store import _engine, _migrate
 from adaptsend.store._migrate import SchemaState
+from adaptsend.store._schema import metadata
 
 
 def schema_state(url: str) -> SchemaState:
@@ -35,6 +37,15 @@ def upgrade_store(url: str, revision: str = "head") -> tuple[SchemaState, Schema
                 f"newer than this adaptsend knows ({before.head}); upgrade adaptsend."
             )
         return before, _migrate.upgrade(engine, revision)
+
+
+def drop_store(url: str) -> None:
+    """Drop adaptsend's tables and its schema version table from the database
+    at ``url``, every row with them: a scratch database made empty for the next
+    test or benchmark. Tables of others stay."""
+    with _engine_for(url) as engine, engine.begin() as conn:
+        metadata.drop_all(conn)
+        sa.Table(_migrate.VERSION_TABLE, sa.MetaData()).drop(conn, checkfirst=True)
 
 
 def upgrade_sql(url: str, *, revision: str = "head", since: str | None = None) -> str:

@@ -15,9 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adaptsend.store import upgrade_store
-from adaptsend.store._migrate import VERSION_TABLE
-from adaptsend.store._schema import metadata
+from adaptsend.store import drop_store, upgrade_store
 
 SQLITE = "sqlite"
 SERVER_URLS: list[str] = [
@@ -55,10 +53,9 @@ def wipe(url: str) -> None:
         with engine.begin() as conn:
             for table in SITE_TABLES:
                 sa.Table(table, sa.MetaData()).drop(conn, checkfirst=True)
-            metadata.drop_all(conn)
-            sa.Table(VERSION_TABLE, sa.MetaData()).drop(conn, checkfirst=True)
     finally:
         engine.dispose()
+    drop_store(url)
 
 
 def rows(db_url: str, sql: str) -> list[tuple[Any, ...]]:

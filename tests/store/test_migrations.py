@@ -20,6 +20,7 @@ from adaptsend.store import (
     SchemaOutOfDate,
     StoreError,
     _migrate,
+    drop_store,
     open_store,
     schema_state,
     upgrade_store,
@@ -188,6 +189,32 @@ def test_tables_without_a_revision_are_named(empty_db_url: str) -> None:
     engine.dispose()
     with pytest.raises(StoreError, match="no recorded schema revision"):
         open_store(empty_db_url)
+
+
+def test_dropping_a_store_leaves_an_empty_database_and_the_tables_of_others(
+    empty_db_url: str,
+) -> None:
+    upgrade_store(empty_db_url)
+    store = open_store(empty_db_url)
+    enqueue(store, 2)
+    store.close()
+    engine = sa.create_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE site_notes (note VARCHAR(20))"))
+    engine.dispose()
+    try:
+        drop_store(empty_db_url)
+        left = set(sa.inspect(sa.create_engine(empty_db_url)).get_table_names())
+        assert left == {"site_notes"}
+        assert schema_state(empty_db_url).current == ()
+        # Empty means new: it upgrades from nothing and holds nothing.
+        upgrade_store(empty_db_url)
+        assert rows(empty_db_url, "SELECT COUNT(*) FROM messages") == [(0,)]
+    finally:
+        engine = sa.create_engine(empty_db_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE site_notes"))
+        engine.dispose()
 
 
 def test_every_revision_downgrades(empty_db_url: str) -> None:

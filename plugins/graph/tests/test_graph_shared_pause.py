@@ -22,9 +22,7 @@ from conftest import MakeConfig
 from adaptsend import Agent, Message, config_from_dict
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
-from adaptsend.store import upgrade_store
-from adaptsend.store._migrate import VERSION_TABLE
-from adaptsend.store._schema import metadata
+from adaptsend.store import drop_store, upgrade_store
 from adaptsend.testing import FakeGraphServer
 from adaptsend.testing.graph import throttled
 
@@ -48,26 +46,16 @@ def _name(url: str) -> str:
     return url if url == "sqlite" else sa.make_url(url).get_backend_name()
 
 
-def _wipe(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            sa.Table(VERSION_TABLE, sa.MetaData()).drop(conn, checkfirst=True)
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(params=DATABASES, ids=_name)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """One store for both agents, its tables new: a SQLite file shared on purpose."""
     url = f"sqlite:///{tmp_path / 'shared.db'}" if request.param == "sqlite" else request.param
     if url == request.param:
-        _wipe(url)
+        drop_store(url)
     upgrade_store(url)
     yield url
     if url == request.param:
-        _wipe(url)
+        drop_store(url)
 
 
 async def wait_for(condition: Callable[[], bool], timeout_s: float = 120.0) -> None:
