@@ -71,16 +71,19 @@ async def test_an_outage_shows_as_a_stall_while_messages_waited(
 
     store = open_store(db_url)
     try:
-        [stall] = build_report(store, since=since, now=utcnow(), min_pause_s=1.0).pauses
+        pauses = build_report(store, since=since, now=utcnow(), min_pause_s=1.0).pauses
         # An outage of 1.5 s is no pause by the default measure of a minute.
         assert build_report(store, since=since, now=utcnow()).pauses == ()
     finally:
         store.close()
-    assert stall.kind is PauseKind.STALL
-    assert stall.end is not None
     # Nothing was tried between the last attempt before the outage and the
-    # first after the server came back.
+    # first after the server came back: one stall spans it. (A loaded
+    # machine may leave another silence of a second somewhere else.)
     asked, down = went_down
-    assert stall.start <= down
-    assert stall.end >= asked + dt.timedelta(seconds=outage_s)
+    [stall] = [
+        p
+        for p in pauses
+        if p.start <= down and p.end is not None and p.end >= asked + dt.timedelta(seconds=outage_s)
+    ]
+    assert stall.kind is PauseKind.STALL
     assert stall.outcome_before in {Outcome.SENT, Outcome.TRANSIENT, Outcome.UNKNOWN}
