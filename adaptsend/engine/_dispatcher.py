@@ -30,7 +30,7 @@ from adaptsend.engine._tally import RunTally
 from adaptsend.engine._worker import run_worker
 from adaptsend.limits._choice import Limiter, running
 from adaptsend.limits._day_budget import day_running
-from adaptsend.limits._key_limits import KeyLimits, make_key_limits
+from adaptsend.limits._key_limits import KeyLimits
 from adaptsend.limits._rate_adapt import RateChange
 from adaptsend.limits._records import CapChange
 from adaptsend.plugins._manager import Plugins
@@ -45,22 +45,19 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _check_limits(limits: KeyLimits, *, sending_key: str, owner: str | None) -> None:
-    """Limits made for another key or owner would limit the wrong sending
-    and hand back the wrong leases."""
+def _check_limits(limits: KeyLimits, *, sending_key: str) -> None:
+    """Limits made for another key would limit the wrong sending."""
     if limits.sending_key != sending_key:
         raise ValueError(f"The limits are those of {limits.sending_key!r}, not of {sending_key!r}.")
-    if owner is not None and owner != limits.owner:
-        raise ValueError(f"The limits are those of owner {limits.owner!r}, not of {owner!r}.")
 
 
 class Dispatcher:
     """Sends every due message of one sending key. Use :meth:`run` once.
 
     ``limits`` are the key's limits for this run, made by the caller (see
-    ``adaptsend.limits._key_limits``); without them, the dispatcher makes
-    them from ``config``, as ``owner`` (or a new owner name). With them, the
-    dispatcher is their run's: it takes their owner name as its own.
+    ``adaptsend.limits._key_limits``, and ``Agent.limits`` for those the
+    configuration asks for). The dispatcher is their run's: it takes their
+    owner name as its own.
     """
 
     def __init__(
@@ -72,15 +69,12 @@ class Dispatcher:
         config: Config,
         plugins: Plugins | None = None,
         follow: bool = False,
-        owner: str | None = None,
-        limits: KeyLimits | None = None,
+        limits: KeyLimits,
     ) -> None:
         self.transport = transport
         self.judge = judge
         self.idle_close_s = config.limiter.idle_close_s
-        if limits is None:
-            limits = make_key_limits(config, store, transport.sending_key, owner or new_owner())
-        _check_limits(limits, sending_key=transport.sending_key, owner=owner)
+        _check_limits(limits, sending_key=transport.sending_key)
         # The limiter names this agent by its owner name (shared budgets do).
         self.owner = limits.owner
         self._history = LimitHistory(store, sending_key=transport.sending_key, agent=self.owner)
