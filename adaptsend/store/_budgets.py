@@ -28,7 +28,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -72,8 +71,13 @@ class BudgetMethods:
                 row, slots = _read(conn, sending_key)
             missing = sorted(set(range(settings.max_cap)) - {slot.slot_no for slot in slots})
             if row is not None and not missing:
-                view = _view(budget_of(row), slots, row.clock_now, wanted=_want(row))
-                return attrs.evolve(view, paused_s=_left_s(row.paused_until, row.clock_now))
+                return _view(
+                    budget_of(row),
+                    slots,
+                    row.clock_now,
+                    wanted=_want(row),
+                    paused_s=_left_s(row.paused_until, row.clock_now),
+                )
             try:
                 with self.engine.begin() as conn:
                     if row is None:
@@ -227,7 +231,12 @@ def _read(conn: Connection, sending_key: str) -> tuple[AnyRow | None, Sequence[A
 
 
 def _view(
-    budget: Budget, slots: Sequence[AnyRow], now: dt.datetime, *, wanted: Want | None = None
+    budget: Budget,
+    slots: Sequence[AnyRow],
+    now: dt.datetime,
+    *,
+    wanted: Want | None = None,
+    paused_s: float = 0.0,
 ) -> BudgetView:
     live = [row for row in slots if row.holder is not None and row.expires_at > now]
     in_use = {row.slot_no for row in live}
@@ -237,6 +246,7 @@ def _view(
         proven=sum(1 for r in live if r.slot_no < budget.cap and r.proven_at is not None),
         free=sum(1 for r in slots if r.slot_no < budget.cap and r.slot_no not in in_use),
         wanted=wanted,
+        paused_s=paused_s,
     )
 
 
