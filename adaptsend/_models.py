@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import enum
 from collections.abc import Iterable, Mapping
 
 import attrs
-
-from adaptsend.sources._validate_address import split_addresses
 
 
 def utcnow() -> dt.datetime:
@@ -95,6 +94,29 @@ class Reply:
             "text": self.text,
             "stage": self.stage.value,
         }
+
+
+def split_addresses(value: str) -> tuple[str, ...]:
+    """``"a@x.example, B <b@y.example>"`` as ``("a@x.example", "B <b@y.example>")``:
+    one string is an address list, never cut to its first address. A string
+    that does not parse as one stays whole, for the check at enqueue to name."""
+    if not value.strip():
+        return ()
+    pairs = email.utils.getaddresses([value])
+    if len(pairs) < 2 or any(not address for _, address in pairs):
+        return (value,)
+    return tuple(header_form(name, address) for name, address in pairs)
+
+
+def header_form(name: str, address: str) -> str:
+    """``Name <address>`` as a header lists it, quoted where needed."""
+    if not name:
+        return address
+    if name.isascii() and address.isascii():
+        return email.utils.formataddr((name, address))
+    # formataddr refuses a non-ASCII address; the header's own encoding
+    # (RFC 2047, or UTF-8 under SMTPUTF8) takes care of a non-ASCII name.
+    return f'"{email.utils.quote(name)}" <{address}>'
 
 
 def _addresses(value: str | Iterable[str]) -> tuple[str, ...]:

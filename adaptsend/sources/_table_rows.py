@@ -13,9 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from adaptsend._errors import MessageError, SourceError
-from adaptsend._models import Message
+from adaptsend._models import Message, header_form
 from adaptsend.config._source import TableColumns
-from adaptsend.sources._validate_address import header_form
 from adaptsend.store._source_api import MAX_KEY_LEN
 
 Row = Mapping[str, Any]
