@@ -7,7 +7,8 @@ with settings of its own, or one that composes several). The dispatcher
 listens to their changes once it exists (``watch``, ``join_run``) and enters
 their background for the run (:func:`~adaptsend.limits._choice.running`,
 :func:`~adaptsend.limits._day_budget.day_running`). They serve one run: a
-second run makes new ones.
+second run makes new ones, and a second dispatcher given the same ones
+raises ValueError.
 """
 
 from __future__ import annotations

@@ -53,13 +53,20 @@ class KeyPauses:
         self._key = sending_key
         self._plugins: Plugins | None = None
         self._defer: Callable[[], None] | None = None
+        self._joined = False
         #: Where to run the store's pause, while the run has tasks beside its sends.
         self.side: trio.Nursery | None = None
 
     def join_run(self, *, plugins: Plugins | None, defer: Callable[[], None] | None) -> None:
         """The run these pauses belong to: ``plugins`` hear of each pause, and
         ``defer`` ends the run with its messages waiting (None with
-        ``--follow``: the run waits as long as it takes)."""
+        ``--follow``: the run waits as long as it takes). Raises ValueError
+        when they serve a run already: two runs would each end the other."""
+        if self._joined:
+            raise ValueError(
+                "These limits serve a run already; make new ones (Agent.limits()) for another run."
+            )
+        self._joined = True
         self._plugins = plugins
         self._defer = defer
 

@@ -79,3 +79,18 @@ async def test_limits_of_another_sending_key_are_refused(make_config: MakeConfig
         agent = Agent(make_config(server), plugins=load_plugins(environ={}))
         with agent, pytest.raises(ValueError, match="someone@elsewhere"):
             agent.dispatcher(limits=attrs.evolve(agent.limits(), sending_key="someone@elsewhere"))
+
+
+async def test_limits_that_serve_a_run_are_refused_to_a_second_one(
+    make_config: MakeConfig,
+) -> None:
+    with ThrottlingSMTPServer() as server:
+        agent = Agent(make_config(server), plugins=load_plugins(environ={}))
+        with agent:
+            limits = agent.limits()
+            agent.dispatcher(limits=limits)
+            with pytest.raises(ValueError) as refused:
+                agent.dispatcher(limits=limits)
+    assert str(refused.value) == (
+        "These limits serve a run already; make new ones (Agent.limits()) for another run."
+    )
