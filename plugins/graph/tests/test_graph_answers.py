@@ -61,13 +61,14 @@ async def test_a_503_is_unknown_waits_its_retry_after_and_goes_again_with_the_sa
     assert (refused.status, sent.status) == (503, 202)
     assert refused.body == sent.body
     assert sent.arrived_at >= refused.arrived_at + 1.0
-    assert rows("SELECT outcome, reply_code, reply_text FROM attempts ORDER BY id") == [
+    assert rows("SELECT outcome, reply_code, reply_text, rule FROM attempts ORDER BY id") == [
         (
             "unknown",
             503,
             "ErrorServerBusy: The server is busy. Try again later. (Retry-After: 1 s)",
+            "graph-server-error",
         ),
-        ("sent", 202, "Accepted"),
+        ("sent", 202, "Accepted", "graph-accepted"),
     ]
 
 
@@ -220,11 +221,15 @@ async def test_a_message_graph_refuses_fails_alone(
     statuses = sorted(r.status.value for r in report.results)
     assert statuses == ["failed", "sent", "sent"]
     assert len(graph.deliveries) == 2
-    assert rows("SELECT outcome, reply_code, reply_text FROM attempts WHERE outcome != 'sent'") == [
+    refused = rows(
+        "SELECT outcome, reply_code, reply_text, rule FROM attempts WHERE outcome != 'sent'"
+    )
+    assert refused == [
         (
             "permanent",
             400,
             "ErrorMimeContentInvalidBase64String: Invalid base64 string for MIME content.",
+            "graph-refused",
         )
     ]
 

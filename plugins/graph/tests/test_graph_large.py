@@ -175,9 +175,9 @@ async def test_a_step_that_fails_deletes_the_draft_and_the_message_goes_again(
     ]
     assert graph.deliveries == {"<quarterly@contoso.com>": 1}
     assert graph.statistics().drafts_left == 0
-    assert rows("SELECT outcome, reply_code FROM attempts ORDER BY id") == [
-        ("transient", 503),
-        ("sent", 202),
+    assert rows("SELECT outcome, reply_code, rule FROM attempts ORDER BY id") == [
+        ("transient", 503, "graph-server-error-before-sending"),
+        ("sent", 202, "graph-accepted"),
     ]
 
 
@@ -213,18 +213,20 @@ async def test_what_graph_cannot_take_fails_before_any_request(
 
     assert [r.status for r in report.results] == [Status.FAILED, Status.FAILED]
     assert graph.requests == []
-    assert rows("SELECT outcome, reply_code, reply_text FROM attempts ORDER BY id") == [
+    assert rows("SELECT outcome, reply_code, reply_text, rule FROM attempts ORDER BY id") == [
         (
             "permanent",
             None,
             f"the message is {len(too_large.content)} bytes, over [plugin.graph] "
             "max_message_bytes (5000000, Exchange Online's default limit is 35 MB)",
+            "refused-before-sending",
         ),
         (
             "permanent",
             None,
             f"the message is {len(long_text.content) / 1e6:.1f} MB without the attachments "
             "that can go apart, more than the 3.0 MB one Graph request takes",
+            "refused-before-sending",
         ),
     ]
 

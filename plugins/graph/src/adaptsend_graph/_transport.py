@@ -30,7 +30,7 @@ from adaptsend_graph._logs import protect_logs
 from adaptsend_graph._recipients import RecipientsDiffer, graph_mime
 from adaptsend_graph._settings import GraphSettings
 from adaptsend_graph._split import ONE_REQUEST_BYTES, TooLarge, split
-from adaptsend_graph._verdicts import Step, verdict
+from adaptsend_graph._verdicts import RULES, Step, verdict
 
 
 class GraphTransport:
@@ -61,7 +61,9 @@ class GraphTransport:
         if tokens is None:
             text = "the graph transport was given no token provider (it runs inside an Agent)"
             raise TransportError(
-                Reply(code=None, text=text, stage=Stage.AUTH), outcome=Outcome.FATAL
+                Reply(code=None, text=text, stage=Stage.AUTH),
+                outcome=Outcome.FATAL,
+                rule="configuration",
             )
         await trio.to_thread.run_sync(self._ready, tokens, limiter=self._threads)
         return GraphConnection(self, tokens)
@@ -70,9 +72,9 @@ class GraphTransport:
         try:
             tokens.token()
         except TokenError as exc:
-            outcome = Outcome.FATAL if exc.fatal else Outcome.TRANSIENT
             reply = Reply(code=None, text=str(exc), stage=Stage.AUTH)
-            raise TransportError(reply, outcome=outcome) from None
+            rule = _token_rule(exc)
+            raise TransportError(reply, outcome=RULES[rule], rule=rule) from None
         if self.http.unreachable and (why := self.http.reachable()) is not None:
             # No verdict of its own: a failure to connect is an outage, as SMTP's is.
             raise TransportError(Reply(code=None, text=why, stage=Stage.CONNECT))
@@ -113,9 +115,9 @@ class GraphConnection:
             return _refused(str(exc))
         except TokenError as exc:
             # As when SMTP cannot log in for want of a token: the attempt counts.
-            outcome = Outcome.FATAL if exc.fatal else Outcome.TRANSIENT
             reply = Reply(code=None, text=str(exc), stage=Stage.AUTH)
-            return SendResult(reply=reply, outcome=outcome, connection_usable=False)
+            rule = _token_rule(exc)
+            return SendResult(reply=reply, outcome=RULES[rule], connection_usable=False, rule=rule)
 
     def _send_mail(self, mime: bytes) -> SendResult | None:
         """``sendMail`` with the whole message; None when Graph finds it too
@@ -136,4 +138,9 @@ class GraphConnection:
 def _refused(text: str) -> SendResult:
     """A message this transport cannot send, before anything went out."""
     reply = Reply(code=None, text=text, stage=Stage.DATA)
-    return SendResult(reply=reply, outcome=Outcome.PERMANENT)
+    return SendResult(reply=reply, outcome=Outcome.PERMANENT, rule="refused-before-sending")
+
+
+def _token_rule(error: TokenError) -> str:
+    """A person must act (the configuration), or the token issuer may answer later."""
+    return "configuration" if error.fatal else "graph-token-unavailable"

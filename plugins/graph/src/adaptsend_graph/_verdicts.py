@@ -26,6 +26,32 @@ MAILBOX_CODES = frozenset({"ErrorInvalidUser", "MailboxNotEnabledForRESTAPI", "M
 #: Graph names the limit a 429 is about: "over its MailboxConcurrency limit".
 _OVER_ITS = re.compile(r"over its (\w+) limit", re.IGNORECASE)
 
+#: The name each verdict is recorded with (the attempts' ``rule`` column),
+#: and its outcome; docs/graph.md lists them, and a test holds the two together.
+RULES = {
+    "graph-accepted": Outcome.SENT,
+    "graph-quota": Outcome.QUOTA,
+    "graph-concurrency": Outcome.THROTTLED,
+    "graph-rate": Outcome.RATE,
+    "graph-send-as-denied": Outcome.FATAL,
+    "graph-token-refused": Outcome.FATAL,
+    "graph-forbidden": Outcome.FATAL,
+    "graph-unknown-mailbox": Outcome.FATAL,
+    "graph-server-error": Outcome.UNKNOWN,
+    "graph-server-error-before-sending": Outcome.TRANSIENT,
+    "graph-try-again": Outcome.TRANSIENT,
+    "graph-refused": Outcome.PERMANENT,
+    "graph-redirect": Outcome.FATAL,
+    "graph-unreachable": Outcome.TRANSIENT,
+    "graph-certificate": Outcome.FATAL,
+    "graph-no-answer": Outcome.UNKNOWN,
+    "graph-request-failed": Outcome.TRANSIENT,
+    "graph-token-unavailable": Outcome.TRANSIENT,
+    # The names adaptsend's SMTP transport gives the same verdicts.
+    "configuration": Outcome.FATAL,
+    "refused-before-sending": Outcome.PERMANENT,
+}
+
 
 class Step(enum.Enum):
     """Which request of a send an answer is to."""
@@ -61,9 +87,10 @@ def _answered(answer: Answer, settings: GraphSettings, step: Step) -> SendResult
     status, code = answer.status, answer.code
     text = describe(answer)
     if 200 <= status < 300:
-        return SendResult(reply=Reply(code=status, text=text), outcome=Outcome.SENT)
+        reply = Reply(code=status, text=text)
+        return SendResult(reply=reply, outcome=Outcome.SENT, rule="graph-accepted")
     if code in QUOTA_CODES:
-        return _result(status, text, Outcome.QUOTA, answer)
+        return _result(status, text, "graph-quota", answer)
     if status == 429:
         return _result(status, text, _throttle(answer), answer)
     if code == "ErrorSendAsDenied":
@@ -71,24 +98,29 @@ def _answered(answer: Answer, settings: GraphSettings, step: Step) -> SendResult
             f"{settings.mailbox} may not send as the message's From address: send from "
             f"{settings.mailbox}, or give it Send As on that address"
         )
-        return _result(status, f"{text} ({sentence})", Outcome.FATAL, answer, stage=Stage.MAIL)
+        return _result(
+            status, f"{text} ({sentence})", "graph-send-as-denied", answer, stage=Stage.MAIL
+        )
     if status in (401, 403):
         sentence = _refusal(answer, settings, step)
-        return _result(status, f"{text} ({sentence})", Outcome.FATAL, answer, stage=Stage.AUTH)
+        rule = "graph-token-refused" if status == 401 else "graph-forbidden"
+        return _result(status, f"{text} ({sentence})", rule, answer, stage=Stage.AUTH)
     if status == 404 and code in MAILBOX_CODES:
         sentence = f"[plugin.graph] mailbox {settings.mailbox} is not a mailbox Graph can send as"
-        return _result(status, f"{text} ({sentence})", Outcome.FATAL, answer, stage=Stage.MAIL)
+        return _result(
+            status, f"{text} ({sentence})", "graph-unknown-mailbox", answer, stage=Stage.MAIL
+        )
     if status >= 500:
         # After the whole request: a send may have gone through.
-        outcome = Outcome.UNKNOWN if step.delivers else Outcome.TRANSIENT
-        return _result(status, text, outcome, answer)
+        rule = "graph-server-error" if step.delivers else "graph-server-error-before-sending"
+        return _result(status, text, rule, answer)
     if status in (408, 409) or (status == 404 and step is Step.ATTACH):
         # Not acted on (a timeout, a conflict, a draft gone meanwhile): again later.
-        return _result(status, text, Outcome.TRANSIENT, answer)
+        return _result(status, text, "graph-try-again", answer)
     if status >= 400:
-        return _result(status, text, Outcome.PERMANENT, answer)
+        return _result(status, text, "graph-refused", answer)
     sentence = "set [plugin.graph] base_url to Graph itself, which answers without redirects"
-    return _result(status, f"{text} ({sentence})", Outcome.FATAL, answer)
+    return _result(status, f"{text} ({sentence})", "graph-redirect", answer)
 
 
 def describe(answer: Answer) -> str:
@@ -106,25 +138,27 @@ def describe(answer: Answer) -> str:
 
 
 def _result(
-    status: int, text: str, outcome: Outcome, answer: Answer, *, stage: Stage = Stage.DATA
+    status: int, text: str, rule: str, answer: Answer, *, stage: Stage = Stage.DATA
 ) -> SendResult:
     retry_after = answer.retry_after_s if answer.retry_after_s else None
+    outcome = RULES[rule]
     return SendResult(
         reply=Reply(code=status, text=text, stage=stage),
         outcome=outcome,
         connection_usable=outcome is not Outcome.FATAL,
         retry_after_s=retry_after,
+        rule=rule,
     )
 
 
-def _throttle(answer: Answer) -> Outcome:
-    """THROTTLED (cut the concurrency) for the concurrency limit, and for a
-    429 that does not say; RATE (cut the pace) for a limit on requests or
+def _throttle(answer: Answer) -> str:
+    """Throttled (cut the concurrency) for the concurrency limit, and for a
+    429 that does not say; rate (cut the pace) for a limit on requests or
     bytes over time."""
     named = _OVER_ITS.search(answer.message)
     if named is None or "concurrency" in named.group(1).lower():
-        return Outcome.THROTTLED
-    return Outcome.RATE
+        return "graph-concurrency"
+    return "graph-rate"
 
 
 def _refusal(answer: Answer, settings: GraphSettings, step: Step) -> str:
@@ -156,20 +190,24 @@ def _network(failure: NetworkFailure, step: Step) -> SendResult:
     kind = failure.kind
     if kind is Failure.UNREACHABLE:
         reply = Reply(code=None, text=failure.text, stage=Stage.CONNECT)
-        return SendResult(
-            reply=reply,
-            outcome=Outcome.TRANSIENT,
-            connection_usable=False,
-            # Nothing of this request went out; for a send's first request,
-            # nothing of the message did.
-            untouched=step.first,
-        )
+        # Nothing of this request went out; for a send's first request,
+        # nothing of the message did.
+        return _unanswered(reply, "graph-unreachable", untouched=step.first)
     if kind is Failure.CERTIFICATE:
         reply = Reply(code=None, text=failure.text, stage=Stage.TLS)
-        return SendResult(reply=reply, outcome=Outcome.FATAL, connection_usable=False)
+        return _unanswered(reply, "graph-certificate")
     if kind is Failure.NO_ANSWER and step.delivers:
         text = f"{failure.text}, so the message may have been sent"
-        reply = Reply(code=None, text=text, stage=Stage.DATA)
-        return SendResult(reply=reply, outcome=Outcome.UNKNOWN, connection_usable=False)
+        return _unanswered(Reply(code=None, text=text, stage=Stage.DATA), "graph-no-answer")
     reply = Reply(code=None, text=failure.text, stage=Stage.DATA)
-    return SendResult(reply=reply, outcome=Outcome.TRANSIENT, connection_usable=False)
+    return _unanswered(reply, "graph-request-failed")
+
+
+def _unanswered(reply: Reply, rule: str, *, untouched: bool = False) -> SendResult:
+    return SendResult(
+        reply=reply,
+        outcome=RULES[rule],
+        connection_usable=False,
+        untouched=untouched,
+        rule=rule,
+    )
