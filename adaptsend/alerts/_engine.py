@@ -131,13 +131,7 @@ class AlertEngine:
     def reachability_changed(
         self, sending_key: str, unreachable_since: dt.datetime | None, reply: Reply | None
     ) -> None:
-        if self._deliveries is None:
-            return
-        now = self._clock()
-        began = self._on_my_clock(unreachable_since, now)
-        for state in self._by_trigger.get("unreachable", ()):
-            state.measure_spell(began, now, reply=reply)
-            self._check(state, now)
+        self._measure_spell("unreachable", unreachable_since, reply=reply)
 
     def quota_reached(self, sending_key: str, reply: Reply) -> None:
         """The attempts that met the quota are counted as they are recorded."""
@@ -145,19 +139,28 @@ class AlertEngine:
     def day_budget_changed(
         self, sending_key: str, full_since: dt.datetime | None, detail: str | None
     ) -> None:
+        self._measure_spell("day_budget", full_since, detail=detail)
+
+    def _measure_spell(
+        self,
+        trigger: str,
+        since: dt.datetime | None,
+        *,
+        reply: Reply | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """A spell the ``trigger`` rules measure began at ``since`` (naive UTC,
+        the dispatcher's wall clock), or (None) ended now."""
         if self._deliveries is None:
             return
         now = self._clock()
-        began = self._on_my_clock(full_since, now)
-        for state in self._by_trigger.get("day_budget", ()):
-            state.measure_spell(began, now, detail=detail)
+        began = None
+        if since is not None:
+            # Moved onto this engine's clock.
+            began = now - max((utcnow() - since).total_seconds(), 0.0)
+        for state in self._by_trigger.get(trigger, ()):
+            state.measure_spell(began, now, reply=reply, detail=detail)
             self._check(state, now)
-
-    def _on_my_clock(self, since: dt.datetime | None, now: float) -> float | None:
-        """The wall-clock time ``since`` (naive UTC) on this engine's clock."""
-        if since is None:
-            return None
-        return now - max((utcnow() - since).total_seconds(), 0.0)
 
     def _observe(self, trigger: str, event: Event) -> None:
         for state in self._by_trigger.get(trigger, ()):
