@@ -27,7 +27,7 @@ from adaptsend._models import AttemptRecord, Decision, Outcome, Reply, Status, u
 from adaptsend.alerts._delivery import Deliveries
 from adaptsend.alerts._model import Alert, AlertSink
 from adaptsend.alerts._rules import Change, Draft, Event, RuleState
-from adaptsend.config._alerts import AlertsConfig
+from adaptsend.config._alerts import SPELLS, AlertsConfig
 from adaptsend.store._thread import StoreThread
 
 log = logging.getLogger("adaptsend.alerts")
@@ -131,19 +131,36 @@ class AlertEngine:
     def reachability_changed(
         self, sending_key: str, unreachable_since: dt.datetime | None, reply: Reply | None
     ) -> None:
+        self._measure_spell("unreachable", unreachable_since, reply=reply)
+
+    def quota_reached(self, sending_key: str, reply: Reply) -> None:
+        """The attempts that met the quota are counted as they are recorded."""
+
+    def day_budget_changed(
+        self, sending_key: str, full_since: dt.datetime | None, detail: str | None
+    ) -> None:
+        self._measure_spell("day_budget", full_since, detail=detail)
+
+    def _measure_spell(
+        self,
+        trigger: str,
+        since: dt.datetime | None,
+        *,
+        reply: Reply | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """A spell the ``trigger`` rules measure began at ``since`` (naive UTC,
+        the dispatcher's wall clock), or (None) ended now."""
         if self._deliveries is None:
             return
         now = self._clock()
         began = None
-        if unreachable_since is not None:
-            # The dispatcher's wall-clock start, moved onto this engine's clock.
-            began = now - max((utcnow() - unreachable_since).total_seconds(), 0.0)
-        for state in self._by_trigger.get("unreachable", ()):
-            state.measure_outage(began, reply, now)
+        if since is not None:
+            # Moved onto this engine's clock.
+            began = now - max((utcnow() - since).total_seconds(), 0.0)
+        for state in self._by_trigger.get(trigger, ()):
+            state.measure_spell(began, now, reply=reply, detail=detail)
             self._check(state, now)
-
-    def quota_reached(self, sending_key: str, reply: Reply) -> None:
-        """No rule watches quotas: the run that ends deferred says why."""
 
     def _observe(self, trigger: str, event: Event) -> None:
         for state in self._by_trigger.get(trigger, ()):
@@ -172,10 +189,12 @@ class AlertEngine:
                     watch.cancel_scope.cancel()
                     self.check_all()
                     self._deliveries = None
-                    # An outage still going is the next run's to report: a
-                    # run that finds the server answering hears nothing of it.
-                    for state in self._by_trigger.get("unreachable", ()):
-                        state.forget_outage()
+                    # An outage (or a used-up day) still going is the next
+                    # run's to report: a run that finds the server answering
+                    # hears nothing of it.
+                    for trigger in SPELLS:
+                        for state in self._by_trigger.get(trigger, ()):
+                            state.forget_spell()
         except BaseExceptionGroup as group:
             # The run's own error, wrapped by our nurseries on its way out:
             # the caller gets it as the run raised it.
@@ -282,6 +301,8 @@ def summary(draft: Draft) -> str:
     rule = draft.rule
     if rule.when == "unreachable":
         return _outage_summary(draft)
+    if rule.when == "day_budget":
+        return _day_summary(draft)
     if rule.when == "queue_age":
         measured = f"the oldest unsent message has waited {draft.count} s"
         limit = f"{rule.threshold:g} s"
@@ -305,3 +326,13 @@ def _outage_summary(draft: Draft) -> str:
     if draft.last_reply is None:
         return measured
     return f"{measured}; last failure: {draft.last_reply.describe()}"
+
+
+def _day_summary(draft: Draft) -> str:
+    """For how long the daily recipient budget has had no room, and how far it is used."""
+    limit = f"threshold {draft.rule.threshold:g} s"
+    if draft.change is Change.RESOLVED:
+        return f"the daily recipient budget has room again after {draft.count} s used up ({limit})"
+    still = "still " if draft.change is Change.REPEATED else ""
+    found = draft.detail or "the daily recipient budget is used up"
+    return f"{found}; messages have {still}waited {draft.count} s for room ({limit})"

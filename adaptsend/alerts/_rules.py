@@ -17,7 +17,7 @@ import attrs
 
 from adaptsend._models import Reply
 from adaptsend.alerts._model import Severity, TopReply
-from adaptsend.config._alerts import AlertRuleConfig
+from adaptsend.config._alerts import SPELLS, AlertRuleConfig
 
 #: How many Message-IDs an alert shows as examples, and how many replies.
 SAMPLE_SIZE = 5
@@ -57,6 +57,8 @@ class Draft:
     sample_message_ids: tuple[str, ...] = ()
     #: For unreachable: the latest failure to reach the server.
     last_reply: Reply | None = None
+    #: For day_budget: how far the budget was used when it was found used up.
+    detail: str | None = None
 
 
 class RuleState:
@@ -69,9 +71,10 @@ class RuleState:
         self._last_alert_at = -math.inf
         self._age = 0.0
         self._oldest_id: str | None = None
-        self._outage_began: float | None = None
-        self._outage_lasted = 0.0
+        self._spell_began: float | None = None
+        self._spell_lasted = 0.0
         self._last_reply: Reply | None = None
+        self._detail: str | None = None
 
     @property
     def firing(self) -> bool:
@@ -85,32 +88,42 @@ class RuleState:
         self._age = age_s
         self._oldest_id = message_id
 
-    def measure_outage(self, began: float | None, reply: Reply | None, now: float) -> None:
-        """For an unreachable rule: the outage began at ``began`` (on the clock
-        :meth:`evaluate` is given), with ``reply`` the latest failure; or, with
-        None, the server answers again as of ``now``."""
-        known = self._outage_began
+    def measure_spell(
+        self,
+        began: float | None,
+        now: float,
+        *,
+        reply: Reply | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """For unreachable and day_budget rules: the spell (the server out of
+        reach, the budget used up) began at ``began`` (on the clock
+        :meth:`evaluate` is given), with ``reply`` the latest failure or
+        ``detail`` what was found; or, with None, it ended as of ``now``."""
+        known = self._spell_began
         if began is None and known is not None:
-            self._outage_lasted = max(now - known, 0.0)
+            self._spell_lasted = max(now - known, 0.0)
         elif began is not None and known is not None:
-            # Told again during the same outage: it began when first told.
+            # Told again during the same spell: it began when first told.
             began = min(began, known)
-        self._outage_began = began
+        self._spell_began = began
         if reply is not None:
             self._last_reply = reply
+        if detail is not None:
+            self._detail = detail
 
-    def forget_outage(self) -> None:
-        """Set aside an outage without a notice: the run that reported it is
+    def forget_spell(self) -> None:
+        """Set aside a spell without a notice: the run that reported it is
         over, and a later run reports again whatever it finds."""
-        self._outage_began = None
+        self._spell_began = None
         self._firing = False
 
     def level(self, now: float) -> float:
         """Events in the window ending at ``now``, or the measured seconds."""
         if self.rule.when == "queue_age":
             return self._age
-        if self.rule.when == "unreachable":
-            began = self._outage_began
+        if self.rule.when in SPELLS:
+            began = self._spell_began
             return 0.0 if began is None else max(now - began, 0.0)
         horizon = now - self.rule.window_s
         while self._events and self._events[0].at <= horizon:
@@ -140,9 +153,9 @@ class RuleState:
         replies = [e.reply for e in self._events if e.reply is not None]
         if self.rule.when == "unreachable":
             replies = [self._last_reply] if self._last_reply is not None else []
-            if change is Change.RESOLVED:
-                # What a person wants to know now is how long it lasted.
-                level = self._outage_lasted
+        if self.rule.when in SPELLS and change is Change.RESOLVED:
+            # What a person wants to know now is how long it lasted.
+            level = self._spell_lasted
         return Draft(
             rule=self.rule,
             change=change,
@@ -152,6 +165,7 @@ class RuleState:
             sample_pks=self._sample_pks(),
             sample_message_ids=samples,
             last_reply=self._last_reply if self.rule.when == "unreachable" else None,
+            detail=self._detail if self.rule.when == "day_budget" else None,
         )
 
     def _severity(self) -> Severity:

@@ -19,7 +19,8 @@ from adaptsend.config._validators import not_negative, positive
 #: the key pauses), ``fatal`` replies, messages that ended
 #: ``failed`` or ``dead``. Measures, in seconds: ``queue_age``, how long the
 #: oldest unsent message has waited; ``unreachable``, how long the server has
-#: not answered.
+#: not answered; ``day_budget``, how long the daily recipient budget
+#: (``[limiter] max_recipients_per_day``) has been used up.
 Trigger = Literal[
     "throttled",
     "transient",
@@ -30,9 +31,13 @@ Trigger = Literal[
     "fatal",
     "queue_age",
     "unreachable",
+    "day_budget",
 ]
 #: The triggers that measure seconds rather than count events.
-MEASURES = frozenset({"queue_age", "unreachable"})
+MEASURES = frozenset({"queue_age", "unreachable", "day_budget"})
+#: The measures of a spell that begins and ends (rather than of a level read
+#: now and then): the alert says how long it lasted when it resolves.
+SPELLS = frozenset({"unreachable", "day_budget"})
 RuleSeverity = Literal["warning", "critical"]
 
 
@@ -42,7 +47,7 @@ class AlertRuleConfig:
 
     name: str
     when: Trigger
-    #: Events in the window that raise the alert (seconds for queue_age and unreachable).
+    #: Events in the window that raise the alert (seconds for the measures).
     threshold: float = attrs.field(validator=positive)
     window_s: float = attrs.field(default=300.0, validator=positive)
     #: While the rule stays over its threshold, it alerts again at most this often.
@@ -80,6 +85,9 @@ DEFAULT_RULES = (
     AlertRuleConfig(name="unreachable", when="unreachable", threshold=60, severity="critical"),
     # A quota pauses the key for an hour (quota_pause_s): once per pause.
     AlertRuleConfig(name="quota", when="quota", threshold=1, cooldown_s=3600, severity="critical"),
+    # A run without --follow ends deferred at once and says why; one that
+    # follows the queue waits for room, perhaps for hours: a person should know.
+    AlertRuleConfig(name="day_budget", when="day_budget", threshold=60, cooldown_s=3600),
 )
 
 
@@ -88,7 +96,7 @@ class AlertsConfig:
     """``[alerts]``: rules, default sinks, and how long a run waits for them."""
 
     #: Run the built-in rules (dead, fatal, failures, throttling, unreachable,
-    #: quota) as well.
+    #: quota, day_budget) as well.
     defaults: bool = True
     #: Sinks for the rules that do not name their own.
     sinks: tuple[str, ...] = ("log",)

@@ -22,7 +22,8 @@ A message that does not fit waits, and those queued after it wait too (a
 large message is not passed by small ones for ever). While this run's own
 sends may still give recipients back, it waits for them; then the budget
 tells ``on_full`` how long until the oldest charges free enough room, and
-the run decides whether to wait or to end, deferred (see ``_key_pauses``).
+the run decides whether to wait or to end, deferred (see ``_pauses``); once
+a message fits again, ``on_room`` hears of it.
 A message with more recipients than the whole day allows never fits: it
 passes uncharged, and fails unsent with one sentence that says why.
 
@@ -106,6 +107,7 @@ class RecipientBudget:
         owner: str,
         per_day: int,
         on_full: Callable[[DayFull], None],
+        on_room: Callable[[], None] = lambda: None,
         settle_s: float = SETTLE_S,
         recheck_s: float = RECHECK_S,
     ) -> None:
@@ -117,6 +119,7 @@ class RecipientBudget:
         self._owner = owner
         self.per_day = per_day
         self._on_full = on_full
+        self._on_room = on_room
         self._settle_s = settle_s
         self._recheck_s = recheck_s
         #: Recipients counted in the store at the latest charge.
@@ -241,7 +244,9 @@ class RecipientBudget:
         self.used = grant.used
         if grant.charge_id is None:
             return grant
-        self._full = False
+        if self._full:
+            self._full = False
+            self._on_room()
         for message in page[: grant.messages]:
             count = len(message.envelope.recipients)
             self._tickets[message.id] = _Ticket(charge_id=grant.charge_id, count=count)
@@ -323,6 +328,7 @@ def make_day_budget(
     owner: str,
     *,
     on_full: Callable[[DayFull], None],
+    on_room: Callable[[], None],
 ) -> RecipientBudget | None:
     """The daily recipient budget ``[limiter] max_recipients_per_day`` asks
     for; None when it is unset. Raises ConfigError when the store cannot
@@ -336,7 +342,12 @@ def make_day_budget(
             "and the configured store does not"
         )
     return RecipientBudget(
-        store=store, sending_key=sending_key, owner=owner, per_day=per_day, on_full=on_full
+        store=store,
+        sending_key=sending_key,
+        owner=owner,
+        per_day=per_day,
+        on_full=on_full,
+        on_room=on_room,
     )
 
 

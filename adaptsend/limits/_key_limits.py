@@ -59,5 +59,7 @@ def make_key_limits(config: Config, store: StoreThread, sending_key: str, owner:
         limiter=limiter,
         rate=make_message_rate(config, store, sending_key),
         pauses=pauses,
-        recipients=make_day_budget(config, store, sending_key, owner, on_full=pauses.day_full),
+        recipients=make_day_budget(
+            config, store, sending_key, owner, on_full=pauses.day_full, on_room=pauses.day_room
+        ),
     )

@@ -99,10 +99,18 @@ class KeyPauses:
                 full.needed,
                 _duration(full.wait_s),
             )
+            if self._plugins is not None:
+                self._plugins.day_budget_changed(self._key, utcnow(), full.describe())
         if self._defer is not None and full.wait_s > self._outage_wait_s:
             self.waiting_for = full.describe()
             self.due = utcnow() + dt.timedelta(seconds=full.wait_s)
             self._defer()
+
+    def day_room(self) -> None:
+        """A message fits the daily recipient budget again, after it was used up."""
+        log.warning("the daily recipient budget of %s has room again", self._key)
+        if self._plugins is not None:
+            self._plugins.day_budget_changed(self._key, None, None)
 
     async def pause_in_store(self) -> None:
         """Make the key's waiting messages due after the pause, for every agent."""

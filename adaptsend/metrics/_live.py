@@ -18,8 +18,9 @@ from typing import Protocol
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-#: Why a sending key is paused: its server cannot be reached, or it reported a quota.
-PAUSE_REASONS = ("outage", "quota")
+#: Why a sending key is paused: its server cannot be reached, it reported a
+#: quota, or the daily recipient budget ([limiter] max_recipients_per_day) is used up.
+PAUSE_REASONS = ("outage", "quota", "day_budget")
 
 
 class LimiterView(Protocol):
@@ -72,6 +73,9 @@ class LiveRuns:
     def __init__(self) -> None:
         self._runs: dict[str, RunView] = {}
         self._lock = threading.Lock()
+        #: The sending keys whose daily recipient budget is used up now;
+        #: written in trio's thread, read (one membership test) at a scrape.
+        self.days_full: set[str] = set()
 
     def watch(self, run: RunView) -> None:
         with self._lock:
@@ -89,7 +93,8 @@ class LiveRuns:
         )
         paused = GaugeMetricFamily(
             "adaptsend_paused",
-            "1 while the sending key is paused for this reason (outage or quota), else 0.",
+            "1 while the sending key is paused for this reason (outage, quota or "
+            "day_budget), else 0.",
             labels=("sending_key", "reason"),
         )
         for key, run in runs.items():
@@ -101,9 +106,9 @@ class LiveRuns:
             if per_minute is not None:
                 rate.add_metric([key], per_minute / 60)
             quota, down = outage.quota, outage.down
-            for reason in PAUSE_REASONS:
-                now = down and quota == (reason == "quota")
-                paused.add_metric([key, reason], 1 if now else 0)
+            paused.add_metric([key, "outage"], 1 if down and not quota else 0)
+            paused.add_metric([key, "quota"], 1 if down and quota else 0)
+            paused.add_metric([key, "day_budget"], 1 if key in self.days_full else 0)
         yield from (cap, opened, in_flight, rate, paused)
 
 

@@ -43,7 +43,8 @@ class AgentMetrics:
         self._pauses = Counter(
             "adaptsend_pauses",
             "Pauses of a sending key that began: reason outage (the server could "
-            "not be reached) or quota (the server reported a quota).",
+            "not be reached), quota (the server reported a quota) or day_budget "
+            "(the daily recipient budget was used up).",
             ("sending_key", "reason"),
             registry=registry,
         )
@@ -104,6 +105,15 @@ class AgentMetrics:
 
     def quota_reached(self, sending_key: str, reply: Reply) -> None:
         self._pauses.labels(sending_key, "quota").inc()
+
+    def day_budget_changed(
+        self, sending_key: str, full_since: dt.datetime | None, detail: str | None
+    ) -> None:
+        if full_since is None:
+            self._live.days_full.discard(sending_key)
+        else:
+            self._live.days_full.add(sending_key)
+            self._pauses.labels(sending_key, "day_budget").inc()
 
     def alert(self, alert: Alert) -> None:
         self._alerts.labels(alert.rule, alert.severity.value).inc()

@@ -14,7 +14,7 @@ import importlib.metadata
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import attrs
 import pluggy
@@ -24,6 +24,7 @@ from adaptsend._errors import PluginError
 from adaptsend._models import AttemptRecord, Decision, Reply
 from adaptsend.config._store_url import scheme
 from adaptsend.plugins._calls import ObserverHooks
+from adaptsend.plugins._observers import Observer
 from adaptsend.plugins._registry import Registry, collect
 
 if TYPE_CHECKING:
@@ -88,24 +89,6 @@ class PluginInfo:
     registers: Mapping[str, tuple[str, ...]]
 
 
-class Observer(Protocol):
-    """A core component that watches what the dispatcher records, called
-    directly rather than through the plugin manager (so that agents sharing one
-    :class:`Plugins` never see each other's events). Like the observer hooks,
-    its methods run in the trio thread and must not block; what they raise is
-    logged and sending goes on."""
-
-    def attempt_recorded(self, attempt: AttemptRecord, sending_key: str) -> None: ...
-
-    def decision_recorded(self, decision: Decision, sending_key: str) -> None: ...
-
-    def reachability_changed(
-        self, sending_key: str, unreachable_since: dt.datetime | None, reply: Reply | None
-    ) -> None: ...
-
-    def quota_reached(self, sending_key: str, reply: Reply) -> None: ...
-
-
 def _observer_hooks(plugins: Plugins) -> ObserverHooks:
     return ObserverHooks(plugins.manager)
 
@@ -116,8 +99,9 @@ class Plugins:
     never ``pm.hook`` directly.
 
     The observer methods (:meth:`recorded`, :meth:`cap_changed`,
-    :meth:`alert`, :meth:`reachability_changed`) call each plugin and each
-    core observer on its own: one that raises is logged on
+    :meth:`alert`, :meth:`reachability_changed`, :meth:`quota_reached`,
+    :meth:`day_budget_changed`) call each plugin and each core observer
+    (``adaptsend.plugins._observers``) on its own: one that raises is logged on
     ``adaptsend.plugins`` and the others are still called. They never raise.
     """
 
@@ -181,14 +165,8 @@ class Plugins:
         hooks.decision_recorded(decision=decision, sending_key=sending_key)
         for observer in self.observers:
             for attempt in attempts:
-                try:
-                    observer.attempt_recorded(attempt, sending_key)
-                except Exception as exc:  # a bug in watching must not stop sending
-                    self._observer_failed(observer, "attempt_recorded", exc)
-            try:
-                observer.decision_recorded(decision, sending_key)
-            except Exception as exc:
-                self._observer_failed(observer, "decision_recorded", exc)
+                self._tell(observer.attempt_recorded, attempt, sending_key)
+            self._tell(observer.decision_recorded, decision, sending_key)
 
     def cap_changed(self, sending_key: str, change: CapChange) -> None:
         """The limiter of ``sending_key`` changed its connection cap."""
@@ -208,21 +186,28 @@ class Plugins:
             sending_key=sending_key, unreachable_since=unreachable_since, reply=reply
         )
         for observer in self.observers:
-            try:
-                observer.reachability_changed(sending_key, unreachable_since, reply)
-            except Exception as exc:  # a bug in watching must not stop sending
-                self._observer_failed(observer, "reachability_changed", exc)
+            self._tell(observer.reachability_changed, sending_key, unreachable_since, reply)
 
     def quota_reached(self, sending_key: str, reply: Reply) -> None:
         """The server of ``sending_key`` reported a quota: its sending pauses."""
         for observer in self.observers:
-            try:
-                observer.quota_reached(sending_key, reply)
-            except Exception as exc:  # a bug in watching must not stop sending
-                self._observer_failed(observer, "quota_reached", exc)
+            self._tell(observer.quota_reached, sending_key, reply)
 
-    def _observer_failed(self, observer: Observer, method: str, exc: Exception) -> None:
-        self.hooks.failures.failed(f"observer {type(observer).__name__}", method, exc)
+    def day_budget_changed(
+        self, sending_key: str, full_since: dt.datetime | None, detail: str | None
+    ) -> None:
+        """The daily recipient budget of ``sending_key`` has been used up
+        since ``full_since``, or (both None) has room again."""
+        for observer in self.observers:
+            self._tell(observer.day_budget_changed, sending_key, full_since, detail)
+
+    def _tell(self, method: Callable[..., None], *args: object) -> None:
+        """Call one core observer's ``method``; what it raises is logged."""
+        try:
+            method(*args)
+        except Exception as exc:  # a bug in watching must not stop sending
+            observer = type(getattr(method, "__self__", method)).__name__
+            self.hooks.failures.failed(f"observer {observer}", method.__name__, exc)
 
 
 def load_plugins(

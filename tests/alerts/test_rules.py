@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adaptsend import AlertRuleConfig, AlertsConfig, Reply, Severity
+from adaptsend.alerts._engine import summary
 from adaptsend.alerts._rules import Change, Event, RuleState
 
 THROTTLE = Reply(code=432, enhanced="4.3.2", text="Concurrent connections limit exceeded")
@@ -104,7 +105,7 @@ def test_queue_age_compares_the_measured_age_with_the_threshold() -> None:
     assert resolved is not None and resolved.change is Change.RESOLVED
 
 
-def test_the_defaults_cover_dead_fatal_failures_throttling_outages_and_quotas() -> None:
+def test_the_defaults_cover_dead_fatal_failures_throttling_outages_quotas_and_the_day() -> None:
     rules = {r.name: r for r in AlertsConfig().active_rules()}
     assert {(r.when, r.threshold) for r in rules.values()} == {
         ("dead", 1),
@@ -113,10 +114,13 @@ def test_the_defaults_cover_dead_fatal_failures_throttling_outages_and_quotas() 
         ("throttled", 20),
         ("unreachable", 60),
         ("quota", 1),
+        ("day_budget", 60),
     }
     assert rules["unreachable"].severity == "critical"
     # Once per pause: a quota pauses the key for quota_pause_s (an hour).
     assert (rules["quota"].severity, rules["quota"].cooldown_s) == ("critical", 3600)
+    # A used-up day may last hours: once an hour is enough to remind.
+    assert (rules["day_budget"].severity, rules["day_budget"].cooldown_s) == (None, 3600)
 
 
 def test_a_configured_rule_replaces_a_default_of_the_same_name() -> None:
@@ -129,6 +133,7 @@ def test_a_configured_rule_replaces_a_default_of_the_same_name() -> None:
         "throttling",
         "unreachable",
         "quota",
+        "day_budget",
         "slow",
     ]
     assert rules[3].threshold == 5
@@ -139,13 +144,32 @@ def test_a_configured_rule_replaces_a_default_of_the_same_name() -> None:
 
 def test_an_outage_is_measured_from_its_first_report_until_it_ends() -> None:
     state = RuleState(rule(name="unreachable", when="unreachable", threshold=60))
-    state.measure_outage(10.0, BUSY, 10.0)
-    state.measure_outage(40.0, THROTTLE, 40.0)  # told again: the start stays
+    state.measure_spell(10.0, 10.0, reply=BUSY)
+    state.measure_spell(40.0, 40.0, reply=THROTTLE)  # told again: the start stays
     assert state.level(69.0) == 59.0
     fired = state.evaluate(70.0)
     assert fired is not None
     assert (fired.change, fired.count, fired.last_reply) == (Change.FIRED, 60, THROTTLE)
-    state.measure_outage(None, None, 85.0)
+    state.measure_spell(None, 85.0)
     resolved = state.evaluate(85.0)
     assert resolved is not None
     assert (resolved.change, resolved.count) == (Change.RESOLVED, 75)
+
+
+def test_a_used_up_day_is_measured_until_a_message_fits_and_says_how_far_it_is_used() -> None:
+    state = RuleState(rule(name="day_budget", when="day_budget", threshold=60))
+    used_up = (
+        "the daily recipient budget of k is used up (10 of 10 recipients in the last 24 hours)"
+    )
+    state.measure_spell(100.0, 100.0, detail=used_up)
+    assert state.evaluate(159.0) is None
+    fired = state.evaluate(161.0)
+    assert fired is not None
+    assert (fired.change, fired.severity, fired.count) == (Change.FIRED, Severity.WARNING, 61)
+    assert summary(fired) == f"{used_up}; messages have waited 61 s for room (threshold 60 s)"
+    state.measure_spell(None, 400.0)
+    resolved = state.evaluate(400.0)
+    assert resolved is not None
+    assert summary(resolved) == (
+        "the daily recipient budget has room again after 300 s used up (threshold 60 s)"
+    )

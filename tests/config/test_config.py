@@ -235,6 +235,7 @@ severity = "critical"
         "throttling",
         "unreachable",
         "quota",
+        "day_budget",
         "stuck",
     ]
     assert alerts.sink_names() == ("log", "webhook", "email")
@@ -252,6 +253,7 @@ def test_alerts_default_to_the_log_sink_and_the_built_in_rules() -> None:
         "throttling",
         "unreachable",
         "quota",
+        "day_budget",
     }
 
 
@@ -274,7 +276,8 @@ def test_nested_alert_settings_come_from_the_environment() -> None:
         (
             "[[alerts.rules]]\nname = 'x'\nwhen = 'throttles'\nthreshold = 1\n",
             "alerts.rules[0].when must be one of 'throttled', 'transient', 'unknown', "
-            "'quota', 'failed', 'dead', 'fatal', 'queue_age', 'unreachable'",
+            "'quota', 'failed', 'dead', 'fatal', 'queue_age', 'unreachable', "
+            "'day_budget'",
         ),
         ("[[alerts.rules]]\nname = 'x'\nwhen = 'dead'\n", "alerts.rules[0].threshold is required"),
         (

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import trio
 
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Stage, Status
 from adaptsend.limits._day_budget import DayFull, RecipientBudget
 from adaptsend.store import SQLStore, open_store
+from adaptsend.store._schema import recipient_charges
 from adaptsend.store._thread import StoreThread
 from adaptsend.transports._contract import SendResult
 from tests.helpers.store_builders import KEY, envelope
@@ -28,10 +30,11 @@ def store(tmp_path: Path) -> Iterator[SQLStore]:
     store.close()
 
 
-def claim(store: SQLStore, *sizes: int) -> list[ClaimedMessage]:
+def claim(store: SQLStore, *sizes: int, first: int = 0) -> list[ClaimedMessage]:
+    """Queue and claim messages with these numbers of recipients, numbered from ``first``."""
     envelopes = [
         envelope(n, recipients=tuple(f"r{r}@example.org" for r in range(size)))
-        for n, size in enumerate(sizes)
+        for n, size in enumerate(sizes, start=first)
     ]
     store.enqueue(envelopes, sending_key=KEY)
     return store.claim(owner="run", sending_key=KEY, limit=len(sizes), lease_s=60)
@@ -93,6 +96,39 @@ async def test_what_the_server_refused_goes_back_and_then_the_day_is_full(
     assert (told.used, told.per_day, told.needed, told.first) == (3, 3, 1, True)
     assert told.wait_s > 24 * 3600
     assert statuses(store, [third]) == [Status.QUEUED]
+
+
+async def test_room_after_the_day_was_full_is_told_once(store: SQLStore) -> None:
+    full: list[DayFull] = []
+    rooms: list[None] = []
+    day = RecipientBudget(
+        store=StoreThread(store),
+        sending_key=KEY,
+        owner="run",
+        per_day=2,
+        on_full=full.append,
+        on_room=lambda: rooms.append(None),
+        recheck_s=0.01,
+    )
+    [first] = claim(store, 2)
+    async with day.running():
+        assert await day.admit([first]) == [first]
+        assert rooms == []
+        day.sending([first])
+        day.settle(first, ACCEPTED, Outcome.SENT)
+        [second] = claim(store, 1, first=1)
+        assert await day.admit([second]) == []
+        # A day later: the first charge no longer counts.
+        with store.engine.begin() as conn:
+            conn.execute(sa.delete(recipient_charges))
+        [second] = store.claim(owner="run", sending_key=KEY, limit=1, lease_s=60)
+        assert await day.admit([second]) == [second]
+        day.sending([second])
+        day.settle(second, ACCEPTED, Outcome.SENT)
+        [third] = claim(store, 2, first=2)
+        assert await day.admit([third]) == []
+    assert [f.first for f in full] == [True, True]
+    assert rooms == [None]
 
 
 async def test_a_run_waits_for_its_own_sends_before_it_calls_the_day_full(

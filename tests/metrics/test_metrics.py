@@ -116,6 +116,22 @@ async def test_an_outage_shows_as_a_pause_with_its_reason(make_config: MakeConfi
     assert exposition.value("adaptsend_paused", reason="quota") == 0
 
 
+async def test_a_used_up_day_shows_as_a_pause_with_its_reason(make_config: MakeConfig) -> None:
+    with ThrottlingSMTPServer() as server:
+        config = metrics_config(make_config, server, limiter={"max_recipients_per_day": 2})
+        with Agent(config, plugins=load_plugins(entry_points=False)) as agent:
+            agent.enqueue(compose(m) for m in batch(3))
+            report = await agent.run()
+            exposition = Scrape.parse(agent.metrics.exposition().decode())
+
+    assert (server.delivered, report.deferred) == (2, 1)
+    assert exposition.value("adaptsend_pauses_total", reason="day_budget") == 1
+    assert exposition.value("adaptsend_pauses_total", reason="outage") == 0
+    # The run ended with the day used up: the last run of the key stays in view.
+    assert exposition.value("adaptsend_paused", reason="day_budget") == 1
+    assert exposition.value("adaptsend_paused", reason="outage") == 0
+
+
 async def test_two_agents_in_one_program_keep_their_own_metrics(
     make_config: MakeConfig,
 ) -> None:

@@ -198,6 +198,11 @@ def test_a_core_observer_that_raises_does_not_stop_the_others(
         def quota_reached(self, sending_key: str, reply: Reply) -> None:
             raise ZeroDivisionError("division by zero")
 
+        def day_budget_changed(
+            self, sending_key: str, full_since: dt.datetime | None, detail: str | None
+        ) -> None:
+            raise ZeroDivisionError("division by zero")
+
     class Counting:
         def attempt_recorded(self, attempt: AttemptRecord, sending_key: str) -> None:
             seen.append("attempt")
@@ -213,15 +218,27 @@ def test_a_core_observer_that_raises_does_not_stop_the_others(
         def quota_reached(self, sending_key: str, reply: Reply) -> None:
             seen.append("quota")
 
+        def day_budget_changed(
+            self, sending_key: str, full_since: dt.datetime | None, detail: str | None
+        ) -> None:
+            seen.append("day budget")
+
     plugins = load_plugins(entry_points=False, environ={})
     watched = plugins.with_observer(Faulty()).with_observer(Counting())
 
     watched.recorded([attempt()], decision(), KEY)
     watched.reachability_changed(KEY, None, None)
     watched.quota_reached(KEY, Reply(code=452, text="4.5.3 Daily quota reached"))
+    watched.day_budget_changed(KEY, None, None)
 
-    assert seen == ["attempt", "decision", "reachability", "quota"]
-    methods = ("attempt_recorded", "decision_recorded", "reachability_changed", "quota_reached")
+    assert seen == ["attempt", "decision", "reachability", "quota", "day budget"]
+    methods = (
+        "attempt_recorded",
+        "decision_recorded",
+        "reachability_changed",
+        "quota_reached",
+        "day_budget_changed",
+    )
     assert [r.getMessage() for r in warnings(caplog)] == [
         f"observer Faulty failed in {method} and is skipped; sending goes on: "
         "ZeroDivisionError: division by zero"
