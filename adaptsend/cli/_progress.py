@@ -39,6 +39,8 @@ def panel(stats: DispatcherStatistics) -> Table:
     )
     if stats.unreachable_s is not None:
         table.add_row(f"paused for {stats.unreachable_s:.0f}s (outage or quota); messages wait")
+    if stats.day_used_up is not None:
+        table.add_row(f"{stats.day_used_up}; messages wait for room")
     return table
 
 
@@ -51,6 +53,8 @@ def line(stats: DispatcherStatistics) -> str:
     )
     if stats.unreachable_s is not None:
         text += f" unreachable_for={stats.unreachable_s:.0f}s"
+    if stats.day_used_up is not None:
+        text += " day_budget=used_up"
     return text
 
 

@@ -171,7 +171,12 @@ class Dispatcher:
             elapsed_s=trio.current_time() - self._started if self._started else 0.0,
             unreachable_s=self.outage.down_for() if self.outage.down else None,
             per_minute=self.rate.per_minute,
+            day_used_up=self._day_used_up(),
         )
+
+    def _day_used_up(self) -> str | None:
+        full = None if self.recipients is None else self.recipients.full
+        return None if full is None else full.describe()
 
     # -- the run -----------------------------------------------------------
 

@@ -31,6 +31,9 @@ class DispatcherStatistics:
     rate_limited: int = 0
     #: The message rate allowed now, a minute; None while unlimited.
     per_minute: float | None = None
+    #: While the daily recipient budget has no room for the next message:
+    #: how far it is used, in one sentence. None while it has room.
+    day_used_up: str | None = None
 
     @property
     def rate(self) -> float:

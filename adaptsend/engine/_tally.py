@@ -55,6 +55,7 @@ class RunTally:
         elapsed_s: float,
         unreachable_s: float | None,
         per_minute: float | None = None,
+        day_used_up: str | None = None,
     ) -> DispatcherStatistics:
         return DispatcherStatistics(
             cap=cap,
@@ -71,6 +72,7 @@ class RunTally:
             unreachable_s=unreachable_s,
             rate_limited=self.rate_limited,
             per_minute=per_minute,
+            day_used_up=day_used_up,
         )
 
     def report(

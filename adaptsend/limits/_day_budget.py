@@ -131,7 +131,8 @@ class RecipientBudget:
         # Charges whose last ticket was settled since the last report.
         self._done: set[int] = set()
         self._settled = trio.Event()
-        self._full = False
+        #: The day as it was found used up, until a message fits again.
+        self.full: DayFull | None = None
         self._waits: set[trio.CancelScope] = set()
         self._stopped = False
 
@@ -244,8 +245,8 @@ class RecipientBudget:
         self.used = grant.used
         if grant.charge_id is None:
             return grant
-        if self._full:
-            self._full = False
+        if self.full is not None:
+            self.full = None
             self._on_room()
         for message in page[: grant.messages]:
             count = len(message.envelope.recipients)
@@ -260,9 +261,9 @@ class RecipientBudget:
             per_day=self.per_day,
             needed=needed,
             wait_s=grant.wait_s,
-            first=not self._full,
+            first=self.full is None,
         )
-        self._full = True
+        self.full = full
         self._on_full(full)
 
     async def _hand_back(self, messages: Sequence[ClaimedMessage]) -> None:

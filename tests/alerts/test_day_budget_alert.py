@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import trio
+from rich.console import Console
 
 from adaptsend import Agent, Severity, Status
+from adaptsend.cli._progress import line, panel
 from adaptsend.plugins._manager import load_plugins
 from adaptsend.sources._compose import compose
 from adaptsend.testing import RecordingSink, ThrottlingSMTPServer
@@ -39,6 +41,7 @@ async def test_a_following_run_that_waits_for_room_alerts_with_how_far_the_day_i
             async with agent.alerting(), trio.open_nursery() as nursery:
                 nursery.start_soon(dispatcher.run)
                 [alert] = await trio.to_thread.run_sync(sink.wait_for_alerts, 1, 30.0)
+                waiting = dispatcher.statistics()
                 dispatcher.stop()
             counts = agent.store.counts()
 
@@ -56,6 +59,15 @@ async def test_a_following_run_that_waits_for_room_alerts_with_how_far_the_day_i
     assert alert.summary.endswith(" s for room (threshold 0.3 s)")
     # The two that did not fit wait in the queue, uncharged.
     assert counts[Status.QUEUED] == 2
+    # What a person watching the run sees meanwhile.
+    used_up = (
+        f"the daily recipient budget of {key} is used up (2 of 2 recipients in the last 24 hours)"
+    )
+    assert waiting.day_used_up == used_up
+    assert line(waiting).endswith(" day_budget=used_up")
+    shown = Console(width=200, record=True)
+    shown.print(panel(waiting))
+    assert f"{used_up}; messages wait for room" in shown.export_text()
 
 
 async def test_a_run_without_follow_ends_deferred_and_raises_no_alert(
