@@ -169,10 +169,7 @@ class RuleState:
         )
 
     def _severity(self) -> Severity:
-        if self.rule.severity is not None:
-            return Severity(self.rule.severity)
-        critical = self.rule.when in ("dead", "fatal", "unreachable", "quota")
-        return Severity.CRITICAL if critical else Severity.WARNING
+        return Severity(self.rule.severity_in_force())
 
     def _sample_pks(self) -> tuple[int, ...]:
         # The latest distinct messages: the ones a person can still look at.

@@ -1,9 +1,12 @@
-"""``adaptsend alerts test``: prove that an alert reaches the person on call."""
+"""``adaptsend alerts``: the rules in force (``rules``), and proof that an
+alert reaches the person on call (``test``)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
+from typing import Any
 
 import click
 import trio
@@ -13,6 +16,7 @@ from adaptsend.alerts._delivery import deliver_one
 from adaptsend.alerts._model import Alert, Severity
 from adaptsend.alerts._setup import build_sinks
 from adaptsend.cli._common import EXIT_FAILED, fail_cleanly, load
+from adaptsend.config._alerts import DEFAULT_RULES, MEASURES, AlertRuleConfig, AlertsConfig
 
 #: How long a test waits for a sink at least, whatever ``[alerts] drain_s`` says.
 _MIN_WAIT_S = 10.0
@@ -21,6 +25,53 @@ _MIN_WAIT_S = 10.0
 @click.group()
 def alerts() -> None:
     """Alert rules and sinks (see [alerts] in the configuration)."""
+
+
+@alerts.command("rules")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@fail_cleanly
+def list_rules(ctx: click.Context, as_json: bool) -> None:
+    """The alert rules in force: the built-in ones (unless [alerts] defaults
+    is false), as replaced by name in the configuration, then the configured
+    ones; what each watches, when it fires, and where it goes."""
+    config = load(ctx).alerts
+    rules = [rule_document(rule, config) for rule in config.active_rules()]
+    if as_json:
+        click.echo(json.dumps({"rules": rules}))
+        return
+    for rule in rules:
+        click.echo(_rule_line(rule))
+
+
+def rule_document(rule: AlertRuleConfig, config: AlertsConfig) -> dict[str, Any]:
+    """One rule in force, as ``alerts rules --json`` shows it."""
+    origin = "built-in"
+    if any(mine.name == rule.name for mine in config.rules):
+        replaces = config.defaults and any(r.name == rule.name for r in DEFAULT_RULES)
+        origin = "configured, in place of the built-in one" if replaces else "configured"
+    return {
+        "name": rule.name,
+        "when": rule.when,
+        "threshold": rule.threshold,
+        "unit": "seconds" if rule.when in MEASURES else "events",
+        "window_s": rule.window_s,
+        "cooldown_s": rule.cooldown_s,
+        "severity": rule.severity_in_force(),
+        "sinks": list(config.sinks_of(rule)),
+        "origin": origin,
+    }
+
+
+def _rule_line(rule: dict[str, Any]) -> str:
+    if rule["unit"] == "seconds":
+        fires = f"fires after {rule['threshold']:g} s"
+    else:
+        fires = f"fires at {rule['threshold']:g} in {rule['window_s']:g} s"
+    return (
+        f"{rule['name']}: when {rule['when']}, {fires}; {rule['severity']}; repeats at most "
+        f"every {rule['cooldown_s']:g} s; to {', '.join(rule['sinks'])} ({rule['origin']})"
+    )
 
 
 @alerts.command("test")

@@ -59,9 +59,9 @@ def run(
     aborts.
 
     Exit codes: 0 all sent; 1 some failed or died; 2 usage or configuration;
-    3 a fatal reply stopped the run; 4 deferred: the server could not be
-    reached for [run] outage_wait_s, messages wait for the next run; 130
-    interrupted.
+    3 a fatal reply stopped the run; 4 deferred: messages wait for the next
+    run (the server out of reach for [run] outage_wait_s, a quota, or the
+    daily recipient budget used up); 130 interrupted.
     """
     if log_format is not None:
         use_log_format(log_format)

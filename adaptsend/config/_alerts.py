@@ -39,6 +39,9 @@ MEASURES = frozenset({"queue_age", "unreachable", "day_budget"})
 #: now and then): the alert says how long it lasted when it resolves.
 SPELLS = frozenset({"unreachable", "day_budget"})
 RuleSeverity = Literal["warning", "critical"]
+#: The triggers whose rules are critical unless they say otherwise: mail lost
+#: for good, or none at all going out.
+_CRITICAL_TRIGGERS = frozenset({"dead", "fatal", "unreachable", "quota"})
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +59,12 @@ class AlertRuleConfig:
     sinks: tuple[str, ...] | None = None
     #: ``critical`` by default for dead, fatal, unreachable and quota, ``warning`` for the rest.
     severity: RuleSeverity | None = None
+
+    def severity_in_force(self) -> RuleSeverity:
+        """The severity given, or the one its trigger has by default."""
+        if self.severity is not None:
+            return self.severity
+        return "critical" if self.when in _CRITICAL_TRIGGERS else "warning"
 
 
 @attrs.frozen(kw_only=True)

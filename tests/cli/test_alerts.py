@@ -1,7 +1,8 @@
-"""``adaptsend alerts test``: one test alert through the configured sinks."""
+"""``adaptsend alerts``: the rules in force, and one test alert through the configured sinks."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -86,4 +87,66 @@ def test_a_webhook_without_a_url_is_one_sentence_and_exit_2(tmp_path: Path) -> N
     assert result.exit_code == 2
     assert result.output.strip() == (
         "adaptsend: [plugin.webhook] needs url (or url_env, the variable that holds it)"
+    )
+
+
+def test_the_rules_in_force_are_listed_with_what_replaced_them(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        '[alerts]\nsinks = ["log", "email"]\n[alerts.email]\nto = ["oncall@example.com"]\n'
+        '[[alerts.rules]]\nname = "throttling"\nwhen = "throttled"\nthreshold = 5\n'
+        'window_s = 60\nsinks = ["log"]\n'
+        '[[alerts.rules]]\nname = "stuck"\nwhen = "queue_age"\nthreshold = 600\n'
+        'severity = "critical"\n',
+    )
+    shown = invoke(config, "alerts", "rules")
+    listed = invoke(config, "alerts", "rules", "--json")
+
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "dead",
+        "fatal",
+        "failures",
+        "throttling",
+        "unreachable",
+        "quota",
+        "day_budget",
+        "stuck",
+    ]
+    assert lines[3] == (
+        "throttling: when throttled, fires at 5 in 60 s; warning; repeats at most every "
+        "900 s; to log (configured, in place of the built-in one)"
+    )
+    assert lines[4] == (
+        "unreachable: when unreachable, fires after 60 s; critical; repeats at most every "
+        "900 s; to log, email (built-in)"
+    )
+    rules = {rule["name"]: rule for rule in json.loads(listed.stdout)["rules"]}
+    assert rules["stuck"] == {
+        "name": "stuck",
+        "when": "queue_age",
+        "threshold": 600,
+        "unit": "seconds",
+        "window_s": 300.0,
+        "cooldown_s": 900.0,
+        "severity": "critical",
+        "sinks": ["log", "email"],
+        "origin": "configured",
+    }
+    assert (rules["dead"]["unit"], rules["dead"]["origin"]) == ("events", "built-in")
+
+
+def test_without_the_defaults_only_the_configured_rules_are_listed(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        "[alerts]\ndefaults = false\n"
+        '[[alerts.rules]]\nname = "dead"\nwhen = "dead"\nthreshold = 1\n',
+    )
+    shown = invoke(config, "alerts", "rules")
+
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == (
+        "dead: when dead, fires at 1 in 300 s; critical; repeats at most every 900 s; "
+        "to log (configured)\n"
     )
