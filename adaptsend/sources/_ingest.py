@@ -42,6 +42,12 @@ class Rejected:
         return f"{self.where}: {self.reason}"
 
 
+#: What JSON counts as white space. A line of other characters that Python
+#: calls white space (a form feed, U+001C, U+2028) is not blank: it is
+#: rejected, and said, rather than skipped.
+_JSON_WHITESPACE = " \t\r\n"
+
+
 def read_jsonl(
     lines: Iterable[str | bytes], *, name: str, base_dir: Path
 ) -> Iterator[Envelope | Rejected]:
@@ -53,7 +59,7 @@ def read_jsonl(
     for number, line in enumerate(lines, start=1):
         try:
             text = _decoded(line)
-            if not text.strip():
+            if not text.strip(_JSON_WHITESPACE):
                 continue
             yield compose(message_from_json(text, base_dir=base_dir))
         except MessageError as exc:

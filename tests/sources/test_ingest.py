@@ -41,6 +41,19 @@ def test_jsonl_yields_envelopes_and_numbered_rejections(tmp_path: Path) -> None:
     ]
 
 
+def test_a_jsonl_line_of_control_characters_is_rejected_not_skipped(tmp_path: Path) -> None:
+    # Python calls these white space; JSON does not, and a person should hear of them.
+    lines = [b" \t\r", b"\x1c", b"\x0c", "\u2028".encode()]
+    results = list(read_jsonl(lines, name="batch.jsonl", base_dir=tmp_path))
+
+    assert [r.describe() for r in results if isinstance(r, Rejected)] == [
+        "batch.jsonl line 2: not valid JSON (Expecting value at column 1)",
+        "batch.jsonl line 3: not valid JSON (Expecting value at column 1)",
+        "batch.jsonl line 4: not valid JSON (Expecting value at column 1)",
+    ]
+    assert len(results) == 3
+
+
 def test_compose_keeps_bcc_out_of_the_headers_but_in_the_envelope() -> None:
     envelope = compose(
         Message(

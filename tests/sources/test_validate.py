@@ -172,7 +172,7 @@ def test_every_jsonl_line_is_queued_as_given_or_rejected_alone(
             data.split(b"\n"), name="in.jsonl", base_dir=Path(tmp_path_factory.getbasetemp())
         )
     )
-    assert len(results) == sum(1 for line in data.split(b"\n") if line.strip())
+    assert len(results) == sum(1 for line in data.split(b"\n") if line.strip(b" \t\r\n"))
     for result in results:
         if isinstance(result, Rejected):
             assert result.where.startswith("in.jsonl line ")
