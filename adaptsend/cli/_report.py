@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -27,8 +28,15 @@ _PLAIN_WIDTH = 132
     metavar="WHEN",
     default="1d",
     show_default=True,
-    help="Start of the period: 30m, 2h, 1d, or an ISO date or time (UTC unless it "
-    "names a zone). The period ends now.",
+    help="Start of the period: 30m, 2h, 1d (that long ago), or an ISO date or time "
+    "(UTC unless it names a zone). The period ends at --until, by default now.",
+)
+@click.option(
+    "--until",
+    metavar="WHEN",
+    help="End of the period, in the same forms as --since; default: now. Last night "
+    "from 22:00 to 02:00 UTC: --since 2026-12-05T22:00 --until 2026-12-06T02:00; the "
+    "four hours that ended two hours ago: --since 6h --until 2h.",
 )
 @click.option(
     "--key",
@@ -46,28 +54,37 @@ _PLAIN_WIDTH = 132
 @click.pass_context
 @fail_cleanly
 def report(
-    ctx: click.Context, since: str, sending_key: str | None, html_file: Path | None, as_json: bool
+    ctx: click.Context,
+    since: str,
+    until: str | None,
+    sending_key: str | None,
+    html_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Explain a period of sending: messages by status, attempts over time
     by outcome, the connection cap and the message rate with the throttles,
     failures grouped by reply, the slowest and the oldest waiting messages,
     and pauses (quota, or no attempt while messages waited).
 
+    A period that ended before now (--until) counts the attempts that
+    started in it, and the messages as they stood at its end: those that
+    ended in it, and those queued that had not ended by then.
+
     Reads the store only; it may run while agents send.
     """
     now = utcnow()
-    try:
-        start = parse_since(since, now=now)
-    except click.BadParameter as exc:
-        exc.param_hint = "'--since'"
-        raise
-    assert start is not None
-    if start > now:
-        raise click.BadParameter(f"{since!r} is in the future", param_hint="'--since'")
+    start = _moment(since, now=now, option="--since")
+    end = now if until is None else _moment(until, now=now, option="--until")
+    if until is not None and end <= start:
+        raise click.BadParameter(
+            f"{until!r} is not after --since {since!r}: the period must end after it starts",
+            param_hint="'--until'",
+        )
     with Agent(load(ctx), existing_store=True) as agent:
         incident = build_report(
             incident_log(agent.store),
             since=start,
+            until=end,
             now=now,
             sending_key=sending_key,
             clean=agent.redactor.reply,
@@ -83,6 +100,19 @@ def report(
     render(incident, console)
     if html_file is not None:
         click.echo(f"\nwrote {html_file}", err=True)
+
+
+def _moment(value: str, *, now: dt.datetime, option: str) -> dt.datetime:
+    """``--since`` or ``--until`` as naive UTC, not after ``now``."""
+    try:
+        moment = parse_since(value, now=now)
+    except click.BadParameter as exc:
+        exc.param_hint = f"'{option}'"
+        raise
+    assert moment is not None
+    if moment > now:
+        raise click.BadParameter(f"{value!r} is in the future", param_hint=f"'{option}'")
+    return moment
 
 
 def _write(path: Path, html: str) -> None:

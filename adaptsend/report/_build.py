@@ -4,6 +4,10 @@
 its questions and puts the answers together; the terminal, HTML and JSON
 views only show what is here.
 
+A period runs from ``since`` up to ``until`` (the present, unless the report
+is of a period that ended before): the attempts that started in it, and the
+messages as they stood at ``until`` (see ``IncidentLog``).
+
 The timeline covers the attempts of the period, from the first to the last,
 not the whole period: a run of ten minutes in a day reads as ten minutes.
 It is cut into at most :data:`SLICES` slices of a round width (1 s, 5 s,
@@ -77,10 +81,12 @@ class Timeline:
 
 @attrs.frozen(kw_only=True)
 class IncidentReport:
-    """What happened from ``since`` until ``generated_at``."""
+    """What happened from ``since`` until ``until``."""
 
+    #: When the report was made; ``until`` or after it.
     generated_at: dt.datetime
     since: dt.datetime
+    until: dt.datetime
     #: The one key reported on; None for every key.
     sending_key: str | None
     statuses: Mapping[Status, int]
@@ -100,11 +106,13 @@ def build_report(
     *,
     since: dt.datetime,
     now: dt.datetime,
+    until: dt.datetime | None = None,
     sending_key: str | None = None,
     clean: Callable[[Reply], Reply] = lambda reply: reply,
     min_pause_s: float = MIN_PAUSE_S,
 ) -> IncidentReport:
-    """The report of the period from ``since`` until ``now`` (naive UTC).
+    """The report of the period from ``since`` until ``until`` (by default
+    ``now``, the time the report is made; naive UTC).
 
     ``clean`` is applied to every reply shown (the CLI hides secrets with
     it). Raises :class:`UnknownSendingKey` when ``sending_key`` is given and
@@ -112,32 +120,38 @@ def build_report(
     """
     if sending_key is not None:
         _check_key(store, sending_key)
-    span = store.attempt_span(since=since, sending_key=sending_key)
-    history = limit_history(store, since=since, sending_key=sending_key)
+    end = now if until is None else until
+    span = store.attempt_span(since=since, until=end, sending_key=sending_key)
+    history = limit_history(store, since=since, until=end, sending_key=sending_key)
     return IncidentReport(
         generated_at=now,
         since=since,
+        until=end,
         sending_key=sending_key,
-        statuses=store.status_counts(since=since, sending_key=sending_key),
-        timeline=None if span is None else _timeline(store, span, sending_key),
-        caps=tuple(cap_series(store, history, since=since, sending_key=sending_key)),
+        statuses=store.status_counts(since=since, until=end, sending_key=sending_key),
+        timeline=None if span is None else _timeline(store, span, end, sending_key),
+        caps=tuple(cap_series(store, history, since=since, until=end, sending_key=sending_key)),
         rates=tuple(rate_series(history, since=since)),
         failures=tuple(
             attrs.evolve(group, reply=clean(group.reply))
-            for group in store.reply_groups(since=since, sending_key=sending_key, limit=TOP)
+            for group in store.reply_groups(
+                since=since, until=end, sending_key=sending_key, limit=TOP
+            )
         ),
         slowest=tuple(
             _cleaned(wait, clean)
-            for wait in store.slowest_messages(since=since, sending_key=sending_key, limit=TOP)
+            for wait in store.slowest_messages(
+                since=since, until=end, sending_key=sending_key, limit=TOP
+            )
         ),
         oldest_waiting=tuple(
             _cleaned(wait, clean)
-            for wait in store.oldest_waiting(sending_key=sending_key, limit=TOP, now=now)
+            for wait in store.oldest_waiting(until=end, sending_key=sending_key, limit=TOP)
         ),
         pauses=tuple(
             attrs.evolve(pause, reply=clean(pause.reply))
             for pause in find_pauses(
-                store, since=since, now=now, sending_key=sending_key, min_pause_s=min_pause_s
+                store, since=since, until=end, sending_key=sending_key, min_pause_s=min_pause_s
             )
         ),
     )
@@ -183,7 +197,10 @@ def slice_width(span_s: float, slices: int = SLICES) -> int:
 
 
 def _timeline(
-    store: IncidentLog, span: tuple[dt.datetime, dt.datetime], sending_key: str | None
+    store: IncidentLog,
+    span: tuple[dt.datetime, dt.datetime],
+    until: dt.datetime,
+    sending_key: str | None,
 ) -> Timeline:
     first, last = span
     width = slice_width((last - first).total_seconds())
@@ -191,7 +208,7 @@ def _timeline(
     start = _EPOCH + dt.timedelta(seconds=math.floor(offset_s / width) * width)
     count = int((last - start).total_seconds() // width) + 1
     buckets = store.attempt_buckets(
-        start=start, width_s=width, count=count, sending_key=sending_key
+        start=start, width_s=width, count=count, until=until, sending_key=sending_key
     )
     return Timeline(width_s=width, buckets=tuple(buckets))
 
@@ -200,22 +217,26 @@ def find_pauses(
     store: IncidentLog,
     *,
     since: dt.datetime,
-    now: dt.datetime,
+    until: dt.datetime,
     sending_key: str | None,
     min_pause_s: float,
 ) -> list[Pause]:
-    """The silences of ``min_pause_s`` or more in a key's attempts while its
-    messages waited: a quota pause when a quota reply came within
-    ``min_pause_s`` before the silence began, else a stall."""
+    """The silences of ``min_pause_s`` or more in a key's attempts of the
+    period while its messages waited: a quota pause when a quota reply came
+    within ``min_pause_s`` before the silence began, else a stall. A
+    silence that went on to ``until`` is a pause with no end (it lasted at
+    least until ``until``)."""
     quotas: dict[str, list[tuple[dt.datetime, Reply]]] = {}
     for key, at, reply in store.quota_replies(
-        since=since, sending_key=sending_key, limit=_QUOTA_REPLIES
+        since=since, until=until, sending_key=sending_key, limit=_QUOTA_REPLIES
     ):
         quotas.setdefault(key, []).append((at, reply))
     found = []
-    for gap in store.attempt_gaps(since=since, sending_key=sending_key, min_gap_s=min_pause_s):
+    for gap in store.attempt_gaps(
+        since=since, until=until, sending_key=sending_key, min_gap_s=min_pause_s
+    ):
         quota = _quota_before(quotas.get(gap.sending_key, []), gap.start, min_pause_s)
-        if not _is_pause(gap, quota, now, min_pause_s):
+        if not _is_pause(gap, quota, until, min_pause_s):
             continue
         if quota is None:
             kind, start, reply = PauseKind.STALL, gap.start, gap.reply_before
@@ -248,15 +269,16 @@ def _quota_before(
 
 
 def _is_pause(
-    gap: Gap, quota: tuple[dt.datetime, Reply] | None, now: dt.datetime, min_pause_s: float
+    gap: Gap, quota: tuple[dt.datetime, Reply] | None, until: dt.datetime, min_pause_s: float
 ) -> bool:
     if not gap.waited:
         # Nothing was waiting: the key was idle, not paused.
         return False
     if gap.end is not None:
         return True
-    # The key's last attempt: a pause still going on, once it is long enough.
-    return quota is not None or (now - gap.start).total_seconds() >= min_pause_s
+    # The key's last attempt of the period: a pause that went on to its end,
+    # once it is long enough by then.
+    return quota is not None or (until - gap.start).total_seconds() >= min_pause_s
 
 
 def cap_per_slice(series: CapSeries, timeline: Timeline) -> list[float | None]:

@@ -64,13 +64,13 @@ class RateSeries:
 
 
 def limit_history(
-    store: IncidentLog, *, since: dt.datetime, sending_key: str | None
+    store: IncidentLog, *, since: dt.datetime, until: dt.datetime, sending_key: str | None
 ) -> list[CapChangeRecord]:
-    """Every change of a limit from ``since`` on, oldest first; none from a
-    store that keeps no history of the limits."""
+    """Every change of a limit from ``since`` on and before ``until``, oldest
+    first; none from a store that keeps no history of the limits."""
     if not isinstance(store, CapChangeStore):
         return []
-    return store.cap_changes(since=since, sending_key=sending_key)
+    return store.cap_changes(since=since, until=until, sending_key=sending_key)
 
 
 def cap_series(
@@ -78,11 +78,12 @@ def cap_series(
     history: Sequence[CapChangeRecord],
     *,
     since: dt.datetime,
+    until: dt.datetime,
     sending_key: str | None,
 ) -> list[CapSeries]:
-    """How the connection cap moved from ``since`` on, per sending key (or
-    per agent, see ``_deciders``); ``sending_key`` None: every key that sent
-    in the period. ``history`` is :func:`limit_history`'s answer."""
+    """How the connection cap moved from ``since`` until ``until``, per
+    sending key (or per agent, see ``_deciders``); ``sending_key`` None:
+    every key that sent in the period. ``history`` is :func:`limit_history`'s answer."""
     changed = [
         _cap_line(line, since)
         for line in by_decider([r for r in history if r.kind is LimitKind.CONNECTIONS])
@@ -91,7 +92,7 @@ def cap_series(
     if sending_key is not None and sending_key in recorded:
         # The history covers the one key asked for: no need to scan attempts.
         return changed
-    seen = store.cap_changes_from_attempts(since=since, sending_key=sending_key)
+    seen = store.cap_changes_from_attempts(since=since, until=until, sending_key=sending_key)
     return changed + [series for series in seen if series.sending_key not in recorded]
 
 

@@ -19,6 +19,9 @@ from adaptsend.report._text import (
     SECTIONS,
     judged_reply,
     lasted,
+    pause_end,
+    pause_lasted,
+    period,
     slice_label,
     tick_labels,
     when,
@@ -48,7 +51,7 @@ svg.chart { display: block; max-width: 100%; height: auto; }
 def report_html(report: IncidentReport) -> str:
     """The whole page."""
     keys = report.sending_key or "every sending key"
-    period = f"{when(report.since)} - {when(report.generated_at)} UTC"
+    shown = period(report)
     bodies = (
         _statuses(report),
         _attempts(report.timeline),
@@ -64,8 +67,8 @@ def report_html(report: IncidentReport) -> str:
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>adaptsend report {escape(period)}</title><style>{_STYLE}</style></head>"
-        f'<body><h1>adaptsend report</h1><p class="period">{escape(period)} ({escape(keys)})</p>'
+        f"<title>adaptsend report {escape(shown)}</title><style>{_STYLE}</style></head>"
+        f'<body><h1>adaptsend report</h1><p class="period">{escape(shown)} ({escape(keys)})</p>'
         f"{sections}</body></html>\n"
     )
 
@@ -191,14 +194,13 @@ def _pauses(report: IncidentReport) -> str:
         return _none()
     rows = []
     for p in report.pauses:
-        until = p.end or report.generated_at
         rows.append(
             (
                 p.sending_key,
                 p.kind.value,
                 when(p.start),
-                when(p.end) if p.end else "still paused",
-                lasted((until - p.start).total_seconds()),
+                pause_end(p, report),
+                pause_lasted(p, report),
                 p.reply.describe(),
             )
         )

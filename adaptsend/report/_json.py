@@ -26,6 +26,7 @@ def report_document(report: IncidentReport) -> dict[str, Any]:
         "format": FORMAT,
         "generated_at": _time(report.generated_at),
         "since": _time(report.since),
+        "until": _time(report.until),
         "sending_key": report.sending_key,
         "statuses": {s.value: report.statuses.get(s, 0) for s in Status},
         "attempts": _outcomes(timeline.totals() if timeline else dict.fromkeys(Outcome, 0)),
@@ -35,7 +36,7 @@ def report_document(report: IncidentReport) -> dict[str, Any]:
         "failures": [_failure(group) for group in report.failures],
         "slowest": [_message(wait) for wait in report.slowest],
         "oldest_waiting": [_message(wait) for wait in report.oldest_waiting],
-        "pauses": [_pause(pause, report.generated_at) for pause in report.pauses],
+        "pauses": [_pause(pause, report.until) for pause in report.pauses],
     }
 
 
@@ -123,8 +124,8 @@ def _message(wait: MessageWait) -> dict[str, Any]:
     }
 
 
-def _pause(pause: Pause, now: dt.datetime) -> dict[str, Any]:
-    until = pause.end or now
+def _pause(pause: Pause, period_end: dt.datetime) -> dict[str, Any]:
+    until = pause.end or period_end
     return {
         "sending_key": pause.sending_key,
         "kind": pause.kind.value,

@@ -23,7 +23,10 @@ from adaptsend.report._text import (
     THROTTLE_COLOUR,
     judged_reply,
     lasted,
+    pause_end,
+    pause_lasted,
     per_minute,
+    period,
     reasons,
     slice_label,
     sparkline,
@@ -57,7 +60,7 @@ def _heading(report: IncidentReport) -> Text:
     keys = report.sending_key or "every sending key"
     return Text.assemble(
         ("adaptsend report", "bold"),
-        f"  {when(report.since)} - {when(report.generated_at)} UTC  ({keys})",
+        f"  {period(report)}  ({keys})",
     )
 
 
@@ -250,14 +253,13 @@ def _pauses(report: IncidentReport) -> RenderableType:
         return _NONE
     table = _table("sending key", "kind", "from", "until", "lasted", "reply before")
     for pause in report.pauses:
-        until = pause.end or report.generated_at
         _add_row(
             table,
             pause.sending_key,
             pause.kind.value,
             when(pause.start),
-            when(pause.end) if pause.end else "still paused",
-            lasted((until - pause.start).total_seconds()),
+            pause_end(pause, report),
+            pause_lasted(pause, report),
             pause.reply.describe(),
         )
     return table

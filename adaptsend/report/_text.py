@@ -7,7 +7,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 from adaptsend._models import Outcome, Reply
-from adaptsend.report._build import Timeline
+from adaptsend.report._build import IncidentReport, Timeline
+from adaptsend.store._incident_api import Pause
 
 #: One colour per outcome, the same in the terminal and in the charts: green
 #: for sent, warm colours for what slows sending, dark ones for what stops it.
@@ -51,6 +52,28 @@ def judged_reply(reply: Reply, rule: str | None) -> str:
 def when(moment: dt.datetime | None) -> str:
     """A naive UTC time to the second, or a dash for none."""
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def period(report: IncidentReport) -> str:
+    """``2026-12-05 22:00:00 - 2026-12-06 02:00:00 UTC``, and when the report
+    was made if the period ended before."""
+    shown = f"{when(report.since)} - {when(report.until)} UTC"
+    if report.until < report.generated_at:
+        shown += f", made {when(report.generated_at)}"
+    return shown
+
+
+def pause_end(pause: Pause, report: IncidentReport) -> str:
+    """When a pause ended; for one that went on to the period's end, that it
+    did (it may have lasted longer)."""
+    if pause.end is not None:
+        return when(pause.end)
+    return "still paused" if report.until >= report.generated_at else "still paused at the end"
+
+
+def pause_lasted(pause: Pause, report: IncidentReport) -> str:
+    """How long a pause lasted, up to the period's end at most."""
+    return lasted(((pause.end or report.until) - pause.start).total_seconds())
 
 
 def lasted(seconds: float) -> str:

@@ -10,6 +10,10 @@ only the attempts that mark a change cross the wire.
 Expressions with bound values are computed in a subquery and grouped by
 name outside it: PostgreSQL and Oracle refuse a GROUP BY whose expression
 repeats a bound value, as each repetition is a parameter of its own.
+
+A period holds the attempts that started at or after ``since`` and before
+``until``; questions about messages, as they stood at ``until``, are in
+``_incident_messages``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from sqlalchemy import (
     Connection,
     FromClause,
     Integer,
-    and_,
     cast,
     desc,
     func,
@@ -32,15 +35,14 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import Over
 from sqlalchemy.sql.functions import FunctionElement
 
-from adaptsend._models import FINAL_STATUSES, Outcome, Reply, Status
-from adaptsend.store import _reports, _rows
+from adaptsend._models import Outcome, Reply
+from adaptsend.store import _incident_messages, _rows
 from adaptsend.store._epoch import epoch_of, epoch_seconds
 from adaptsend.store._incident_api import (
     Bucket,
     CapPoint,
     CapSeries,
     Gap,
-    MessageWait,
     ReplyGroup,
 )
 from adaptsend.store._schema import attempts as a
@@ -48,8 +50,6 @@ from adaptsend.store._schema import messages as m
 
 #: How many Message-IDs a group of failures shows as examples.
 SAMPLE_SIZE = 3
-_FINAL = sorted(s.value for s in FINAL_STATUSES)
-_WAITING = sorted(s.value for s in Status if s not in FINAL_STATUSES)
 _REPLY = (a.c.reply_code, a.c.enhanced_code, a.c.reply_text)
 
 
@@ -60,6 +60,11 @@ def _attempts_of(key: str | None) -> FromClause:
 
 def _of_key(key: str | None) -> list[ColumnElement[bool]]:
     return [] if key is None else [m.c.sending_key == key]
+
+
+def _started_in(since: dt.datetime, until: dt.datetime) -> list[ColumnElement[bool]]:
+    """The attempt started at or after ``since`` and before ``until``."""
+    return [a.c.started_at >= since, a.c.started_at < until]
 
 
 def _in_key_order(call: FunctionElement[Any]) -> Over[Any]:
@@ -75,35 +80,30 @@ def sending_keys(conn: Connection) -> list[str]:
 
 
 def attempt_span(
-    conn: Connection, *, since: dt.datetime, key: str | None
+    conn: Connection, *, since: dt.datetime, until: dt.datetime, key: str | None
 ) -> tuple[dt.datetime, dt.datetime] | None:
-    """When the first and the last attempt since ``since`` started."""
+    """When the first and the last attempt of the period started."""
     query = (
         select(func.min(a.c.started_at), func.max(a.c.started_at))
         .select_from(_attempts_of(key))
-        .where(a.c.started_at >= since, *_of_key(key))
+        .where(*_started_in(since, until), *_of_key(key))
     )
     first, last = conn.execute(query).one()
     return None if first is None else (first, last)
 
 
-def status_counts(conn: Connection, *, since: dt.datetime, key: str | None) -> dict[Status, int]:
-    """Messages per status: those that ended since ``since``, and all that wait."""
-    ended = and_(m.c.status.in_(_FINAL), m.c.updated_at >= since)
-    query = (
-        select(m.c.status, func.count())
-        .where(or_(ended, m.c.status.in_(_WAITING)), *_of_key(key))
-        .group_by(m.c.status)
-    )
-    found = {status: int(n) for status, n in conn.execute(query)}
-    return {status: found.get(status.value, 0) for status in Status}
-
-
 def attempt_buckets(
-    conn: Connection, *, start: dt.datetime, width_s: int, count: int, key: str | None
+    conn: Connection,
+    *,
+    start: dt.datetime,
+    width_s: int,
+    count: int,
+    until: dt.datetime,
+    key: str | None,
 ) -> list[Bucket]:
-    """Attempts per outcome in ``count`` slices of ``width_s`` seconds from ``start``."""
-    end = start + dt.timedelta(seconds=width_s * count)
+    """Attempts per outcome in ``count`` slices of ``width_s`` seconds from
+    ``start``, of those that started before ``until``."""
+    end = min(start + dt.timedelta(seconds=width_s * count), until)
     offset = (epoch_seconds(a.c.started_at) - epoch_of(start)) / width_s
     sliced = (
         select(cast(func.floor(offset), Integer).label("slot"), a.c.outcome)
@@ -122,9 +122,11 @@ def attempt_buckets(
     return [Bucket(start=start + i * step, counts=c) for i, c in enumerate(counts)]
 
 
-def cap_changes(conn: Connection, *, since: dt.datetime, key: str | None) -> list[CapSeries]:
-    """Per key, its first attempt since ``since`` and every attempt after that
-    whose cap differs from the attempt started before it."""
+def cap_changes(
+    conn: Connection, *, since: dt.datetime, until: dt.datetime, key: str | None
+) -> list[CapSeries]:
+    """Per key, its first attempt of the period and every attempt after that
+    in it whose cap differs from the attempt started before it."""
     seen = (
         select(
             m.c.sending_key,
@@ -134,7 +136,7 @@ def cap_changes(conn: Connection, *, since: dt.datetime, key: str | None) -> lis
             _in_key_order(func.lag(a.c.cap)).label("cap_before"),
         )
         .select_from(a.join(m, a.c.message_pk == m.c.id))
-        .where(a.c.started_at >= since, *_of_key(key))
+        .where(*_started_in(since, until), *_of_key(key))
         .subquery()
     )
     query = (
@@ -149,10 +151,10 @@ def cap_changes(conn: Connection, *, since: dt.datetime, key: str | None) -> lis
 
 
 def reply_groups(
-    conn: Connection, *, since: dt.datetime, key: str | None, limit: int
+    conn: Connection, *, since: dt.datetime, until: dt.datetime, key: str | None, limit: int
 ) -> list[ReplyGroup]:
-    """Failed attempts since ``since`` by reply, outcome and rule, largest group first."""
-    failed = [a.c.started_at >= since, a.c.outcome != Outcome.SENT.value, *_of_key(key)]
+    """Failed attempts of the period by reply, outcome and rule, largest group first."""
+    failed = [*_started_in(since, until), a.c.outcome != Outcome.SENT.value, *_of_key(key)]
     groups = conn.execute(
         select(
             *_REPLY,
@@ -202,75 +204,12 @@ def _same(column: ColumnElement[Any], value: object) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
 
 
-_MESSAGE_COLUMNS = (
-    m.c.id,
-    m.c.message_id,
-    m.c.sending_key,
-    m.c.status,
-    m.c.created_at,
-    m.c.updated_at,
-    m.c.next_attempt_at,
-    m.c.attempts,
-    m.c.throttles,
-    m.c.last_code,
-    m.c.last_enhanced,
-    m.c.last_text,
-    m.c.last_stage,
-)
-
-
-def slowest_messages(
-    conn: Connection, *, since: dt.datetime, key: str | None, limit: int
-) -> list[MessageWait]:
-    """Messages that ended since ``since``, longest from queueing to end first."""
-    waited = (epoch_seconds(m.c.updated_at) - epoch_seconds(m.c.created_at)).label("waited_s")
-    query = (
-        select(*_MESSAGE_COLUMNS, waited)
-        .where(m.c.status.in_(_FINAL), m.c.updated_at >= since, *_of_key(key))
-        .order_by(desc("waited_s"), m.c.id)
-        .limit(limit)
-    )
-    return [
-        _wait(row, ended_at=row.updated_at, waited_s=row.waited_s) for row in conn.execute(query)
-    ]
-
-
-def oldest_waiting(
-    conn: Connection, *, key: str | None, limit: int, now: dt.datetime
-) -> list[MessageWait]:
-    """Messages not final yet, first queued first."""
-    query = (
-        select(*_MESSAGE_COLUMNS)
-        .where(m.c.status.in_(_WAITING), *_of_key(key))
-        .order_by(m.c.created_at, m.c.id)
-        .limit(limit)
-    )
-    return [
-        _wait(row, ended_at=None, waited_s=(now - row.created_at).total_seconds())
-        for row in conn.execute(query)
-    ]
-
-
-def _wait(row: Any, *, ended_at: dt.datetime | None, waited_s: float) -> MessageWait:
-    return MessageWait(
-        message_id=row.message_id,
-        sending_key=row.sending_key,
-        status=Status(row.status),
-        queued_at=row.created_at,
-        ended_at=ended_at,
-        waited_s=max(0.0, float(waited_s)),
-        attempts=row.attempts,
-        throttles=row.throttles,
-        next_attempt_at=None if ended_at is not None else row.next_attempt_at,
-        last_reply=_rows.last_reply(row),
-    )
-
-
 def attempt_gaps(
-    conn: Connection, *, since: dt.datetime, key: str | None, min_gap_s: float
+    conn: Connection, *, since: dt.datetime, until: dt.datetime, key: str | None, min_gap_s: float
 ) -> list[Gap]:
-    """Per key, each silence of ``min_gap_s`` or more between attempts since
-    ``since``, and the key's last attempt (a gap with no end)."""
+    """Per key, each silence of ``min_gap_s`` or more between attempts of
+    the period, and the key's last attempt in it (a gap with no end: the
+    silence goes on to ``until`` at least)."""
     followed = (
         select(
             m.c.sending_key,
@@ -285,7 +224,7 @@ def attempt_gaps(
             ),
         )
         .select_from(a.join(m, a.c.message_pk == m.c.id))
-        .where(a.c.started_at >= since, *_of_key(key))
+        .where(*_started_in(since, until), *_of_key(key))
         .subquery()
     )
     silence = epoch_seconds(followed.c.next_at) - epoch_seconds(followed.c.started_at)
@@ -294,14 +233,14 @@ def attempt_gaps(
         .where(or_(followed.c.next_at.is_(None), silence >= min_gap_s))
         .order_by(followed.c.sending_key, followed.c.started_at)
     )
-    waiting_now = _reports.unsent_by_key(conn)
+    waiting_then = _incident_messages.waiting_keys(conn, until=until, key=key)
     return [
         Gap(
             sending_key=row.sending_key,
             start=row.started_at,
             end=row.next_at,
             waited=(
-                row.sending_key in waiting_now
+                row.sending_key in waiting_then
                 if row.next_at is None
                 else row.next_queued_at <= row.started_at
             ),
@@ -315,13 +254,13 @@ def attempt_gaps(
 
 
 def quota_replies(
-    conn: Connection, *, since: dt.datetime, key: str | None, limit: int
+    conn: Connection, *, since: dt.datetime, until: dt.datetime, key: str | None, limit: int
 ) -> list[tuple[str, dt.datetime, Reply]]:
-    """Attempts since ``since`` that got a quota reply, in start order."""
+    """Attempts of the period that got a quota reply, in start order."""
     query = (
         select(m.c.sending_key, a.c.started_at, a.c.stage, *_REPLY)
         .select_from(a.join(m, a.c.message_pk == m.c.id))
-        .where(a.c.started_at >= since, a.c.outcome == Outcome.QUOTA.value, *_of_key(key))
+        .where(*_started_in(since, until), a.c.outcome == Outcome.QUOTA.value, *_of_key(key))
         .order_by(a.c.started_at, a.c.id)
         .limit(limit)
     )

@@ -81,18 +81,19 @@ class ReplyGroup:
 @attrs.frozen(kw_only=True)
 class MessageWait:
     """How long one message waited: from queueing until it ended, or until
-    the report was made if it has not ended yet."""
+    the period's end if it had not ended by then."""
 
     message_id: str
     sending_key: str
     status: Status
     queued_at: dt.datetime
-    #: When it ended (sent, failed, dead); None while it still waits.
+    #: When it ended (sent, failed, dead); None while it waited at the period's end.
     ended_at: dt.datetime | None
     waited_s: float
     attempts: int
     throttles: int
-    #: When it may be tried next, while it waits.
+    #: When it may be tried next, while it waits; None when not known (the
+    #: message changed after the period's end).
     next_attempt_at: dt.datetime | None
     last_reply: Reply | None
 
@@ -113,9 +114,10 @@ class Gap:
     """A silence in one sending key's attempts, as the store finds it.
 
     ``end`` is None for the key's last attempt of the period: nothing came
-    after it (yet). ``waited`` says whether a message waited through the
-    silence: the message tried at ``end`` had been queued before ``start``;
-    or, with no end, the key has messages that are not final now.
+    after it before the period's end. ``waited`` says whether a message
+    waited through the silence: the message tried at ``end`` had been queued
+    before ``start``; or, with no end, the key had messages queued and not
+    ended at the period's end.
     """
 
     sending_key: str
@@ -135,7 +137,7 @@ class Pause:
     kind: PauseKind
     #: The quota reply's attempt, or the last attempt before a stall.
     start: dt.datetime
-    #: The next attempt; None while the pause goes on.
+    #: The next attempt; None when the pause went on to the period's end.
     end: dt.datetime | None
     #: The quota reply for a quota pause; else the last reply before it.
     reply: Reply
@@ -147,59 +149,78 @@ class Pause:
 @runtime_checkable
 class IncidentLog(Protocol):
     """The questions ``adaptsend report`` asks a store. Every method blocks;
-    ``sending_key`` None means every key. ``since`` is naive UTC."""
+    ``sending_key`` None means every key. ``since`` and ``until`` are naive
+    UTC: the period holds the attempts that started at or after ``since``
+    and before ``until``, and the messages as they stood at ``until``.
+
+    A message row holds its present state; one changed after ``until`` is
+    read as it stood then: not ended, ``retry`` if an attempt before
+    ``until`` counted against it (any outcome but quota and fatal), else
+    ``queued``."""
 
     def sending_keys(self) -> list[str]:
         """Every sending key any message in the store was queued under."""
 
     def attempt_span(
-        self, *, since: dt.datetime, sending_key: str | None
+        self, *, since: dt.datetime, until: dt.datetime, sending_key: str | None
     ) -> tuple[dt.datetime, dt.datetime] | None:
-        """When the first and the last attempt since ``since`` started; None
+        """When the first and the last attempt of the period started; None
         when there was none."""
 
-    def status_counts(self, *, since: dt.datetime, sending_key: str | None) -> Mapping[Status, int]:
-        """Messages per status (every status present): those that ended at or
-        after ``since``, and every one not final yet."""
+    def status_counts(
+        self, *, since: dt.datetime, until: dt.datetime, sending_key: str | None
+    ) -> Mapping[Status, int]:
+        """Messages per status at ``until`` (every status present): those that
+        ended at or after ``since`` and before ``until``, and every one queued
+        before ``until`` that had not ended by then."""
 
     def attempt_buckets(
-        self, *, start: dt.datetime, width_s: int, count: int, sending_key: str | None
+        self,
+        *,
+        start: dt.datetime,
+        width_s: int,
+        count: int,
+        until: dt.datetime,
+        sending_key: str | None,
     ) -> list[Bucket]:
-        """Attempts counted by outcome in ``count`` consecutive slices of
-        ``width_s`` seconds from ``start``."""
+        """Attempts that started before ``until``, counted by outcome in
+        ``count`` consecutive slices of ``width_s`` seconds from ``start``."""
 
     def cap_changes_from_attempts(
-        self, *, since: dt.datetime, sending_key: str | None
+        self, *, since: dt.datetime, until: dt.datetime, sending_key: str | None
     ) -> list[CapSeries]:
-        """Per sending key, the cap at its first attempt since ``since`` and
-        each attempt after that which saw a different cap, in start order."""
+        """Per sending key, the cap at its first attempt of the period and
+        each attempt of it after that which saw a different cap, in start
+        order."""
 
     def reply_groups(
-        self, *, since: dt.datetime, sending_key: str | None, limit: int
+        self, *, since: dt.datetime, until: dt.datetime, sending_key: str | None, limit: int
     ) -> list[ReplyGroup]:
-        """Failed attempts (every outcome but sent) since ``since`` grouped
-        by reply code, enhanced code and text, outcome and rule, largest
-        group first."""
+        """Failed attempts of the period (every outcome but sent) grouped by
+        reply code, enhanced code and text, outcome and rule, largest group
+        first."""
 
     def slowest_messages(
-        self, *, since: dt.datetime, sending_key: str | None, limit: int
+        self, *, since: dt.datetime, until: dt.datetime, sending_key: str | None, limit: int
     ) -> list[MessageWait]:
-        """The messages that ended at or after ``since`` and waited longest
-        from queueing to their end, longest first."""
+        """The messages that ended at or after ``since`` and before ``until``
+        and waited longest from queueing to their end, longest first."""
 
     def oldest_waiting(
-        self, *, sending_key: str | None, limit: int, now: dt.datetime
+        self, *, until: dt.datetime, sending_key: str | None, limit: int
     ) -> list[MessageWait]:
-        """The messages not final yet, first queued first."""
+        """The messages queued before ``until`` that had not ended by then,
+        first queued first, as they stood at ``until``: waited until then."""
 
     def attempt_gaps(
-        self, *, since: dt.datetime, sending_key: str | None, min_gap_s: float
+        self, *, since: dt.datetime, until: dt.datetime, sending_key: str | None, min_gap_s: float
     ) -> list[Gap]:
         """Per key, each silence of at least ``min_gap_s`` between two
-        attempts since ``since``, and the key's last attempt (``end`` None)."""
+        attempts of the period, and the key's last attempt in it (``end``
+        None)."""
 
     def quota_replies(
-        self, *, since: dt.datetime, sending_key: str | None, limit: int
+        self, *, since: dt.datetime, until: dt.datetime, sending_key: str | None, limit: int
     ) -> Sequence[tuple[str, dt.datetime, Reply]]:
-        """The attempts since ``since`` that ended with a quota reply: (sending
+        """The attempts of the period that ended with a quota reply: (sending
         key, started at, reply), in start order."""

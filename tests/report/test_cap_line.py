@@ -37,7 +37,7 @@ def cap_line(config: Path, sending_key: str, *args: str) -> tuple[dict[str, Any]
     assert (series["sending_key"], series["agent"]) == (sending_key, None)
     points = [(utc(p["at"]), p["cap"], p["reason"]) for p in series["points"]]
     assert [at for at, _, _ in points] == sorted(at for at, _, _ in points)
-    return {**series, "since": utc(doc["since"])}, points
+    return {**series, "since": utc(doc["since"]), "until": utc(doc["until"])}, points
 
 
 def falls_and_rises(run: RecordedRun, points: list[Point]) -> tuple[Point, Point]:
@@ -89,7 +89,9 @@ def test_the_cap_line_is_the_limiters_record_with_its_reasons(recorded_run: Reco
     # The record is the limiter's decision itself; attempts show it later.
     store = open_store(recorded_run.db_url)
     try:
-        [seen] = store.cap_changes_from_attempts(since=series["since"], sending_key=key)
+        [seen] = store.cap_changes_from_attempts(
+            since=series["since"], until=series["until"], sending_key=key
+        )
     finally:
         store.close()
     seen_fell_at = next(p.at for p in seen.points if p.cap <= LOW)

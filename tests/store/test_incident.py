@@ -19,6 +19,9 @@ from tests.helpers.store_builders import KEY, LATER, NO_USER, attempt, claim_ids
 
 #: The period the tests write: a morning, long ago enough to be any database's past.
 T0 = dt.datetime(2026, 3, 1, 9, 0, 0)
+#: The end of the period these tests ask about: after every row they write,
+#: so that each message is read as it stands now.
+END = dt.datetime(2100, 1, 1)
 OTHER = "other@relay.example.org:25"
 THROTTLE = Reply(code=432, text="Concurrent connections limit exceeded", enhanced="4.3.2")
 QUOTA = Reply(code=550, text="Daily user sending quota exceeded", enhanced="5.4.5")
@@ -44,7 +47,8 @@ def tried(pk: int, seconds: float, outcome: Outcome = Outcome.SENT, **kw: object
 def set_times(
     store: SQLStore, pks: Sequence[int], *, queued: float, ended: float | None = None
 ) -> None:
-    """Say when messages were queued and (for final ones) when they ended."""
+    """Say when messages were queued and when their rows last changed (for
+    final ones: when they ended)."""
     values = {"created_at": at(queued)}
     if ended is not None:
         values["updated_at"] = at(ended)
@@ -62,10 +66,10 @@ def test_keys_and_the_span_of_attempts(store: SQLStore) -> None:
     store.record([tried(mine[0], 10), tried(mine[1], 70), tried(theirs[0], 200)], [], owner="a")
 
     assert store.sending_keys() == sorted([KEY, OTHER])
-    assert store.attempt_span(since=T0, sending_key=None) == (at(10), at(200))
-    assert store.attempt_span(since=T0, sending_key=KEY) == (at(10), at(70))
-    assert store.attempt_span(since=at(11), sending_key=KEY) == (at(70), at(70))
-    assert store.attempt_span(since=at(201), sending_key=None) is None
+    assert store.attempt_span(since=T0, until=END, sending_key=None) == (at(10), at(200))
+    assert store.attempt_span(since=T0, until=END, sending_key=KEY) == (at(10), at(70))
+    assert store.attempt_span(since=at(11), until=END, sending_key=KEY) == (at(70), at(70))
+    assert store.attempt_span(since=at(201), until=END, sending_key=None) is None
 
 
 def test_status_counts_take_what_ended_in_the_period_and_all_that_waits(store: SQLStore) -> None:
@@ -80,7 +84,7 @@ def test_status_counts_take_what_ended_in_the_period_and_all_that_waits(store: S
     set_times(store, [ids[0]], queued=-7200, ended=-3600)  # sent before the period
     set_times(store, ids[1:3], queued=-7200, ended=60)
 
-    counts = store.status_counts(since=T0, sending_key=None)
+    counts = store.status_counts(since=T0, until=END, sending_key=None)
     assert counts == {
         Status.QUEUED: 2,
         Status.SENDING: 1,
@@ -89,7 +93,7 @@ def test_status_counts_take_what_ended_in_the_period_and_all_that_waits(store: S
         Status.FAILED: 1,
         Status.DEAD: 0,
     }
-    assert store.status_counts(since=T0, sending_key=OTHER) == dict.fromkeys(Status, 0)
+    assert store.status_counts(since=T0, until=END, sending_key=OTHER) == dict.fromkeys(Status, 0)
 
 
 def test_attempts_are_counted_per_slice_and_outcome(store: SQLStore) -> None:
@@ -111,7 +115,7 @@ def test_attempts_are_counted_per_slice_and_outcome(store: SQLStore) -> None:
         owner="a",
     )
 
-    buckets = store.attempt_buckets(start=T0, width_s=10, count=3, sending_key=KEY)
+    buckets = store.attempt_buckets(start=T0, width_s=10, count=3, until=END, sending_key=KEY)
     assert [b.start for b in buckets] == [at(0), at(10), at(20)]
     assert [{o: n for o, n in b.counts.items() if n} for b in buckets] == [
         {Outcome.SENT: 1, Outcome.THROTTLED: 1},
@@ -119,7 +123,7 @@ def test_attempts_are_counted_per_slice_and_outcome(store: SQLStore) -> None:
         {Outcome.TRANSIENT: 2},
     ]
     assert set(buckets[0].counts) == set(Outcome)
-    every_key = store.attempt_buckets(start=T0, width_s=10, count=3, sending_key=None)
+    every_key = store.attempt_buckets(start=T0, width_s=10, count=3, until=END, sending_key=None)
     assert [b.total for b in every_key] == [2, 2, 2]
 
 
@@ -135,7 +139,10 @@ def test_cap_changes_keep_each_keys_first_cap_and_every_change(store: SQLStore) 
         owner="a",
     )
 
-    series = {s.sending_key: s for s in store.cap_changes_from_attempts(since=T0, sending_key=None)}
+    series = {
+        s.sending_key: s
+        for s in store.cap_changes_from_attempts(since=T0, until=END, sending_key=None)
+    }
     assert series[KEY].points == (
         CapPoint(at=at(0), cap=2),
         CapPoint(at=at(2), cap=3),
@@ -144,7 +151,7 @@ def test_cap_changes_keep_each_keys_first_cap_and_every_change(store: SQLStore) 
         CapPoint(at=at(7), cap=3),
     )
     assert series[OTHER].points == (CapPoint(at=at(1.5), cap=6),)
-    [only] = store.cap_changes_from_attempts(since=at(4.5), sending_key=KEY)
+    [only] = store.cap_changes_from_attempts(since=at(4.5), until=END, sending_key=KEY)
     assert [(p.at, p.cap) for p in only.points] == [(at(5), 2), (at(7), 3)]
 
 
@@ -167,7 +174,7 @@ def test_failures_group_by_reply_and_outcome(store: SQLStore) -> None:
         owner="a",
     )
 
-    groups = store.reply_groups(since=T0, sending_key=KEY, limit=10)
+    groups = store.reply_groups(since=T0, until=END, sending_key=KEY, limit=10)
     assert [(g.reply, g.outcome, g.count, g.rule) for g in groups] == [
         (THROTTLE, Outcome.THROTTLED, 3, None),
         (NO_USER, Outcome.TRANSIENT, 1, "site-transient: 5.1.1"),
@@ -181,7 +188,7 @@ def test_failures_group_by_reply_and_outcome(store: SQLStore) -> None:
         "<0@adaptsend.test>",
     )
     assert groups[0].reply.stage is Stage.DATA
-    assert store.reply_groups(since=T0, sending_key=None, limit=1)[0].count == 4
+    assert store.reply_groups(since=T0, until=END, sending_key=None, limit=1)[0].count == 4
 
 
 def test_the_slowest_messages_waited_longest_from_queueing_to_their_end(
@@ -204,7 +211,7 @@ def test_the_slowest_messages_waited_longest_from_queueing_to_their_end(
     set_times(store, [ids[2]], queued=-100, ended=600)
     set_times(store, [ids[3]], queued=-900, ended=-800)  # ended before the period
 
-    slowest = store.slowest_messages(since=T0, sending_key=None, limit=10)
+    slowest = store.slowest_messages(since=T0, until=END, sending_key=None, limit=10)
     assert [(w.message_id, round(w.waited_s)) for w in slowest] == [
         ("<2@adaptsend.test>", 700),
         ("<0@adaptsend.test>", 30),
@@ -217,24 +224,25 @@ def test_the_slowest_messages_waited_longest_from_queueing_to_their_end(
         at(600),
         LATER,
     )
-    assert len(store.slowest_messages(since=T0, sending_key=None, limit=2)) == 2
+    assert len(store.slowest_messages(since=T0, until=END, sending_key=None, limit=2)) == 2
 
 
 def test_the_oldest_waiting_messages_come_first(store: SQLStore) -> None:
     ids = enqueue(store, 3)
     [other] = enqueue(store, 1, key=OTHER)
-    set_times(store, [ids[0]], queued=20)
-    set_times(store, [ids[1]], queued=-50)
-    set_times(store, [ids[2]], queued=10)
-    set_times(store, [other], queued=-500)
+    # Unchanged since they were queued: each row shows its state at the end.
+    set_times(store, [ids[0]], queued=20, ended=20)
+    set_times(store, [ids[1]], queued=-50, ended=-50)
+    set_times(store, [ids[2]], queued=10, ended=10)
+    set_times(store, [other], queued=-500, ended=-500)
 
-    waiting = store.oldest_waiting(sending_key=KEY, limit=2, now=at(100))
+    waiting = store.oldest_waiting(until=at(100), sending_key=KEY, limit=2)
     assert [(w.message_id, w.waited_s, w.ended_at) for w in waiting] == [
         ("<1@adaptsend.test>", 150.0, None),
         ("<2@adaptsend.test>", 90.0, None),
     ]
     assert waiting[0].next_attempt_at is not None
-    assert store.oldest_waiting(sending_key=None, limit=1, now=at(100))[0].sending_key == OTHER
+    assert store.oldest_waiting(until=at(100), sending_key=None, limit=1)[0].sending_key == OTHER
 
 
 def test_gaps_are_silences_between_a_keys_attempts(store: SQLStore) -> None:
@@ -260,7 +268,7 @@ def test_gaps_are_silences_between_a_keys_attempts(store: SQLStore) -> None:
     claim_ids(store, limit=4)
     store.record([], [decision(pk) for pk in ids], owner="a")
 
-    gaps = store.attempt_gaps(since=T0, sending_key=None, min_gap_s=60)
+    gaps = store.attempt_gaps(since=T0, until=END, sending_key=None, min_gap_s=60)
     found = [(g.sending_key, g.start, g.end, g.waited, g.outcome_before) for g in gaps]
     assert found == [
         (OTHER, at(60), None, True, Outcome.SENT),
@@ -269,7 +277,9 @@ def test_gaps_are_silences_between_a_keys_attempts(store: SQLStore) -> None:
         (KEY, at(400), None, False, Outcome.SENT),
     ]
     assert gaps[1].reply_before == QUOTA
-    assert [g.start for g in store.attempt_gaps(since=T0, sending_key=KEY, min_gap_s=200)] == [
+    assert [
+        g.start for g in store.attempt_gaps(since=T0, until=END, sending_key=KEY, min_gap_s=200)
+    ] == [
         at(125),
         at(400),
     ]
@@ -287,8 +297,8 @@ def test_quota_replies_in_start_order(store: SQLStore) -> None:
         [],
         owner="a",
     )
-    assert store.quota_replies(since=T0, sending_key=KEY, limit=10) == [
+    assert store.quota_replies(since=T0, until=END, sending_key=KEY, limit=10) == [
         (KEY, at(10), QUOTA),
         (KEY, at(30), QUOTA),
     ]
-    assert store.quota_replies(since=T0, sending_key=OTHER, limit=10) == []
+    assert store.quota_replies(since=T0, until=END, sending_key=OTHER, limit=10) == []

@@ -16,9 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 from adaptsend._models import Outcome, utcnow
 from adaptsend.store import open_store
 from adaptsend.store._incident_api import IncidentLog
+from adaptsend.store._schema import messages
 from tests.helpers.oracle_names import MAX_IDENTIFIER, ORACLE_RESERVED
 from tests.helpers.store_builders import KEY, LATER, attempt, enqueue
 
@@ -34,17 +37,23 @@ def _workload(store: Any) -> None:
     quota = attempt(ids[1], LATER, Outcome.QUOTA, rule="quota")
     store.store.record([attempt(ids[0], rule="sent"), quota], [], owner="a")
     since = utcnow() - dt.timedelta(hours=1)
+    # A period that ended after the messages were queued and before their
+    # rows changed: the oldest waiting are read as they stood at its end,
+    # from their attempts.
+    until = utcnow() - dt.timedelta(minutes=1)
+    with store.store.engine.begin() as conn:
+        conn.execute(update(messages).values(created_at=since))
     store.sending_keys()
     for key in (KEY, None):
-        store.attempt_span(since=since, sending_key=key)
-        store.status_counts(since=since, sending_key=key)
-        store.attempt_buckets(start=since, width_s=60, count=60, sending_key=key)
-        store.cap_changes_from_attempts(since=since, sending_key=key)
-        store.reply_groups(since=since, sending_key=key, limit=10)
-        store.slowest_messages(since=since, sending_key=key, limit=10)
-        store.oldest_waiting(sending_key=key, limit=10, now=utcnow())
-        store.attempt_gaps(since=since, sending_key=key, min_gap_s=60)
-        store.quota_replies(since=since, sending_key=key, limit=1000)
+        store.attempt_span(since=since, until=until, sending_key=key)
+        store.status_counts(since=since, until=until, sending_key=key)
+        store.attempt_buckets(start=since, width_s=60, count=60, until=until, sending_key=key)
+        store.cap_changes_from_attempts(since=since, until=until, sending_key=key)
+        store.reply_groups(since=since, until=until, sending_key=key, limit=10)
+        store.slowest_messages(since=since, until=until, sending_key=key, limit=10)
+        store.oldest_waiting(until=until, sending_key=key, limit=10)
+        store.attempt_gaps(since=since, until=until, sending_key=key, min_gap_s=60)
+        store.quota_replies(since=since, until=until, sending_key=key, limit=1000)
 
 
 def captured(tmp_path: Path) -> tuple[str, set[str]]:
