@@ -18,6 +18,7 @@ from adaptsend._models import (
     utcnow,
 )
 from adaptsend.store import SQLStore, _clock
+from adaptsend.store._cap_change_api import CapChangeRecord, LimitKind
 from adaptsend.store._schema import attempts, connection_slots, messages
 
 #: Long enough ago that no database's clock, however far off, is before it.
@@ -118,3 +119,27 @@ def db_now(store: SQLStore) -> dt.datetime:
     with store.engine.connect() as conn:
         now: dt.datetime = conn.execute(select(_clock.now())).scalar_one()
     return now
+
+
+def cap_change(
+    changed_at: dt.datetime,
+    *,
+    old: float | None,
+    new: float,
+    reason: str,
+    agent: str = "host:1:a",
+    key: str = KEY,
+    kind: LimitKind = LimitKind.CONNECTIONS,
+    ceiling: float | None = None,
+) -> CapChangeRecord:
+    """One row of the limits' history, as a limiter records it."""
+    return CapChangeRecord(
+        sending_key=key,
+        agent=agent,
+        changed_at=changed_at,
+        kind=kind,
+        old_value=old,
+        new_value=new,
+        reason=reason,
+        ceiling=ceiling,
+    )

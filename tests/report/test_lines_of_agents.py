@@ -17,7 +17,7 @@ from adaptsend.report._build import IncidentReport, build_report
 from adaptsend.store import SQLStore, open_store
 from adaptsend.store._cap_change_api import CapChangeRecord, LimitKind
 from adaptsend.store._incident_api import CapPoint
-from tests.helpers.store_builders import KEY, attempt, enqueue
+from tests.helpers.store_builders import KEY, attempt, cap_change, enqueue
 
 OTHER = "other.example.net:25"
 A, B = "host-a:101:aaaaaaaa", "host-b:202:bbbbbbbb"
@@ -40,15 +40,7 @@ def row(
     key: str = KEY,
     kind: LimitKind = LimitKind.CONNECTIONS,
 ) -> CapChangeRecord:
-    return CapChangeRecord(
-        sending_key=key,
-        agent=agent,
-        changed_at=at(seconds),
-        kind=kind,
-        old_value=old,
-        new_value=new,
-        reason=reason,
-    )
+    return cap_change(at(seconds), old=old, new=new, reason=reason, agent=agent, key=key, kind=kind)
 
 
 @pytest.fixture

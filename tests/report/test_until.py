@@ -21,22 +21,14 @@ from adaptsend.report._json import report_document
 from adaptsend.store import open_store
 from adaptsend.store._cap_change_api import CapChangeRecord, LimitKind
 from tests.helpers.period_scenario import SINCE, UNTIL, at, write_period
-from tests.helpers.store_builders import KEY
+from tests.helpers.store_builders import cap_change
 
 NOW = dt.datetime(2026, 12, 6, 14, 0, 0)
 
 
 def _change(seconds: float, kind: LimitKind, old: float | None, new: float) -> CapChangeRecord:
     reason = "throttle" if kind is LimitKind.CONNECTIONS else "cut"
-    return CapChangeRecord(
-        sending_key=KEY,
-        agent="host:1:a",
-        changed_at=at(seconds),
-        kind=kind,
-        old_value=old,
-        new_value=new,
-        reason=reason,
-    )
+    return cap_change(at(seconds), old=old, new=new, reason=reason, kind=kind)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import datetime as dt
 from adaptsend.store import SQLStore
 from adaptsend.store._api import PurgeCounts
 from adaptsend.store._cap_change_api import CapChangeRecord, CapChangeStore, LimitKind
-from tests.helpers.store_builders import KEY
+from tests.helpers.store_builders import KEY, cap_change
 
 OTHER_KEY = "other.example.net:25"
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 250_000)
@@ -24,14 +24,14 @@ def change(
     reason: str = "throttle",
     ceiling: float | None = 4,
 ) -> CapChangeRecord:
-    return CapChangeRecord(
-        sending_key=key,
-        agent="host-a:4242:0badcafe",
-        changed_at=at,
-        kind=kind,
-        old_value=old,
-        new_value=new,
+    return cap_change(
+        at,
+        old=old,
+        new=new,
         reason=reason,
+        agent="host-a:4242:0badcafe",
+        key=key,
+        kind=kind,
         ceiling=ceiling,
     )
 
