@@ -130,18 +130,7 @@ def slowest_messages(
         .limit(limit)
     )
     return [
-        MessageWait(
-            message_id=row.message_id,
-            sending_key=row.sending_key,
-            status=Status(row.status),
-            queued_at=row.created_at,
-            ended_at=row.updated_at,
-            waited_s=max(0.0, float(row.waited_s)),
-            attempts=row.attempts,
-            throttles=row.throttles,
-            next_attempt_at=None,
-            last_reply=_rows.last_reply(row),
-        )
+        _wait(row, status=row.status, ended_at=row.updated_at, waited_s=row.waited_s)
         for row in conn.execute(query)
     ]
 
@@ -161,18 +150,8 @@ def oldest_waiting(
     before = _attempts_before(conn, changed, until) if changed else {}
     waits = []
     for row in rows:
-        wait = MessageWait(
-            message_id=row.message_id,
-            sending_key=row.sending_key,
-            status=Status(row.status_then),
-            queued_at=row.created_at,
-            ended_at=None,
-            waited_s=max(0.0, (until - row.created_at).total_seconds()),
-            attempts=row.attempts,
-            throttles=row.throttles,
-            next_attempt_at=row.next_attempt_at,
-            last_reply=_rows.last_reply(row),
-        )
+        waited_s = (until - row.created_at).total_seconds()
+        wait = _wait(row, status=row.status_then, ended_at=None, waited_s=waited_s)
         if row.id in before:
             attempts, throttles, reply = before[row.id]
             wait = attrs.evolve(
@@ -184,6 +163,23 @@ def oldest_waiting(
             )
         waits.append(wait)
     return waits
+
+
+def _wait(row: Any, *, status: str, ended_at: dt.datetime | None, waited_s: float) -> MessageWait:
+    """A message row as the report shows it: ended at ``ended_at``, or
+    waiting (with when it is due next) when that is None."""
+    return MessageWait(
+        message_id=row.message_id,
+        sending_key=row.sending_key,
+        status=Status(status),
+        queued_at=row.created_at,
+        ended_at=ended_at,
+        waited_s=max(0.0, float(waited_s)),
+        attempts=row.attempts,
+        throttles=row.throttles,
+        next_attempt_at=row.next_attempt_at if ended_at is None else None,
+        last_reply=_rows.last_reply(row),
+    )
 
 
 def _attempts_before(
