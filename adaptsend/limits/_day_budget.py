@@ -45,6 +45,7 @@ import trio
 from adaptsend._errors import ConfigError
 from adaptsend._models import ClaimedMessage, Outcome, Reply, Stage
 from adaptsend.config._settings import Config
+from adaptsend.limits._stoppable import StoppableWaits
 from adaptsend.store._api import Store
 from adaptsend.store._day_api import DayUsage, RecipientGrant, RecipientStore, Settlement
 from adaptsend.store._thread import StoreThread
@@ -133,8 +134,7 @@ class RecipientBudget:
         self._settled = trio.Event()
         #: The day as it was found used up, until a message fits again.
         self.full: DayFull | None = None
-        self._waits: set[trio.CancelScope] = set()
-        self._stopped = False
+        self._waits = StoppableWaits()
 
     def never_fits(self, message: ClaimedMessage) -> bool:
         """Whether ``message`` has more recipients than the whole day allows."""
@@ -159,29 +159,25 @@ class RecipientBudget:
         returns, empty-handed, so that the run claims again."""
         never = [m for m in claimed if self.never_fits(m)]
         page = [m for m in claimed if not self.never_fits(m)]
-        with trio.CancelScope() as waiting:
-            self._waits.add(waiting)
-            try:
-                while page and not self._stopped:
-                    grant = await self._charge(page)
-                    if grant.messages:
-                        page, rest = page[: grant.messages], page[grant.messages :]
-                        await self._hand_back(rest)
-                        return never + page
-                    if self._given_back:
-                        # Given back while the store was asked: ask again.
-                        continue
-                    if self._tickets:
-                        # This run's sends may give some back: ask again when one is judged.
-                        with trio.move_on_after(self._recheck_s):
-                            await self._settled.wait()
-                        continue
-                    self._report_full(grant, needed=len(page[0].envelope.recipients))
-                    await self._hand_back(page)
-                    page = []
-                    await trio.sleep(self._recheck_s)
-            finally:
-                self._waits.discard(waiting)
+        with self._waits.waiting():
+            while page and not self._waits.stopped:
+                grant = await self._charge(page)
+                if grant.messages:
+                    page, rest = page[: grant.messages], page[grant.messages :]
+                    await self._hand_back(rest)
+                    return never + page
+                if self._given_back:
+                    # Given back while the store was asked: ask again.
+                    continue
+                if self._tickets:
+                    # This run's sends may give some back: ask again when one is judged.
+                    with trio.move_on_after(self._recheck_s):
+                        await self._settled.wait()
+                    continue
+                self._report_full(grant, needed=len(page[0].envelope.recipients))
+                await self._hand_back(page)
+                page = []
+                await trio.sleep(self._recheck_s)
         await self._hand_back(page)
         return never
 
@@ -206,9 +202,7 @@ class RecipientBudget:
 
     def stop(self) -> None:
         """End every wait for room; later pages are handed back whole."""
-        self._stopped = True
-        for waiting in list(self._waits):
-            waiting.cancel()
+        self._waits.stop()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import attrs
 import trio
 
+from adaptsend.limits._stoppable import StoppableWaits
+
 #: How many seconds of the rate the bucket holds, at least one token.
 BURST_SECONDS = 0.5
 
@@ -68,8 +70,7 @@ class RateBudget:
         # a bucket can be made outside trio and start full.
         self._refilled_at: float | None = None
         self._turn = trio.Lock()
-        self._waits: set[trio.CancelScope] = set()
-        self._stopped = False
+        self._waits = StoppableWaits()
 
     async def take(self, most: int) -> int:
         """Take up to ``most`` tokens (at least one) and return how many were
@@ -78,25 +79,19 @@ class RateBudget:
         when it is called during the wait."""
         if most < 1:
             raise ValueError(f"most must be at least 1, not {most}")
-        if self._stopped:
+        if self._waits.stopped:
             return 0
-        with trio.CancelScope() as waiting:
-            self._waits.add(waiting)
-            try:
-                async with self._turn:
-                    await self._wait_for_one()
-                    taken = min(most, int(self._tokens + _ROUNDING))
-                    self._tokens -= taken
-                    return taken
-            finally:
-                self._waits.discard(waiting)
+        with self._waits.waiting():
+            async with self._turn:
+                await self._wait_for_one()
+                taken = min(most, int(self._tokens + _ROUNDING))
+                self._tokens -= taken
+                return taken
         return 0
 
     def stop(self) -> None:
         """End every wait for a token; later calls of :meth:`take` return 0."""
-        self._stopped = True
-        for waiting in list(self._waits):
-            waiting.cancel()
+        self._waits.stop()
 
     def change(self, per_minute: float, *, tokens: float) -> None:
         """Refill at ``per_minute`` from now on, holding ``tokens`` (at most

@@ -28,6 +28,7 @@ import math
 import trio
 
 from adaptsend.limits._rate import bucket_capacity
+from adaptsend.limits._stoppable import StoppableWaits
 from adaptsend.store._rate_api import RateStore
 from adaptsend.store._thread import StoreThread
 
@@ -58,8 +59,7 @@ class SharedRate:
         self._pool = 0
         self._pool_at = -math.inf
         self._turn = trio.Lock()
-        self._waits: set[trio.CancelScope] = set()
-        self._stopped = False
+        self._waits = StoppableWaits()
         #: Store calls made, for tests and statistics.
         self.grants_asked = 0
 
@@ -69,22 +69,16 @@ class SharedRate:
         :meth:`stop` has been called, also when it is called during the wait."""
         if most < 1:
             raise ValueError(f"most must be at least 1, not {most}")
-        if self._stopped:
+        if self._waits.stopped:
             return 0
-        with trio.CancelScope() as waiting:
-            self._waits.add(waiting)
-            try:
-                async with self._turn:
-                    return self._from_pool(most) or await self._from_store(most)
-            finally:
-                self._waits.discard(waiting)
+        with self._waits.waiting():
+            async with self._turn:
+                return self._from_pool(most) or await self._from_store(most)
         return 0
 
     def stop(self) -> None:
         """End every wait for a token; later calls of :meth:`take` return 0."""
-        self._stopped = True
-        for waiting in list(self._waits):
-            waiting.cancel()
+        self._waits.stop()
 
     def _from_pool(self, most: int) -> int:
         if trio.current_time() - self._pool_at > POOL_LIFE_S:
